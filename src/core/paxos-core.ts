@@ -1,0 +1,686 @@
+// Multi-Paxos with a stable leader, as a pure deterministic state machine.
+//
+// Inputs: tick(), step(from, message), propose(), read(). Output: ready(),
+// which drains the records to persist, the messages to send, the client
+// results and the applied entries. The caller must make every record of a
+// Ready durable before it sends any of that Ready's messages (this is what
+// makes a Promise or an Accepted a durable vote). Messages addressed to this
+// node itself are delivered back through step() like any other, after the
+// records are durable: the leader's own acceptor votes that way too.
+//
+// References:
+//   [PMS]   Lamport, "Paxos Made Simple", 2001.
+//   [Chand] Chand, Liu, Stoller, "Formal Verification of Multi-Paxos for
+//           Distributed Consensus", 2016 (Fig. 1: phase1a/1b/2a/2b, learn).
+
+import { ballotEquals, compareBallots, maxBallot, NO_BALLOT } from "./ballot.js";
+import { ReplicatedList } from "./replicated-list.js";
+import { Rng } from "./rng.js";
+import type {
+  AppliedEntry,
+  Ballot,
+  ClientResult,
+  Command,
+  CoreConfig,
+  CoreStatus,
+  Envelope,
+  Message,
+  NodeId,
+  PersistRecord,
+  Ready,
+  Role,
+  SlotVote,
+  Value,
+} from "./types.js";
+
+export const NOOP: Value = { kind: "noop" };
+
+interface AcceptedVote {
+  readonly ballot: Ballot;
+  readonly value: Value;
+}
+
+/** One Accept batch of the current leadership that is not yet chosen. */
+interface InflightBatch {
+  readonly fromSlot: number;
+  readonly values: readonly Value[];
+  readonly acks: Set<NodeId>;
+  sentAtTick: number;
+}
+
+interface PendingCommand {
+  readonly key: string;
+  readonly command: Command;
+}
+
+interface PendingRead {
+  readonly requestId: number;
+  /** Every slot below must be applied before the read may answer. */
+  readonly readIndex: number;
+  /** A majority must acknowledge a heartbeat with at least this seq. */
+  readonly seq: number;
+}
+
+function commandKey(c: Command): string {
+  return `${c.clientId}/${c.commandId}/${c.payload}`;
+}
+
+export class PaxosCore {
+  readonly id: NodeId;
+  readonly list: ReplicatedList;
+  private readonly cfg: CoreConfig;
+  private readonly peers: readonly NodeId[];
+  private readonly majority: number;
+  private readonly rng: Rng;
+  private now = 0; // in ticks
+
+  // --- acceptor state (durable) ---
+  private promised: Ballot = NO_BALLOT;
+  /** Votes for slots not yet known chosen. */
+  private readonly accepted = new Map<number, AcceptedVote>();
+
+  // --- learner state ---
+  /** Chosen values of slots [0, commitIndex), applied in order. */
+  private readonly log: Value[] = [];
+  /** Chosen values known above the first gap. */
+  private readonly chosenAhead = new Map<number, Value>();
+
+  // --- role state ---
+  private role: Role = "follower";
+  private leader: NodeId | null = null;
+  private electionElapsed = 0;
+  private electionTimeout: number;
+  private highestRoundSeen = 0;
+
+  // candidate
+  private ownBallot: Ballot | null = null;
+  private prepareFromSlot = 0;
+  private readonly promises = new Map<NodeId, Extract<Message, { type: "promise" }>>();
+
+  // leader
+  private nextSlot = 0;
+  private readonly inflight = new Map<number, InflightBatch>();
+  private pending: PendingCommand[] = [];
+  /** Commands in an Accept but not yet applied, by command key, with their waiting requests. */
+  private readonly waiters = new Map<string, { requestIds: number[]; sent: boolean }>();
+  private heartbeatElapsed = 0;
+  private heartbeatSeq = 0;
+  private heartbeatDue = false;
+  private readonly ackedSeq = new Map<NodeId, number>();
+  private readonly lastHeardTick = new Map<NodeId, number>();
+  private pendingReads: PendingRead[] = [];
+
+  // follower catch-up
+  private catchupSentAtTick: number | null = null;
+  private leaderCommitIndex = 0;
+
+  // --- output, drained by ready() ---
+  private outPersist: PersistRecord[] = [];
+  private outMessages: Envelope[] = [];
+  private outResults: ClientResult[] = [];
+  private outApplied: AppliedEntry[] = [];
+
+  /** Builds a node from its config and replays its durable records (in write order). */
+  constructor(cfg: CoreConfig, records: readonly PersistRecord[] = []) {
+    if (!cfg.nodes.includes(cfg.id)) throw new Error(`node ${cfg.id} is not in the cluster ${cfg.nodes.join(",")}`);
+    this.cfg = cfg;
+    this.id = cfg.id;
+    this.peers = cfg.nodes.filter((n) => n !== cfg.id);
+    this.majority = Math.floor(cfg.nodes.length / 2) + 1;
+    this.rng = new Rng(cfg.seed);
+    this.list = new ReplicatedList(cfg.maxSessions);
+    this.electionTimeout = this.randomElectionTimeout();
+    this.restore(records);
+  }
+
+  // ------------------------------------------------------------ inputs ----
+
+  /** Advances logical time by one tick. */
+  tick(): void {
+    this.now++;
+    if (this.role === "leader") {
+      this.heartbeatElapsed++;
+      if (this.heartbeatElapsed >= this.cfg.heartbeatTicks) this.heartbeatDue = true;
+      this.resendStaleAccepts();
+      this.checkQuorum();
+    } else {
+      this.electionElapsed++;
+      if (this.electionElapsed >= this.electionTimeout) this.startElection();
+      if (this.catchupSentAtTick !== null && this.now - this.catchupSentAtTick >= this.cfg.resendTicks) {
+        this.catchupSentAtTick = null;
+        this.requestCatchupIfBehind();
+      }
+    }
+  }
+
+  /** Handles one message from another node (or from this node to itself). */
+  step(from: NodeId, msg: Message): void {
+    if (!this.cfg.nodes.includes(from)) return; // not a member: ignore
+    this.lastHeardTick.set(from, this.now);
+    switch (msg.type) {
+      case "prepare":
+        return this.onPrepare(from, msg);
+      case "promise":
+        return this.onPromise(from, msg);
+      case "accept":
+        return this.onAccept(from, msg);
+      case "accepted":
+        return this.onAccepted(from, msg);
+      case "nack":
+        return this.onNack(msg);
+      case "heartbeat":
+        return this.onHeartbeat(from, msg);
+      case "heartbeatAck":
+        return this.onHeartbeatAck(from, msg);
+      case "catchupRequest":
+        return this.onCatchupRequest(from, msg);
+      case "catchupReply":
+        return this.onCatchupReply(msg);
+    }
+  }
+
+  /** A client asks to append a command; the answer comes later as a ClientResult. */
+  propose(requestId: number, command: Command): void {
+    if (this.role !== "leader") {
+      this.outResults.push({ kind: "rejected", requestId, reason: "not_leader", outcome: "not_applied", leader: this.leader });
+      return;
+    }
+    const done = this.list.lookup(command);
+    if (done !== undefined) {
+      this.outResults.push({ kind: "appended", requestId, index: done, duplicate: true });
+      return;
+    }
+    const key = commandKey(command);
+    const waiting = this.waiters.get(key);
+    if (waiting !== undefined) {
+      waiting.requestIds.push(requestId); // the same command is already on its way
+      return;
+    }
+    if (this.pending.length >= this.cfg.maxPending) {
+      this.outResults.push({ kind: "rejected", requestId, reason: "overloaded", outcome: "not_applied", leader: this.id });
+      return;
+    }
+    this.pending.push({ key, command });
+    this.waiters.set(key, { requestIds: [requestId], sent: false });
+  }
+
+  /**
+   * A linearizable read (the "read index" technique): remember the next
+   * slot, confirm with a majority that this node still leads, wait until
+   * everything below that slot is applied, then answer with the list length.
+   */
+  read(requestId: number): void {
+    if (this.role !== "leader") {
+      this.outResults.push({ kind: "rejected", requestId, reason: "not_leader", outcome: "not_applied", leader: this.leader });
+      return;
+    }
+    // Only a heartbeat sent after the read arrived can confirm it: the next one.
+    this.heartbeatDue = true;
+    this.pendingReads.push({ requestId, readIndex: this.nextSlot, seq: this.heartbeatSeq + 1 });
+    this.completeReads();
+  }
+
+  /** Drains the output. Queued proposals and heartbeats are sent here, so concurrent requests batch. */
+  ready(): Ready {
+    this.flushProposals();
+    if (this.heartbeatDue) this.broadcastHeartbeat();
+    const out: Ready = {
+      persist: this.outPersist,
+      messages: this.outMessages,
+      results: this.outResults,
+      applied: this.outApplied,
+    };
+    this.outPersist = [];
+    this.outMessages = [];
+    this.outResults = [];
+    this.outApplied = [];
+    return out;
+  }
+
+  hasReady(): boolean {
+    return (
+      this.outPersist.length > 0 ||
+      this.outMessages.length > 0 ||
+      this.outResults.length > 0 ||
+      this.outApplied.length > 0 ||
+      this.heartbeatDue ||
+      (this.pending.length > 0 && this.canSendBatch())
+    );
+  }
+
+  status(): CoreStatus {
+    return {
+      id: this.id,
+      role: this.role,
+      leader: this.leader,
+      promised: this.promised,
+      ownBallot: this.ownBallot,
+      commitIndex: this.log.length,
+      appliedIndex: this.log.length,
+      listLength: this.list.length,
+    };
+  }
+
+  /** The number of chosen slots known in order (every slot below is chosen and applied). */
+  get commitIndex(): number {
+    return this.log.length;
+  }
+
+  /** The chosen value of a slot below commitIndex. */
+  chosenValue(slot: number): Value | undefined {
+    return this.log[slot];
+  }
+
+  // --------------------------------------------------------- acceptor ----
+
+  /** Phase 1b [PMS 2.2; Chand Fig. 1 phase1b]: promise a ballot at least as high as any promised. */
+  private onPrepare(from: NodeId, msg: Extract<Message, { type: "prepare" }>): void {
+    this.noteRound(msg.ballot);
+    if (compareBallots(msg.ballot, this.promised) < 0) {
+      this.send(from, { type: "nack", ballot: msg.ballot, promised: this.promised });
+      return;
+    }
+    if (compareBallots(msg.ballot, this.promised) > 0) {
+      this.promised = msg.ballot;
+      this.outPersist.push({ type: "promised", ballot: msg.ballot });
+    }
+    if (from !== this.id) {
+      // Someone else campaigns with a ballot we now promised: follow, and give it time to win.
+      this.becomeFollower(null);
+      this.electionElapsed = 0;
+    }
+    this.send(from, {
+      type: "promise",
+      ballot: msg.ballot,
+      fromSlot: msg.fromSlot,
+      votes: this.votesFrom(msg.fromSlot),
+      commitIndex: this.commitIndex,
+    });
+  }
+
+  /** The votes a Promise reports: only slots >= fromSlot, so no message grows with history. */
+  private votesFrom(fromSlot: number): SlotVote[] {
+    const votes: SlotVote[] = [];
+    for (let s = fromSlot; s < this.log.length; s++) {
+      votes.push({ slot: s, ballot: NO_BALLOT, value: this.log[s]!, chosen: true });
+    }
+    for (const [slot, value] of this.chosenAhead) {
+      if (slot >= fromSlot) votes.push({ slot, ballot: NO_BALLOT, value, chosen: true });
+    }
+    for (const [slot, vote] of this.accepted) {
+      if (slot >= fromSlot && slot >= this.log.length && !this.chosenAhead.has(slot)) {
+        votes.push({ slot, ballot: vote.ballot, value: vote.value, chosen: false });
+      }
+    }
+    votes.sort((a, b) => a.slot - b.slot);
+    return votes;
+  }
+
+  /** Phase 2b [PMS 2.2; Chand Fig. 1 phase2b]: accept unless a higher ballot was promised. */
+  private onAccept(from: NodeId, msg: Extract<Message, { type: "accept" }>): void {
+    this.noteRound(msg.ballot);
+    if (compareBallots(msg.ballot, this.promised) < 0) {
+      this.send(from, { type: "nack", ballot: msg.ballot, promised: this.promised });
+      return;
+    }
+    // Accepting ballot b implies promising b; the accepted record carries b.
+    this.promised = msg.ballot;
+    for (let i = 0; i < msg.values.length; i++) {
+      const slot = msg.fromSlot + i;
+      // A chosen slot keeps its value; the proposer's value is the same one (Paxos safety).
+      if (slot >= this.log.length && !this.chosenAhead.has(slot)) {
+        this.accepted.set(slot, { ballot: msg.ballot, value: msg.values[i]! });
+      }
+    }
+    this.outPersist.push({ type: "accepted", ballot: msg.ballot, fromSlot: msg.fromSlot, values: msg.values });
+    this.send(from, { type: "accepted", ballot: msg.ballot, fromSlot: msg.fromSlot, count: msg.values.length });
+    if (from !== this.id) this.followLeader(msg.ballot, msg.commitIndex);
+  }
+
+  // --------------------------------------------------------- proposer ----
+
+  /** Phase 1a [PMS 2.2; Chand Fig. 1 phase1a]: one Prepare covers every slot from the first not known chosen. */
+  private startElection(): void {
+    this.stepDownRejectingClients(null);
+    const round = Math.max(this.highestRoundSeen, this.promised.round) + 1;
+    this.highestRoundSeen = round;
+    this.role = "candidate";
+    this.ownBallot = { round, node: this.id };
+    this.prepareFromSlot = this.commitIndex;
+    this.promises.clear();
+    this.electionElapsed = 0;
+    this.electionTimeout = this.randomElectionTimeout();
+    this.broadcast({ type: "prepare", ballot: this.ownBallot, fromSlot: this.prepareFromSlot }, true);
+  }
+
+  private onPromise(from: NodeId, msg: Extract<Message, { type: "promise" }>): void {
+    if (this.role !== "candidate" || this.ownBallot === null) return;
+    if (!ballotEquals(msg.ballot, this.ownBallot) || msg.fromSlot !== this.prepareFromSlot) return; // stale
+    this.promises.set(from, msg);
+    if (this.promises.size >= this.majority) this.becomeLeader();
+  }
+
+  /**
+   * Phase 2a after a won Phase 1 [PMS 3; Chand Fig. 1 phase2a]: for every slot
+   * at or above the prepare's start, re-propose the value accepted with the
+   * highest ballot among the promises, or a no-op where no one accepted
+   * anything; only then assign new slots to client commands.
+   */
+  private becomeLeader(): void {
+    const ballot = this.ownBallot!;
+    const best = new Map<number, AcceptedVote>();
+    let top = this.prepareFromSlot - 1;
+    for (const promise of this.promises.values()) {
+      for (const vote of promise.votes) {
+        if (vote.slot < this.prepareFromSlot) continue;
+        top = Math.max(top, vote.slot);
+        if (vote.chosen) {
+          this.learnChosen(vote.slot, vote.value);
+          continue;
+        }
+        const current = best.get(vote.slot);
+        if (current === undefined || compareBallots(vote.ballot, current.ballot) > 0) {
+          best.set(vote.slot, { ballot: vote.ballot, value: vote.value });
+        }
+      }
+    }
+    this.promises.clear();
+    this.role = "leader";
+    this.leader = this.id;
+    this.heartbeatElapsed = 0;
+    this.ackedSeq.clear();
+    this.lastHeardTick.clear();
+    for (const p of this.peers) this.lastHeardTick.set(p, this.now);
+    this.advanceCommit();
+    this.nextSlot = this.commitIndex;
+    const recovered: Value[] = [];
+    for (let slot = this.commitIndex; slot <= top; slot++) {
+      const chosen = this.chosenAhead.get(slot);
+      recovered.push(chosen ?? best.get(slot)?.value ?? NOOP);
+    }
+    for (let i = 0; i < recovered.length; i += this.cfg.maxBatch) {
+      this.sendBatch(ballot, recovered.slice(i, i + this.cfg.maxBatch));
+    }
+    this.heartbeatDue = true; // announce the new leadership at once
+  }
+
+  /** Phase 2b reply counting [Chand Fig. 1 learn]: a batch is chosen once a majority accepted it in this ballot. */
+  private onAccepted(from: NodeId, msg: Extract<Message, { type: "accepted" }>): void {
+    if (this.role !== "leader" || !ballotEquals(msg.ballot, this.ownBallot!)) return;
+    const batch = this.inflight.get(msg.fromSlot);
+    if (batch === undefined || batch.values.length !== msg.count) return;
+    batch.acks.add(from);
+    if (batch.acks.size < this.majority) return;
+    this.inflight.delete(msg.fromSlot);
+    for (let i = 0; i < batch.values.length; i++) this.learnChosen(batch.fromSlot + i, batch.values[i]!);
+    this.advanceCommit();
+    this.completeReads();
+  }
+
+  /** A higher ballot exists [PMS 2.2 note: a proposer abandons a lower proposal]: step down. */
+  private onNack(msg: Extract<Message, { type: "nack" }>): void {
+    this.noteRound(msg.promised);
+    if (this.ownBallot === null || !ballotEquals(msg.ballot, this.ownBallot)) return;
+    if (compareBallots(msg.promised, this.ownBallot) > 0) {
+      this.becomeFollower(null);
+      this.electionElapsed = 0;
+    }
+  }
+
+  /** Queued client commands go out as one Accept per batch, within the pipelining window. */
+  private flushProposals(): void {
+    while (this.pending.length > 0 && this.canSendBatch()) {
+      const batch = this.pending.splice(0, this.cfg.maxBatch);
+      for (const p of batch) this.waiters.get(p.key)!.sent = true;
+      this.sendBatch(
+        this.ownBallot!,
+        batch.map((p) => ({ kind: "command", command: p.command })),
+      );
+    }
+  }
+
+  private canSendBatch(): boolean {
+    return this.role === "leader" && this.inflight.size < this.cfg.maxInflight;
+  }
+
+  private sendBatch(ballot: Ballot, values: Value[]): void {
+    const fromSlot = this.nextSlot;
+    this.nextSlot += values.length;
+    this.inflight.set(fromSlot, { fromSlot, values, acks: new Set(), sentAtTick: this.now });
+    this.broadcast({ type: "accept", ballot, fromSlot, values, commitIndex: this.commitIndex }, true);
+  }
+
+  /** Messages can be lost: an Accept still short of a majority goes again to the silent nodes. */
+  private resendStaleAccepts(): void {
+    for (const batch of this.inflight.values()) {
+      if (this.now - batch.sentAtTick < this.cfg.resendTicks) continue;
+      batch.sentAtTick = this.now;
+      const msg: Message = {
+        type: "accept",
+        ballot: this.ownBallot!,
+        fromSlot: batch.fromSlot,
+        values: batch.values,
+        commitIndex: this.commitIndex,
+      };
+      for (const node of this.peers) if (!batch.acks.has(node)) this.send(node, msg);
+    }
+  }
+
+  /** A leader that has not heard from a majority for an election timeout steps down, so clients stop waiting on it. */
+  private checkQuorum(): void {
+    if (this.now % this.cfg.electionTicksMax !== 0) return;
+    let heard = 1;
+    for (const p of this.peers) {
+      if (this.now - (this.lastHeardTick.get(p) ?? -Infinity) < this.cfg.electionTicksMax) heard++;
+    }
+    if (heard < this.majority) this.becomeFollower(null);
+  }
+
+  // ------------------------------------------------- heartbeats, reads ----
+
+  private broadcastHeartbeat(): void {
+    this.heartbeatDue = false;
+    if (this.role !== "leader") return;
+    this.heartbeatElapsed = 0;
+    this.heartbeatSeq++;
+    this.broadcast({ type: "heartbeat", ballot: this.ownBallot!, commitIndex: this.commitIndex, seq: this.heartbeatSeq }, false);
+  }
+
+  private onHeartbeat(from: NodeId, msg: Extract<Message, { type: "heartbeat" }>): void {
+    this.noteRound(msg.ballot);
+    if (compareBallots(msg.ballot, this.promised) < 0) {
+      this.send(from, { type: "nack", ballot: msg.ballot, promised: this.promised });
+      return;
+    }
+    this.followLeader(msg.ballot, msg.commitIndex);
+    this.send(from, { type: "heartbeatAck", ballot: msg.ballot, seq: msg.seq, commitIndex: this.commitIndex });
+  }
+
+  private onHeartbeatAck(from: NodeId, msg: Extract<Message, { type: "heartbeatAck" }>): void {
+    if (this.role !== "leader" || !ballotEquals(msg.ballot, this.ownBallot!)) return;
+    this.ackedSeq.set(from, Math.max(this.ackedSeq.get(from) ?? 0, msg.seq));
+    this.completeReads();
+  }
+
+  private completeReads(): void {
+    if (this.pendingReads.length === 0) return;
+    const remaining: PendingRead[] = [];
+    for (const r of this.pendingReads) {
+      let confirmed = 1; // this leader itself
+      for (const p of this.peers) if ((this.ackedSeq.get(p) ?? 0) >= r.seq) confirmed++;
+      if (confirmed >= this.majority && this.commitIndex >= r.readIndex) {
+        this.outResults.push({ kind: "read", requestId: r.requestId, length: this.list.length });
+      } else {
+        remaining.push(r);
+      }
+    }
+    this.pendingReads = remaining;
+  }
+
+  // --------------------------------------------------------- follower ----
+
+  /** Accepts `ballot` as the current leadership and learns its commit point. */
+  private followLeader(ballot: Ballot, leaderCommit: number): void {
+    if (this.ownBallot === null || !ballotEquals(ballot, this.ownBallot)) {
+      if (this.role !== "follower" || this.leader !== ballot.node) this.becomeFollower(ballot.node);
+    }
+    this.electionElapsed = 0;
+    this.leaderCommitIndex = Math.max(this.leaderCommitIndex, leaderCommit);
+    // Learn [Chand Fig. 1 learn]: below the leader's commit point every slot is
+    // chosen, and what we accepted in the leader's own ballot is what it proposed.
+    for (let slot = this.commitIndex; slot < leaderCommit; slot++) {
+      if (this.chosenAhead.has(slot)) continue;
+      const vote = this.accepted.get(slot);
+      if (vote === undefined || !ballotEquals(vote.ballot, ballot)) break;
+      this.learnChosen(slot, vote.value);
+    }
+    this.advanceCommit();
+    this.requestCatchupIfBehind();
+  }
+
+  private requestCatchupIfBehind(): void {
+    if (this.role !== "follower" || this.leader === null || this.leader === this.id) return;
+    if (this.commitIndex >= this.leaderCommitIndex || this.catchupSentAtTick !== null) return;
+    this.catchupSentAtTick = this.now;
+    this.send(this.leader, { type: "catchupRequest", fromSlot: this.commitIndex });
+  }
+
+  private onCatchupRequest(from: NodeId, msg: Extract<Message, { type: "catchupRequest" }>): void {
+    const end = Math.min(this.commitIndex, msg.fromSlot + this.cfg.catchupBatch);
+    if (msg.fromSlot >= end) return;
+    this.send(from, {
+      type: "catchupReply",
+      fromSlot: msg.fromSlot,
+      values: this.log.slice(msg.fromSlot, end),
+      commitIndex: this.commitIndex,
+    });
+  }
+
+  private onCatchupReply(msg: Extract<Message, { type: "catchupReply" }>): void {
+    for (let i = 0; i < msg.values.length; i++) this.learnChosen(msg.fromSlot + i, msg.values[i]!);
+    this.advanceCommit();
+    this.leaderCommitIndex = Math.max(this.leaderCommitIndex, msg.commitIndex);
+    this.catchupSentAtTick = null;
+    this.requestCatchupIfBehind();
+  }
+
+  // ---------------------------------------------------------- learner ----
+
+  private learnChosen(slot: number, value: Value): void {
+    if (slot < this.log.length) return;
+    this.chosenAhead.set(slot, value);
+  }
+
+  /** Moves the contiguous chosen prefix into the log and applies it in slot order. */
+  private advanceCommit(): void {
+    const from = this.log.length;
+    for (;;) {
+      const value = this.chosenAhead.get(this.log.length);
+      if (value === undefined) break;
+      const slot = this.log.length;
+      this.chosenAhead.delete(slot);
+      this.accepted.delete(slot);
+      this.log.push(value);
+      this.applyChosen(slot, value);
+    }
+    if (this.log.length > from) {
+      this.outPersist.push({ type: "chosen", fromSlot: from, values: this.log.slice(from) });
+    }
+  }
+
+  private applyChosen(slot: number, value: Value): void {
+    this.outApplied.push({ slot, value });
+    if (value.kind !== "command") return;
+    const { index, duplicate } = this.list.apply(value.command);
+    const key = commandKey(value.command);
+    const waiting = this.waiters.get(key);
+    if (waiting === undefined) return;
+    this.waiters.delete(key);
+    for (const requestId of waiting.requestIds) {
+      this.outResults.push({ kind: "appended", requestId, index, duplicate });
+    }
+  }
+
+  // ------------------------------------------------------------ roles ----
+
+  private becomeFollower(leader: NodeId | null): void {
+    this.stepDownRejectingClients(leader);
+    this.role = "follower";
+    this.leader = leader;
+    this.ownBallot = null;
+    this.promises.clear();
+    this.catchupSentAtTick = null;
+  }
+
+  /** Leaving leadership: commands already sent may still be chosen by a later leader; queued ones never will. */
+  private stepDownRejectingClients(newLeader: NodeId | null): void {
+    if (this.role !== "leader") return;
+    for (const [key, w] of this.waiters) {
+      for (const requestId of w.requestIds) {
+        this.outResults.push({
+          kind: "rejected",
+          requestId,
+          reason: "not_leader",
+          outcome: w.sent ? "unknown" : "not_applied",
+          leader: newLeader,
+        });
+      }
+      this.waiters.delete(key);
+    }
+    for (const r of this.pendingReads) {
+      this.outResults.push({ kind: "rejected", requestId: r.requestId, reason: "not_leader", outcome: "not_applied", leader: newLeader });
+    }
+    this.pendingReads = [];
+    this.pending = [];
+    this.inflight.clear();
+    this.heartbeatDue = false;
+  }
+
+  private noteRound(b: Ballot): void {
+    this.highestRoundSeen = Math.max(this.highestRoundSeen, b.round);
+  }
+
+  private randomElectionTimeout(): number {
+    return this.rng.intBetween(this.cfg.electionTicksMin, this.cfg.electionTicksMax);
+  }
+
+  // ----------------------------------------------------------- output ----
+
+  private send(to: NodeId, msg: Message): void {
+    this.outMessages.push({ from: this.id, to, msg });
+  }
+
+  private broadcast(msg: Message, includingSelf: boolean): void {
+    if (includingSelf) this.send(this.id, msg);
+    for (const p of this.peers) this.send(p, msg);
+  }
+
+  // ---------------------------------------------------------- restore ----
+
+  /** Rebuilds durable state from records, in the order they were written. */
+  private restore(records: readonly PersistRecord[]): void {
+    for (const r of records) {
+      switch (r.type) {
+        case "promised":
+          this.promised = maxBallot(this.promised, r.ballot);
+          break;
+        case "accepted":
+          this.promised = maxBallot(this.promised, r.ballot);
+          for (let i = 0; i < r.values.length; i++) {
+            const slot = r.fromSlot + i;
+            if (slot >= this.log.length) this.accepted.set(slot, { ballot: r.ballot, value: r.values[i]! });
+          }
+          break;
+        case "chosen":
+          for (let i = 0; i < r.values.length; i++) this.learnChosen(r.fromSlot + i, r.values[i]!);
+          this.advanceCommit();
+          break;
+      }
+    }
+    this.highestRoundSeen = this.promised.round;
+    // Replaying is not news: nothing to persist again, nobody to answer.
+    this.outPersist = [];
+    this.outApplied = [];
+    this.outResults = [];
+  }
+}

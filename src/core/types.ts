@@ -1,0 +1,168 @@
+// Types of the pure protocol core. Nothing here knows about protobuf, gRPC,
+// files or clocks: the transport and storage layers convert to and from these.
+
+/** A node's index in the cluster config (0-based line number). */
+export type NodeId = number;
+
+/**
+ * A ballot ("proposal number" in Lamport's Paxos Made Simple). Ballots are
+ * totally ordered by round, then node, so two proposers never share one.
+ * Round 0 is reserved for "no ballot yet"; real ballots have round >= 1.
+ */
+export interface Ballot {
+  readonly round: number;
+  readonly node: NodeId;
+}
+
+/** One client append. The triple identifies it for exactly-once. */
+export interface Command {
+  readonly clientId: number;
+  readonly commandId: number;
+  readonly payload: number;
+}
+
+/** The value of one log slot: a client command, or a no-op filling a gap. */
+export type Value = { readonly kind: "command"; readonly command: Command } | { readonly kind: "noop" };
+
+/** An acceptor's vote for one slot, as reported in a Promise. */
+export interface SlotVote {
+  readonly slot: number;
+  readonly ballot: Ballot;
+  readonly value: Value;
+  /** True when the acceptor knows the value is chosen (ballot is then irrelevant). */
+  readonly chosen: boolean;
+}
+
+/** The protocol's messages; the wire format is proto/paxos/v1/paxos.proto. */
+export type Message =
+  | { readonly type: "prepare"; readonly ballot: Ballot; readonly fromSlot: number }
+  | {
+      readonly type: "promise";
+      readonly ballot: Ballot;
+      readonly fromSlot: number;
+      readonly votes: readonly SlotVote[];
+      readonly commitIndex: number;
+    }
+  | {
+      readonly type: "accept";
+      readonly ballot: Ballot;
+      readonly fromSlot: number;
+      readonly values: readonly Value[];
+      readonly commitIndex: number;
+    }
+  | { readonly type: "accepted"; readonly ballot: Ballot; readonly fromSlot: number; readonly count: number }
+  | { readonly type: "nack"; readonly ballot: Ballot; readonly promised: Ballot }
+  | { readonly type: "heartbeat"; readonly ballot: Ballot; readonly commitIndex: number; readonly seq: number }
+  | { readonly type: "heartbeatAck"; readonly ballot: Ballot; readonly seq: number; readonly commitIndex: number }
+  | { readonly type: "catchupRequest"; readonly fromSlot: number }
+  | {
+      readonly type: "catchupReply";
+      readonly fromSlot: number;
+      readonly values: readonly Value[];
+      readonly commitIndex: number;
+    };
+
+export type MessageType = Message["type"];
+
+/** A message addressed from one node to another (possibly itself). */
+export interface Envelope {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly msg: Message;
+}
+
+/**
+ * A record the runtime must make durable (write + fdatasync) before it sends
+ * any message of the same Ready. Replaying every record in order through
+ * PaxosCore's constructor rebuilds the node's state.
+ */
+export type PersistRecord =
+  | { readonly type: "promised"; readonly ballot: Ballot }
+  | {
+      readonly type: "accepted";
+      readonly ballot: Ballot;
+      readonly fromSlot: number;
+      readonly values: readonly Value[];
+    }
+  | { readonly type: "chosen"; readonly fromSlot: number; readonly values: readonly Value[] };
+
+/** Whether a request that did not succeed may still take effect. */
+export type Outcome = "not_applied" | "unknown";
+
+/** The answer to a propose() or read() call, identified by the caller's request id. */
+export type ClientResult =
+  | {
+      readonly kind: "appended";
+      readonly requestId: number;
+      /** 0-based position of the payload in the list. */
+      readonly index: number;
+      /** True when this was a retry of an append that had already been applied. */
+      readonly duplicate: boolean;
+    }
+  | {
+      readonly kind: "read";
+      readonly requestId: number;
+      /** The list's length at the linearization point. */
+      readonly length: number;
+    }
+  | {
+      readonly kind: "rejected";
+      readonly requestId: number;
+      readonly reason: "not_leader" | "overloaded";
+      readonly outcome: Outcome;
+      /** The leader this node believes in, if any (a hint for forwarding). */
+      readonly leader: NodeId | null;
+    };
+
+/** A slot applied to the replicated list, in slot order. */
+export interface AppliedEntry {
+  readonly slot: number;
+  readonly value: Value;
+}
+
+/** Everything the runtime must do after feeding the core: persist, then send and answer. */
+export interface Ready {
+  readonly persist: readonly PersistRecord[];
+  readonly messages: readonly Envelope[];
+  readonly results: readonly ClientResult[];
+  readonly applied: readonly AppliedEntry[];
+}
+
+export type Role = "follower" | "candidate" | "leader";
+
+export interface CoreConfig {
+  readonly id: NodeId;
+  /** Every node of the cluster, this one included. */
+  readonly nodes: readonly NodeId[];
+  /** The leader sends a heartbeat every this many ticks. */
+  readonly heartbeatTicks: number;
+  /** A follower starts an election after a random timeout in [min, max) ticks without a leader. */
+  readonly electionTicksMin: number;
+  readonly electionTicksMax: number;
+  /** Seed of the core's own deterministic PRNG (election timeouts). */
+  readonly seed: number;
+  /** Most commands in one Accept. */
+  readonly maxBatch: number;
+  /** Most Accept batches in flight at once (pipelining window). */
+  readonly maxInflight: number;
+  /** Most client commands waiting for a slot; beyond it proposals are refused. */
+  readonly maxPending: number;
+  /** Most chosen values in one CatchupReply. */
+  readonly catchupBatch: number;
+  /** An Accept not yet chosen after this many ticks is sent again to the nodes that did not answer. */
+  readonly resendTicks: number;
+  /** Most client sessions remembered for exactly-once (oldest forgotten first). */
+  readonly maxSessions: number;
+}
+
+export interface CoreStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly leader: NodeId | null;
+  readonly promised: Ballot;
+  /** The ballot this node leads or campaigns with, if any. */
+  readonly ownBallot: Ballot | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly listLength: number;
+}
