@@ -1,0 +1,144 @@
+// Conversions between the core's plain types and the generated protobuf
+// types (gen/). Decoding is strict: a message missing a required part is
+// rejected with a WireError rather than guessed at.
+
+import * as pb from "../../gen/paxos/v1/paxos.js";
+import * as store from "../../gen/paxos/v1/storage.js";
+import type { Ballot, Message, PersistRecord, SlotVote, Value } from "../core/types.js";
+
+export class WireError extends Error {}
+
+function need<T>(v: T | undefined, what: string): T {
+  if (v === undefined) throw new WireError(`malformed message: missing ${what}`);
+  return v;
+}
+
+export function ballotToPb(b: Ballot): pb.Ballot {
+  return { round: b.round, node: b.node };
+}
+
+export function ballotFromPb(b: pb.Ballot | undefined): Ballot {
+  const x = need(b, "ballot");
+  return { round: x.round, node: x.node };
+}
+
+export function valueToPb(v: Value): pb.Value {
+  return v.kind === "noop" ? { kind: { $case: "noop", value: {} } } : { kind: { $case: "command", value: { ...v.command } } };
+}
+
+export function valueFromPb(v: pb.Value | undefined): Value {
+  const kind = need(need(v, "value").kind, "value kind");
+  if (kind.$case === "noop") return { kind: "noop" };
+  const c = kind.value;
+  return { kind: "command", command: { clientId: c.clientId, commandId: c.commandId, payload: c.payload } };
+}
+
+const valuesToPb = (vs: readonly Value[]): pb.Value[] => vs.map(valueToPb);
+const valuesFromPb = (vs: readonly pb.Value[]): Value[] => vs.map(valueFromPb);
+
+function voteToPb(v: SlotVote): pb.SlotVote {
+  return { slot: v.slot, ballot: ballotToPb(v.ballot), value: valueToPb(v.value), chosen: v.chosen };
+}
+
+function voteFromPb(v: pb.SlotVote): SlotVote {
+  return { slot: v.slot, ballot: ballotFromPb(v.ballot), value: valueFromPb(v.value), chosen: v.chosen };
+}
+
+export function messageToPb(m: Message): pb.PeerMessage {
+  switch (m.type) {
+    case "prepare":
+      return { kind: { $case: "prepare", value: { ballot: ballotToPb(m.ballot), fromSlot: m.fromSlot } } };
+    case "promise":
+      return {
+        kind: {
+          $case: "promise",
+          value: { ballot: ballotToPb(m.ballot), fromSlot: m.fromSlot, votes: m.votes.map(voteToPb), commitIndex: m.commitIndex },
+        },
+      };
+    case "accept":
+      return {
+        kind: {
+          $case: "accept",
+          value: { ballot: ballotToPb(m.ballot), fromSlot: m.fromSlot, values: valuesToPb(m.values), commitIndex: m.commitIndex },
+        },
+      };
+    case "accepted":
+      return { kind: { $case: "accepted", value: { ballot: ballotToPb(m.ballot), fromSlot: m.fromSlot, count: m.count } } };
+    case "nack":
+      return { kind: { $case: "nack", value: { ballot: ballotToPb(m.ballot), promised: ballotToPb(m.promised) } } };
+    case "heartbeat":
+      return { kind: { $case: "heartbeat", value: { ballot: ballotToPb(m.ballot), commitIndex: m.commitIndex, seq: m.seq } } };
+    case "heartbeatAck":
+      return { kind: { $case: "heartbeatAck", value: { ballot: ballotToPb(m.ballot), seq: m.seq, commitIndex: m.commitIndex } } };
+    case "catchupRequest":
+      return { kind: { $case: "catchupRequest", value: { fromSlot: m.fromSlot } } };
+    case "catchupReply":
+      return {
+        kind: { $case: "catchupReply", value: { fromSlot: m.fromSlot, values: valuesToPb(m.values), commitIndex: m.commitIndex } },
+      };
+  }
+}
+
+export function messageFromPb(p: pb.PeerMessage): Message {
+  const k = need(p.kind, "message kind");
+  switch (k.$case) {
+    case "prepare":
+      return { type: "prepare", ballot: ballotFromPb(k.value.ballot), fromSlot: k.value.fromSlot };
+    case "promise":
+      return {
+        type: "promise",
+        ballot: ballotFromPb(k.value.ballot),
+        fromSlot: k.value.fromSlot,
+        votes: k.value.votes.map(voteFromPb),
+        commitIndex: k.value.commitIndex,
+      };
+    case "accept":
+      return {
+        type: "accept",
+        ballot: ballotFromPb(k.value.ballot),
+        fromSlot: k.value.fromSlot,
+        values: valuesFromPb(k.value.values),
+        commitIndex: k.value.commitIndex,
+      };
+    case "accepted":
+      return { type: "accepted", ballot: ballotFromPb(k.value.ballot), fromSlot: k.value.fromSlot, count: k.value.count };
+    case "nack":
+      return { type: "nack", ballot: ballotFromPb(k.value.ballot), promised: ballotFromPb(k.value.promised) };
+    case "heartbeat":
+      return { type: "heartbeat", ballot: ballotFromPb(k.value.ballot), commitIndex: k.value.commitIndex, seq: k.value.seq };
+    case "heartbeatAck":
+      return { type: "heartbeatAck", ballot: ballotFromPb(k.value.ballot), seq: k.value.seq, commitIndex: k.value.commitIndex };
+    case "catchupRequest":
+      return { type: "catchupRequest", fromSlot: k.value.fromSlot };
+    case "catchupReply":
+      return { type: "catchupReply", fromSlot: k.value.fromSlot, values: valuesFromPb(k.value.values), commitIndex: k.value.commitIndex };
+  }
+}
+
+export function recordToBytes(r: PersistRecord): Uint8Array {
+  let rec: store.DurableRecord;
+  switch (r.type) {
+    case "promised":
+      rec = { kind: { $case: "promised", value: ballotToPb(r.ballot) } };
+      break;
+    case "accepted":
+      rec = { kind: { $case: "accepted", value: { ballot: ballotToPb(r.ballot), fromSlot: r.fromSlot, values: valuesToPb(r.values) } } };
+      break;
+    case "chosen":
+      rec = { kind: { $case: "chosen", value: { fromSlot: r.fromSlot, values: valuesToPb(r.values) } } };
+      break;
+  }
+  return store.DurableRecord.encode(rec).finish();
+}
+
+export function recordFromBytes(bytes: Uint8Array): PersistRecord {
+  const k = need(store.DurableRecord.decode(bytes).kind, "record kind");
+  switch (k.$case) {
+    case "promised":
+      return { type: "promised", ballot: ballotFromPb(k.value) };
+    case "accepted":
+      return { type: "accepted", ballot: ballotFromPb(k.value.ballot), fromSlot: k.value.fromSlot, values: valuesFromPb(k.value.values) };
+    case "chosen":
+      return { type: "chosen", fromSlot: k.value.fromSlot, values: valuesFromPb(k.value.values) };
+  }
+}

@@ -1,0 +1,91 @@
+// The cluster config file of the contract: one node per line, `host:port` or
+// `host` alone (then the default port, 5000, or --port). Blank lines and
+// surrounding whitespace are ignored. The port is the node's HTTP port.
+//
+// Each node also listens for gRPC (peer protocol, client API, reflection) on
+// its HTTP port + GRPC_PORT_OFFSET, or on an explicit third field:
+// `host:httpPort:grpcPort`. A node's id is its 0-based line number among the
+// non-blank lines.
+
+import { readFileSync } from "node:fs";
+
+export const DEFAULT_HTTP_PORT = 5000;
+export const GRPC_PORT_OFFSET = 1000;
+
+export interface NodeAddress {
+  readonly id: number;
+  readonly host: string;
+  readonly httpPort: number;
+  readonly grpcPort: number;
+  /** The line as written (trimmed), for messages. */
+  readonly line: string;
+}
+
+export class ConfigError extends Error {}
+
+function parsePort(text: string, what: string, line: string): number {
+  if (!/^\d+$/.test(text)) throw new ConfigError(`bad ${what} "${text}" in config line "${line}"`);
+  const port = Number(text);
+  if (port < 1 || port > 65535) throw new ConfigError(`${what} ${port} out of range 1-65535 in config line "${line}"`);
+  return port;
+}
+
+export function parseClusterConfig(text: string, defaultPort = DEFAULT_HTTP_PORT): NodeAddress[] {
+  const nodes: NodeAddress[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === "") continue;
+    const parts = line.split(":");
+    if (parts.length > 3 || parts[0] === "") throw new ConfigError(`bad config line "${line}": expected host, host:port or host:port:grpcPort`);
+    const host = parts[0]!;
+    const httpPort = parts[1] !== undefined ? parsePort(parts[1], "port", line) : defaultPort;
+    const grpcPort = parts[2] !== undefined ? parsePort(parts[2], "gRPC port", line) : httpPort + GRPC_PORT_OFFSET;
+    if (grpcPort > 65535) throw new ConfigError(`gRPC port ${grpcPort} (HTTP port + ${GRPC_PORT_OFFSET}) out of range in config line "${line}"; give it explicitly as host:port:grpcPort`);
+    nodes.push({ id: nodes.length, host, httpPort, grpcPort, line });
+  }
+  if (nodes.length === 0) throw new ConfigError("the config lists no nodes");
+  const seen = new Set<string>();
+  for (const n of nodes) {
+    for (const key of [`${n.host}:${n.httpPort}`, `${n.host}:${n.grpcPort}`]) {
+      if (seen.has(key)) throw new ConfigError(`two nodes share the address ${key}`);
+      seen.add(key);
+    }
+  }
+  return nodes;
+}
+
+export function loadClusterConfig(path: string, defaultPort = DEFAULT_HTTP_PORT): NodeAddress[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
+  }
+  return parseClusterConfig(text, defaultPort);
+}
+
+/**
+ * The address to connect to. Node 20 may resolve "localhost" to ::1 first
+ * while our servers listen on IPv4 0.0.0.0, so loopback names become 127.0.0.1.
+ */
+export function dialHost(host: string): string {
+  return host === "localhost" ? "127.0.0.1" : host;
+}
+
+/** Finds this node's line: by index, or by host or host:port as written in the config. */
+export function findSelf(nodes: readonly NodeAddress[], self: string): NodeAddress {
+  if (/^\d+$/.test(self)) {
+    const n = nodes[Number(self)];
+    if (n === undefined) throw new ConfigError(`node index ${self} is not in the config (it has ${nodes.length} nodes)`);
+    return n;
+  }
+  const matches = nodes.filter((n) => n.host === self || `${n.host}:${n.httpPort}` === self || n.line === self);
+  if (matches.length !== 1) {
+    throw new ConfigError(
+      matches.length === 0
+        ? `"${self}" matches no line of the config`
+        : `"${self}" matches ${matches.length} lines of the config; give host:port or the index`,
+    );
+  }
+  return matches[0]!;
+}

@@ -1,0 +1,183 @@
+// The HTTP gateway: the JSON contract of ../shared/SEED-CONTRACT.md on the
+// node's config port.
+//
+//   POST /proposer/client-request  {"client_id","command_id","payload"}
+//        -> 200 {"state":[...]}: the whole list right after this append.
+//   GET  /state   -> 200 {"state":[...]}: a linearizable read.
+//   GET  /status  -> this node's view (never forwarded).
+//
+// Any node accepts requests: a follower forwards them to the leader's
+// gateway with @fastify/http-proxy (the upstream is picked per request).
+// Errors are JSON: 400 {"error"} for bad input (nothing is appended), 503
+// {"error","outcome"} when no answer came, where outcome "not_applied" means
+// the append did not and will not happen and "unknown" means it may still.
+
+import httpProxy from "@fastify/http-proxy";
+import Fastify, { LogController, type FastifyReply, type FastifyRequest } from "fastify";
+import type { Logger } from "pino";
+import { dialHost, type NodeAddress } from "../config/cluster-config.js";
+import type { Command, Outcome } from "../core/types.js";
+import type { NodeService } from "../service/node-service.js";
+import { validateAppendBody } from "./validate.js";
+
+export const APPEND_PATH = "/proposer/client-request";
+export const HOPS_HEADER = "x-paxos-hops";
+/** A request forwarded this often is served only where it lands (no forwarding loops). */
+export const MAX_FORWARD_HOPS = 2;
+/** Far above any valid body (three integers); larger bodies are refused unread. */
+export const BODY_LIMIT_BYTES = 1024;
+
+export interface GatewayOptions {
+  readonly service: NodeService;
+  readonly host: string;
+  readonly port: number;
+  readonly logger: Logger;
+  readonly requestTimeoutMs: number;
+}
+
+function sendJson(reply: FastifyReply, code: number, body: string): FastifyReply {
+  return reply.code(code).header("content-type", "application/json; charset=utf-8").send(body);
+}
+
+function badRequest(reply: FastifyReply, error: string): FastifyReply {
+  return sendJson(reply, 400, JSON.stringify({ error }));
+}
+
+function unavailable(reply: FastifyReply, error: string, outcome: Outcome): FastifyReply {
+  return sendJson(reply, 503, JSON.stringify({ error, outcome }));
+}
+
+/** The contract's reply: exactly one field, the list. */
+function stateBody(list: readonly number[]): string {
+  return `{"state":${JSON.stringify(list)}}`;
+}
+
+function hopsOf(req: FastifyRequest): number {
+  const h = Number(req.headers[HOPS_HEADER] ?? 0);
+  return Number.isInteger(h) && h >= 0 ? h : 0;
+}
+
+export interface Gateway {
+  close(): Promise<void>;
+}
+
+export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  const { service } = opts;
+  const app = Fastify({
+    loggerInstance: opts.logger,
+    logController: new LogController({ disableRequestLogging: true }), // protocol events are logged, not every request
+    bodyLimit: BODY_LIMIT_BYTES,
+    return503OnClosing: true,
+  });
+
+  // Every body is parsed as JSON whatever its Content-Type (`curl -d` sends
+  // form-urlencoded), so a client's header never decides between 400 and 415.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
+    const text = typeof body === "string" ? body : body.toString("utf8");
+    if (text.trim() === "") return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (e) {
+      done(Object.assign(new Error(`body is not valid JSON: ${(e as Error).message}`), { statusCode: 400 }), undefined);
+    }
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+      return badRequest(reply, `body larger than ${BODY_LIMIT_BYTES} bytes`);
+    }
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+      return badRequest(reply, err.message);
+    }
+    opts.logger.error({ err }, "gateway error");
+    return sendJson(reply, 500, JSON.stringify({ error: "internal error", outcome: "unknown" }));
+  });
+  app.setNotFoundHandler((req, reply) => sendJson(reply, 404, JSON.stringify({ error: `no route ${req.method} ${req.url}` })));
+
+  app.get("/status", async (_req, reply) => {
+    const s = service.status();
+    return sendJson(
+      reply,
+      200,
+      JSON.stringify({
+        id: s.id,
+        role: s.role,
+        leader: s.leader,
+        ballot: s.promised,
+        commit_index: s.commitIndex,
+        applied_index: s.appliedIndex,
+        list_length: s.listLength,
+        peers: s.peers,
+      }),
+    );
+  });
+
+  /** Sends the request on to the leader's gateway; only a refused connection proves it was not applied. */
+  const forward = (req: FastifyRequest, reply: FastifyReply, dest: string, leader: NodeAddress, body?: unknown) => {
+    const upstream = `http://${dialHost(leader.host)}:${leader.httpPort}`;
+    const hops = hopsOf(req) + 1;
+    return reply.from(dest, {
+      getUpstream: () => upstream,
+      ...(body === undefined ? {} : { body }),
+      rewriteRequestHeaders: (_r, headers) => ({ ...headers, [HOPS_HEADER]: String(hops) }),
+      retryDelay: () => null, // never resend on our own: the outcome would be ambiguous
+      timeout: opts.requestTimeoutMs,
+      onError: (r, { error }) => {
+        const cause = (error as { cause?: { code?: string } }).cause;
+        const refused = cause?.code === "ECONNREFUSED";
+        void unavailable(r as unknown as FastifyReply, `forwarding to leader ${leader.id} failed: ${error.message}`, refused ? "not_applied" : "unknown");
+      },
+    });
+  };
+
+  const deadline = () => Date.now() + opts.requestTimeoutMs;
+
+  // Leader-only routes go through http-proxy: served locally by the leader, forwarded by everyone else.
+  await app.register(httpProxy, {
+    upstream: "",
+    prefix: APPEND_PATH,
+    rewritePrefix: APPEND_PATH,
+    routes: ["/"],
+    httpMethods: ["POST"],
+    preValidation: async () => {}, // keep Fastify's body parsing (ours above) instead of raw proxying
+    replyOptions: { getUpstream: () => "" },
+    handler: async (req: FastifyRequest, reply: FastifyReply, dest: string) => {
+      const parsed = validateAppendBody(req.body);
+      if (typeof parsed === "string") return badRequest(reply, parsed);
+      const command: Command = parsed;
+      const res = await service.routeAppend(command, { deadline: deadline(), mayForward: hopsOf(req) < MAX_FORWARD_HOPS });
+      switch (res.kind) {
+        case "appended":
+          return sendJson(reply, 200, stateBody(service.listPrefix(res.index + 1)));
+        case "forward":
+          return forward(req, reply, dest, res.leader, req.body);
+        case "failed":
+          return unavailable(reply, res.reason, res.outcome);
+      }
+    },
+  });
+
+  await app.register(httpProxy, {
+    upstream: "",
+    prefix: "/state",
+    rewritePrefix: "/state",
+    routes: ["/"],
+    httpMethods: ["GET"],
+    replyOptions: { getUpstream: () => "" },
+    handler: async (req: FastifyRequest, reply: FastifyReply, dest: string) => {
+      const res = await service.routeRead({ deadline: deadline(), mayForward: hopsOf(req) < MAX_FORWARD_HOPS });
+      switch (res.kind) {
+        case "read":
+          return sendJson(reply, 200, stateBody(service.listPrefix(res.length)));
+        case "forward":
+          return forward(req, reply, dest, res.leader);
+        case "failed":
+          return unavailable(reply, res.reason, "not_applied");
+      }
+    },
+  });
+
+  await app.listen({ host: opts.host, port: opts.port });
+  return { close: () => app.close() };
+}

@@ -1,0 +1,44 @@
+// What the client-facing edges (HTTP gateway, gRPC client service) need from
+// a running node. The node runtime implements it; the edges only route.
+
+import type { NodeAddress } from "../config/cluster-config.js";
+import type { Command, CoreStatus, Outcome } from "../core/types.js";
+
+/** Another node leads: the edge forwards the request there. */
+export interface Forward {
+  readonly kind: "forward";
+  readonly leader: NodeAddress;
+}
+
+/** No answer; `outcome` says whether the append may still take effect. */
+export interface Failed {
+  readonly kind: "failed";
+  readonly outcome: Outcome;
+  readonly reason: string;
+}
+
+export type AppendRoute = { readonly kind: "appended"; readonly index: number; readonly duplicate: boolean } | Forward | Failed;
+export type ReadRoute = { readonly kind: "read"; readonly length: number } | Forward | Failed;
+
+export interface RouteOptions {
+  /** Absolute time (Date.now() ms) by which an answer is due. */
+  readonly deadline: number;
+  /** False when the request was already forwarded too often: then only this node may serve it. */
+  readonly mayForward: boolean;
+}
+
+export interface NodeService {
+  readonly self: NodeAddress;
+  readonly nodes: readonly NodeAddress[];
+  /** Appends here if this node leads, waits a bounded time for an election if nobody does, or says where to forward. */
+  routeAppend(command: Command, opts: RouteOptions): Promise<AppendRoute>;
+  /** A linearizable read, routed like an append. */
+  routeRead(opts: RouteOptions): Promise<ReadRoute>;
+  /** The list's first n items. */
+  listPrefix(n: number): readonly number[];
+  status(): NodeStatus;
+}
+
+export interface NodeStatus extends CoreStatus {
+  readonly peers: readonly string[];
+}

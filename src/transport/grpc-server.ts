@@ -1,0 +1,186 @@
+// The gRPC side of a node: the peer protocol (PeerService), the client API
+// (ClientService) and server reflection, on the node's gRPC port.
+
+import {
+  Metadata,
+  Server,
+  ServerCredentials,
+  credentials,
+  status,
+  type ServerUnaryCall,
+  type sendUnaryData,
+  type ServiceError,
+} from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import { join } from "node:path";
+import {
+  ClientServiceClient,
+  ClientServiceService,
+  PeerServiceService,
+  type AppendReply,
+  type AppendRequest,
+  type ClientServiceServer,
+  type DeliverRequest,
+  type PeerServiceServer,
+  type ReadReply,
+  type StatusReply,
+} from "../../gen/paxos/v1/paxos.js";
+import { messageFromPb, WireError } from "../codec/wire.js";
+import { dialHost, type NodeAddress } from "../config/cluster-config.js";
+import type { Message, NodeId } from "../core/types.js";
+import type { Failed, NodeService } from "../service/node-service.js";
+import { projectRoot } from "../util/project-root.js";
+import { CHANNEL_OPTIONS } from "./peer-link.js";
+
+/** How many times a client request may be forwarded before only the receiving node may serve it. */
+export const MAX_FORWARD_HOPS = 2;
+export const HOPS_METADATA = "x-paxos-hops";
+
+export interface PeerInbox {
+  deliver(from: NodeId, messages: Message[]): void;
+}
+
+export interface GrpcServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly inbox: PeerInbox;
+  readonly service: NodeService;
+  readonly requestTimeoutMs: number;
+}
+
+/** The package definition reflection serves: the real proto file, self-contained by design. */
+function reflectionPackage() {
+  return loadSync("paxos/v1/paxos.proto", { includeDirs: [join(projectRoot(), "proto")] });
+}
+
+export class GrpcServer {
+  private readonly server = new Server({ "grpc.keepalive_permit_without_calls": 1 });
+  private readonly forwardClients = new Map<NodeId, ClientServiceClient>();
+
+  constructor(private readonly opts: GrpcServerOptions) {
+    const peer: PeerServiceServer = { deliver: (call, cb) => this.onDeliver(call, cb) };
+    const client: ClientServiceServer = {
+      append: (call, cb) => void this.onAppend(call, cb),
+      read: (call, cb) => void this.onRead(call, cb),
+      status: (_call, cb) => cb(null, this.statusReply()),
+    };
+    this.server.addService(PeerServiceService, peer);
+    this.server.addService(ClientServiceService, client);
+    new ReflectionService(reflectionPackage()).addToServer(this.server);
+  }
+
+  start(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(`${this.opts.host}:${this.opts.port}`, ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(err) : resolve(port),
+      );
+    });
+  }
+
+  close(): Promise<void> {
+    for (const c of this.forwardClients.values()) c.close();
+    return new Promise((resolve) => {
+      this.server.tryShutdown(() => resolve());
+      setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, 1000).unref();
+    });
+  }
+
+  private onDeliver(call: ServerUnaryCall<DeliverRequest, unknown>, cb: sendUnaryData<object>): void {
+    const req = call.request;
+    const self = this.opts.service.self.id;
+    if (req.to !== self) {
+      cb({ code: status.FAILED_PRECONDITION, details: `this is node ${self}, not node ${req.to}: check the config files agree` });
+      return;
+    }
+    let messages: Message[];
+    try {
+      messages = req.messages.map(messageFromPb);
+    } catch (e) {
+      cb({ code: status.INVALID_ARGUMENT, details: e instanceof WireError ? e.message : String(e) });
+      return;
+    }
+    this.opts.inbox.deliver(req.from, messages);
+    cb(null, {});
+  }
+
+  private hops(call: ServerUnaryCall<unknown, unknown>): number {
+    const v = Number(call.metadata.get(HOPS_METADATA)[0] ?? 0);
+    return Number.isFinite(v) ? v : 0;
+  }
+
+  private deadline(call: ServerUnaryCall<unknown, unknown>): number {
+    const d = call.getDeadline();
+    const given = d instanceof Date ? d.getTime() : Number.isFinite(d) ? Number(d) : Infinity;
+    return Math.min(given, Date.now() + this.opts.requestTimeoutMs);
+  }
+
+  private async onAppend(call: ServerUnaryCall<AppendRequest, AppendReply>, cb: sendUnaryData<AppendReply>): Promise<void> {
+    const { clientId, commandId, payload } = call.request;
+    for (const [name, v] of [["client_id", clientId], ["command_id", commandId], ["payload", payload]] as const) {
+      if (!Number.isSafeInteger(v)) {
+        cb({ code: status.INVALID_ARGUMENT, details: `${name} must be an integer in [-(2^53-1), 2^53-1]` });
+        return;
+      }
+    }
+    const hops = this.hops(call);
+    const deadline = this.deadline(call);
+    const res = await this.opts.service.routeAppend({ clientId, commandId, payload }, { deadline, mayForward: hops < MAX_FORWARD_HOPS });
+    if (res.kind === "appended") {
+      cb(null, { state: [...this.opts.service.listPrefix(res.index + 1)], index: res.index });
+    } else if (res.kind === "forward") {
+      const md = new Metadata();
+      md.set(HOPS_METADATA, String(hops + 1));
+      this.forwardClient(res.leader).append(call.request, md, { deadline }, (err, reply) => cb(err, reply));
+    } else {
+      cb(failure(res));
+    }
+  }
+
+  private async onRead(call: ServerUnaryCall<unknown, ReadReply>, cb: sendUnaryData<ReadReply>): Promise<void> {
+    const hops = this.hops(call);
+    const deadline = this.deadline(call);
+    const res = await this.opts.service.routeRead({ deadline, mayForward: hops < MAX_FORWARD_HOPS });
+    if (res.kind === "read") {
+      cb(null, { state: [...this.opts.service.listPrefix(res.length)] });
+    } else if (res.kind === "forward") {
+      const md = new Metadata();
+      md.set(HOPS_METADATA, String(hops + 1));
+      this.forwardClient(res.leader).read({}, md, { deadline }, (err, reply) => cb(err, reply));
+    } else {
+      cb(failure(res));
+    }
+  }
+
+  private statusReply(): StatusReply {
+    const s = this.opts.service.status();
+    return {
+      id: s.id,
+      role: s.role,
+      leader: s.leader ?? -1,
+      ballot: { round: s.promised.round, node: s.promised.node },
+      commitIndex: s.commitIndex,
+      appliedIndex: s.appliedIndex,
+      listLength: s.listLength,
+      peers: [...s.peers],
+    };
+  }
+
+  private forwardClient(leader: NodeAddress): ClientServiceClient {
+    let c = this.forwardClients.get(leader.id);
+    if (c === undefined) {
+      c = new ClientServiceClient(`${dialHost(leader.host)}:${leader.grpcPort}`, credentials.createInsecure(), CHANNEL_OPTIONS);
+      this.forwardClients.set(leader.id, c);
+    }
+    return c;
+  }
+}
+
+function failure(res: Failed): Partial<ServiceError> {
+  // UNAVAILABLE is retryable; the outcome tells a client whether a retry could double-apply (it cannot:
+  // retries of the same triple are deduplicated) or whether the append may still show up.
+  return { code: status.UNAVAILABLE, details: `${res.reason} (outcome: ${res.outcome})` };
+}
