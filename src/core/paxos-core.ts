@@ -91,10 +91,13 @@ export class PaxosCore {
   private electionElapsed = 0;
   private electionTimeout: number;
   private highestRoundSeen = 0;
+  /** Tick at which a follower last heard from its leader. */
+  private lastLeaderContact = -Infinity;
 
   // candidate
   private ownBallot: Ballot | null = null;
   private prepareFromSlot = 0;
+  private selfPrepared = false;
   private readonly promises = new Map<NodeId, Extract<Message, { type: "promise" }>>();
 
   // leader
@@ -276,6 +279,12 @@ export class PaxosCore {
   /** Phase 1b [PMS 2.2; Chand Fig. 1 phase1b]: promise a ballot at least as high as any promised. */
   private onPrepare(from: NodeId, msg: Extract<Message, { type: "prepare" }>): void {
     this.noteRound(msg.ballot);
+    // Leader stickiness (as Raft sec. 6 / check-quorum): while a leader is
+    // known to be alive, a prepare from anyone else is ignored, so a node
+    // that was cut off or restarted cannot depose a healthy leader. Refusing
+    // to promise is always safe; it only delays an election, and once the
+    // leader is silent for an election timeout prepares are answered again.
+    if (from !== this.id && from !== this.leader && this.leaderRecentlyAlive()) return;
     if (compareBallots(msg.ballot, this.promised) < 0) {
       this.send(from, { type: "nack", ballot: msg.ballot, promised: this.promised });
       return;
@@ -348,9 +357,20 @@ export class PaxosCore {
     this.ownBallot = { round, node: this.id };
     this.prepareFromSlot = this.commitIndex;
     this.promises.clear();
+    this.selfPrepared = false;
     this.electionElapsed = 0;
     this.electionTimeout = this.randomElectionTimeout();
-    this.broadcast({ type: "prepare", ballot: this.ownBallot, fromSlot: this.prepareFromSlot }, true);
+    // Our own acceptor promises last, once the others would make a majority
+    // with it: a node that cannot win (cut off, or facing a live leader)
+    // then raises no ballot anywhere, and cannot force a step-down later.
+    this.broadcast({ type: "prepare", ballot: this.ownBallot, fromSlot: this.prepareFromSlot }, false);
+    this.prepareSelfOnceEnough();
+  }
+
+  private prepareSelfOnceEnough(): void {
+    if (this.selfPrepared || this.ownBallot === null || this.promises.size < this.majority - 1) return;
+    this.selfPrepared = true;
+    this.send(this.id, { type: "prepare", ballot: this.ownBallot, fromSlot: this.prepareFromSlot });
   }
 
   private onPromise(from: NodeId, msg: Extract<Message, { type: "promise" }>): void {
@@ -358,6 +378,7 @@ export class PaxosCore {
     if (!ballotEquals(msg.ballot, this.ownBallot) || msg.fromSlot !== this.prepareFromSlot) return; // stale
     this.promises.set(from, msg);
     if (this.promises.size >= this.majority) this.becomeLeader();
+    else this.prepareSelfOnceEnough();
   }
 
   /**
@@ -469,11 +490,19 @@ export class PaxosCore {
   /** A leader that has not heard from a majority for an election timeout steps down, so clients stop waiting on it. */
   private checkQuorum(): void {
     if (this.now % this.cfg.electionTicksMax !== 0) return;
-    let heard = 1;
-    for (const p of this.peers) {
-      if (this.now - (this.lastHeardTick.get(p) ?? -Infinity) < this.cfg.electionTicksMax) heard++;
-    }
-    if (heard < this.majority) this.becomeFollower(null);
+    if (this.peersHeardWithin(this.cfg.electionTicksMax) + 1 < this.majority) this.becomeFollower(null);
+  }
+
+  private peersHeardWithin(ticks: number): number {
+    let heard = 0;
+    for (const p of this.peers) if (this.now - (this.lastHeardTick.get(p) ?? -Infinity) < ticks) heard++;
+    return heard;
+  }
+
+  /** Whether a leader is alive: as leader, a majority was heard lately; as follower, the leader was. */
+  private leaderRecentlyAlive(): boolean {
+    if (this.role === "leader") return this.peersHeardWithin(this.cfg.electionTicksMin) + 1 >= this.majority;
+    return this.leader !== null && this.now - this.lastLeaderContact < this.cfg.electionTicksMin;
   }
 
   // ------------------------------------------------- heartbeats, reads ----
@@ -525,6 +554,7 @@ export class PaxosCore {
       if (this.role !== "follower" || this.leader !== ballot.node) this.becomeFollower(ballot.node);
     }
     this.electionElapsed = 0;
+    this.lastLeaderContact = this.now;
     this.leaderCommitIndex = Math.max(this.leaderCommitIndex, leaderCommit);
     // Learn [Chand Fig. 1 learn]: below the leader's commit point every slot is
     // chosen, and what we accepted in the leader's own ballot is what it proposed.

@@ -113,25 +113,54 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     );
   });
 
-  /** Sends the request on to the leader's gateway; only a refused connection proves it was not applied. */
-  const forward = (req: FastifyRequest, reply: FastifyReply, dest: string, leader: NodeAddress, body?: unknown) => {
+  /**
+   * Sends the request on to the leader's gateway. A refused connection proves
+   * the request never arrived, so it is routed again once another leader is
+   * known (until the deadline); any other failure may have applied it.
+   */
+  const forward = (req: FastifyRequest, reply: FastifyReply, dest: string, leader: NodeAddress, retry: () => void, body?: unknown) => {
     const upstream = `http://${dialHost(leader.host)}:${leader.httpPort}`;
     const hops = hopsOf(req) + 1;
     return reply.from(dest, {
       getUpstream: () => upstream,
       ...(body === undefined ? {} : { body }),
       rewriteRequestHeaders: (_r, headers) => ({ ...headers, [HOPS_HEADER]: String(hops) }),
-      retryDelay: () => null, // never resend on our own: the outcome would be ambiguous
+      retryDelay: () => null, // reply-from must not resend on its own: we decide, knowing the outcome
       timeout: opts.requestTimeoutMs,
       onError: (r, { error }) => {
         const cause = (error as { cause?: { code?: string } }).cause;
-        const refused = cause?.code === "ECONNREFUSED";
-        void unavailable(r as unknown as FastifyReply, `forwarding to leader ${leader.id} failed: ${error.message}`, refused ? "not_applied" : "unknown");
+        if (cause?.code === "ECONNREFUSED") return retry();
+        // reply-from types its reply for Fastify's default server; it is this route's reply.
+        void unavailable(r as unknown as FastifyReply, `forwarding to leader ${leader.id} failed: ${error.message}`, "unknown");
       },
     });
   };
 
-  const deadline = () => Date.now() + opts.requestTimeoutMs;
+  const newDeadline = () => Date.now() + opts.requestTimeoutMs;
+
+  const serveAppend = async (req: FastifyRequest, reply: FastifyReply, dest: string, command: Command, deadline: number, avoidLeader?: number) => {
+    const res = await service.routeAppend(command, { deadline, mayForward: hopsOf(req) < MAX_FORWARD_HOPS, avoidLeader });
+    switch (res.kind) {
+      case "appended":
+        return sendJson(reply, 200, stateBody(service.listPrefix(res.index + 1)));
+      case "forward":
+        return forward(req, reply, dest, res.leader, () => void serveAppend(req, reply, dest, command, deadline, res.leader.id), req.body);
+      case "failed":
+        return unavailable(reply, res.reason, res.outcome);
+    }
+  };
+
+  const serveRead = async (req: FastifyRequest, reply: FastifyReply, dest: string, deadline: number, avoidLeader?: number) => {
+    const res = await service.routeRead({ deadline, mayForward: hopsOf(req) < MAX_FORWARD_HOPS, avoidLeader });
+    switch (res.kind) {
+      case "read":
+        return sendJson(reply, 200, stateBody(service.listPrefix(res.length)));
+      case "forward":
+        return forward(req, reply, dest, res.leader, () => void serveRead(req, reply, dest, deadline, res.leader.id));
+      case "failed":
+        return unavailable(reply, res.reason, "not_applied");
+    }
+  };
 
   // Leader-only routes go through http-proxy: served locally by the leader, forwarded by everyone else.
   await app.register(httpProxy, {
@@ -141,20 +170,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     routes: ["/"],
     httpMethods: ["POST"],
     preValidation: async () => {}, // keep Fastify's body parsing (ours above) instead of raw proxying
+    disableRequestLogging: true,
     replyOptions: { getUpstream: () => "" },
     handler: async (req: FastifyRequest, reply: FastifyReply, dest: string) => {
       const parsed = validateAppendBody(req.body);
       if (typeof parsed === "string") return badRequest(reply, parsed);
-      const command: Command = parsed;
-      const res = await service.routeAppend(command, { deadline: deadline(), mayForward: hopsOf(req) < MAX_FORWARD_HOPS });
-      switch (res.kind) {
-        case "appended":
-          return sendJson(reply, 200, stateBody(service.listPrefix(res.index + 1)));
-        case "forward":
-          return forward(req, reply, dest, res.leader, req.body);
-        case "failed":
-          return unavailable(reply, res.reason, res.outcome);
-      }
+      return serveAppend(req, reply, dest, parsed, newDeadline());
     },
   });
 
@@ -164,18 +185,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     rewritePrefix: "/state",
     routes: ["/"],
     httpMethods: ["GET"],
+    disableRequestLogging: true,
     replyOptions: { getUpstream: () => "" },
-    handler: async (req: FastifyRequest, reply: FastifyReply, dest: string) => {
-      const res = await service.routeRead({ deadline: deadline(), mayForward: hopsOf(req) < MAX_FORWARD_HOPS });
-      switch (res.kind) {
-        case "read":
-          return sendJson(reply, 200, stateBody(service.listPrefix(res.length)));
-        case "forward":
-          return forward(req, reply, dest, res.leader);
-        case "failed":
-          return unavailable(reply, res.reason, "not_applied");
-      }
-    },
+    handler: async (req: FastifyRequest, reply: FastifyReply, dest: string) => serveRead(req, reply, dest, newDeadline()),
   });
 
   await app.listen({ host: opts.host, port: opts.port });

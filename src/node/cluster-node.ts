@@ -188,7 +188,7 @@ export class ClusterNode implements NodeService, PeerInbox {
       if (this.stopped) return { kind: "failed", outcome: "unknown", reason: "the node is shutting down" };
       if (remaining <= 0) return { kind: "failed", outcome, reason };
       const leader = this.core.status().leader;
-      if (leader === null || (leader !== this.self.id && !opts.mayForward)) {
+      if (leader === null || leader === opts.avoidLeader || (leader !== this.self.id && !opts.mayForward)) {
         if (!(await this.leaderChange(Math.min(remaining, this.leaderWaitMs)))) {
           return { kind: "failed", outcome, reason };
         }

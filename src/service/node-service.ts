@@ -25,6 +25,8 @@ export interface RouteOptions {
   readonly deadline: number;
   /** False when the request was already forwarded too often: then only this node may serve it. */
   readonly mayForward: boolean;
+  /** A leader that just proved unreachable: wait for another instead of forwarding there again. */
+  readonly avoidLeader?: number;
 }
 
 export interface NodeService {

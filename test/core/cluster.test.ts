@@ -2,10 +2,8 @@
 // failover, exactly-once appends, restart and catch-up.
 import { describe, expect, it } from "vitest";
 import { Rng } from "../../src/core/rng.js";
-import type { ClientResult, Value } from "../../src/core/types.js";
 import { cmd, cmdValue, holdTypes, partition, TestCluster } from "./cluster-harness.js";
 
-const NOOP: Value = { kind: "noop" };
 const others = (cl: TestCluster, ...not: number[]) => cl.ids.filter((id) => !not.includes(id));
 
 describe("safety across failover", () => {
@@ -105,10 +103,8 @@ describe("safety across failover", () => {
     cl.deliverAll();
     expect(cl.result(w)).toEqual({ kind: "appended", requestId: w, index: 0, duplicate: false });
 
-    const roundsBefore = cl.ids.map((id) => cl.core(id).status().promised.round);
     cl.filter = null;
     cl.tickAll(30);
-    console.log("DEBUG", old, minority, fresh, roundsBefore, cl.leaders(), cl.ids.map((id) => cl.core(id).status().promised));
     // Leadership may move on healing (the minority's inflated rounds can depose
     // \`fresh\`: there is no pre-vote), but there is one leader and one list.
     expect(cl.leader()).not.toBeNull();
@@ -190,6 +186,65 @@ describe("exactly-once appends", () => {
   });
 });
 
+describe("exactly-once appends: known core bug", () => {
+  // BUG (reported, see the final report): PaxosCore.flushProposals() assumes
+  // every pending command still has an entry in `waiters`
+  // (`this.waiters.get(p.key)!.sent = true`). But applyChosen() deletes the
+  // waiter as soon as ANY slot holding the same command is applied. When a
+  // retry of a command is queued (not yet sent: the pipelining window is full)
+  // and the new leader's recovery Accept for the original copy is chosen first,
+  // the waiter is answered and deleted while the command stays in `pending`;
+  // the next ready() then throws "TypeError: Cannot set properties of
+  // undefined (setting 'sent')". The commands spliced into that batch with it
+  // (here Y) are never sent and their clients are never answered.
+  // Expected: ready() does not throw, the retry gets index 0, Y is appended at 1.
+  // When the core is fixed this test starts passing and `.fails` must be removed.
+  it.fails("a queued retry whose original is recovered and applied first does not break ready()", () => {
+    const cl = new TestCluster(3, { maxInflight: 1 });
+    const l = cl.electLeader();
+    const [f, g] = others(cl, l) as [number, number];
+    cl.propose(l, cmd(7, 1, 70));
+    // Chosen (l and f voted) but nobody learned it; then l crashes.
+    cl.deliverAll((e) => (e.msg.type === "accept" && e.to === g) || e.msg.type === "accepted" ? "drop" : "deliver");
+    cl.crash(l);
+    cl.campaign(g, holdTypes("accept")); // g wins; its recovery Accept (slot 0 = X) fills the window
+    expect(cl.leader()).toBe(g);
+    const retry = cl.propose(g, cmd(7, 1, 70)); // queued behind the full window
+    const other = cl.propose(g, cmd(8, 1, 80));
+    cl.releaseHeld();
+    cl.deliverAll(); // throws TypeError from g.ready() -> flushProposals()
+    cl.tickAll(2);
+    expect(cl.result(retry)).toEqual({ kind: "appended", requestId: retry, index: 0, duplicate: false });
+    expect(cl.result(other)).toEqual({ kind: "appended", requestId: other, index: 1, duplicate: false });
+    for (const id of [f, g]) expect(cl.list(id)).toEqual([70, 80]);
+  });
+
+  // The same scenario, stated as what a caller observes today, so the failure
+  // mode itself is pinned down exactly (delete this test together with `.fails` above).
+  it("currently: ready() throws and the command batched with the retry is lost", () => {
+    const cl = new TestCluster(3, { maxInflight: 1 });
+    const l = cl.electLeader();
+    const g = others(cl, l)[1]!;
+    cl.propose(l, cmd(7, 1, 70));
+    cl.deliverAll((e) => (e.msg.type === "accept" && e.to === g) || e.msg.type === "accepted" ? "drop" : "deliver");
+    cl.crash(l);
+    cl.campaign(g, holdTypes("accept"));
+    const retry = cl.propose(g, cmd(7, 1, 70));
+    const other = cl.propose(g, cmd(8, 1, 80));
+    cl.releaseHeld();
+    expect(() => cl.deliverAll()).toThrow(TypeError);
+    expect(cl.resultsFor(retry)).toEqual([]); // the throw happened before the outputs were handed over
+    // The next ready() does not throw (the batch was already spliced out of `pending`):
+    cl.deliverAll();
+    cl.tickAll(30);
+    // the retry was answered by the recovered copy ...
+    expect(cl.result(retry)).toEqual({ kind: "appended", requestId: retry, index: 0, duplicate: false });
+    // ... but Y was dropped from `pending` without ever being sent or answered.
+    expect(cl.resultsFor(other)).toEqual([]);
+    expect(cl.list(g)).toEqual([70]);
+  });
+});
+
 describe("restart and catch-up", () => {
   // "Paxos Made Simple" sec 2.3 / end of sec 2.2: acceptors keep their promise
   // and votes in stable storage; a learner that missed choices learns them from
@@ -261,54 +316,95 @@ describe("restart and catch-up", () => {
 });
 
 describe("randomized (seeded) safety", () => {
-  // PMS sec 2.2 safety: only one value is chosen per slot, so all nodes' logs
-  // are prefixes of one another; exactly-once: no command lands in the list twice.
-  it("under seeded message loss and crashes, all logs agree and every payload is applied once", () => {
-    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
-      const rng = new Rng(seed);
-      const cl = new TestCluster(5);
+  // "Paxos Made Simple" sec 2.2 safety: at most one value is chosen per slot,
+  // so a slot, once in any node's log, never holds anything else on any node.
+  // Exactly-once: no payload lands in the list twice, an acknowledged index
+  // never changes, and every request is answered at most once. Read-index:
+  // a read never returns fewer items than were acknowledged before it started.
+  // The network drops (10%), duplicates (5%) and reorders messages; nodes crash
+  // and restart from their durable records. Everything is driven by the core's
+  // own seeded Rng, so a failing seed replays exactly.
+  // (Retries of earlier commands are left out: they hit the flushProposals bug above.)
+  it("under seeded loss, duplication, reordering and crashes: one value per slot, each payload applied once", () => {
+    for (let seed = 1; seed <= 30; seed++) {
+      const rng = new Rng(seed * 7919);
+      const cl = new TestCluster(seed % 2 === 0 ? 3 : 5, { maxBatch: 3, maxInflight: 2, resendTicks: 5, catchupBatch: 3 });
+      const chosen = new Map<number, string>(); // slot -> value, as first seen in any log
+      const payloadOf = new Map<number, number>(); // requestId -> payload
+      const readFloor = new Map<number, number>(); // requestId -> acknowledged appends before the read
+      const ackIndex = new Map<number, number>(); // payload -> acknowledged index
       let nextClient = 1;
-      const lossy = () => (rng.intBetween(0, 100) < 15 ? "drop" : "deliver");
-      const acked = new Map<number, number>(); // payload -> index
-      const requests = new Map<number, number>(); // requestId -> payload
-      for (let step = 0; step < 400; step++) {
-        const action = rng.intBetween(0, 20);
+
+      const fail = (what: string): never => {
+        throw new Error(`seed ${seed}: ${what}`);
+      };
+      const check = (where: string) => {
+        for (const id of cl.upIds()) {
+          cl.log(id).forEach((v, slot) => {
+            const k = JSON.stringify(v);
+            const prev = chosen.get(slot);
+            if (prev === undefined) chosen.set(slot, k);
+            else if (k !== prev) fail(`${where}: node ${id} has ${k} at slot ${slot}, another node had ${prev}`);
+          });
+          const list = cl.list(id);
+          if (new Set(list).size !== list.length) fail(`${where}: duplicate in node ${id}'s list ${list.join(",")}`);
+        }
+        const answered = new Set<number>();
+        for (const r of cl.results.flat()) {
+          if (answered.has(r.requestId)) fail(`request ${r.requestId} answered twice`);
+          answered.add(r.requestId);
+          if (r.kind === "appended") {
+            const p = payloadOf.get(r.requestId)!;
+            if ((ackIndex.get(p) ?? r.index) !== r.index) fail(`payload ${p} acknowledged at ${ackIndex.get(p)} and ${r.index}`);
+            ackIndex.set(p, r.index);
+          } else if (r.kind === "read" && r.length < readFloor.get(r.requestId)!) {
+            fail(`stale read: length ${r.length} < ${readFloor.get(r.requestId)} acknowledged before it`);
+          }
+        }
+      };
+      const deliverChaos = () => {
+        for (let k = 0; k < 5000; k++) {
+          cl.flushAll();
+          if (cl.queue.length === 0) return;
+          const env = cl.queue.splice(rng.intBetween(0, cl.queue.length), 1)[0]!;
+          const fate = rng.intBetween(0, 100);
+          if (fate < 10) continue; // lost
+          if (fate < 15) cl.queue.push(env); // duplicated
+          if (cl.isUp(env.to)) cl.core(env.to).step(env.from, env.msg);
+        }
+      };
+
+      for (let step = 0; step < 300; step++) {
+        const action = rng.intBetween(0, 30);
         const up = cl.upIds();
-        if (action === 0 && up.length > 3) cl.crash(up[rng.intBetween(0, up.length)]!);
+        if (action === 0 && up.length > 1) cl.crash(up[rng.intBetween(0, up.length)]!);
         else if (action === 1) {
           const down = cl.ids.filter((id) => !cl.isUp(id));
           if (down.length > 0) cl.restart(down[rng.intBetween(0, down.length)]!);
-        } else if (action < 8) {
+        } else if (action < 10) {
           const leaders = cl.leaders();
-          const target = leaders.length > 0 ? leaders[rng.intBetween(0, leaders.length)]! : up[0]!;
+          const target = leaders.length > 0 ? leaders[rng.intBetween(0, leaders.length)]! : up[rng.intBetween(0, up.length)]!;
           const c = nextClient++;
-          requests.set(cl.propose(target, cmd(c, 1, c)), c);
+          payloadOf.set(cl.propose(target, cmd(c, 1, c)), c);
+        } else if (action < 14) {
+          const acked = cl.results.flat().filter((r) => r.kind === "appended").map((r) => (r as { index: number }).index + 1);
+          readFloor.set(cl.read(up[rng.intBetween(0, up.length)]!), Math.max(0, ...acked));
         }
-        cl.tickAll(1, lossy);
+        for (const id of cl.upIds()) if (rng.intBetween(0, 4) !== 0) cl.core(id).tick();
+        deliverChaos();
+        check(`step ${step}`);
       }
+
+      // Heal: everyone up, a reliable network; the cluster converges.
       for (const id of cl.ids) if (!cl.isUp(id)) cl.restart(id);
       cl.tickAll(100);
-
-      const logs = cl.ids.map((id) => cl.log(id));
-      const longest = logs.reduce((a, x) => (x.length > a.length ? x : a));
-      for (const log of logs) expect(longest.slice(0, log.length)).toEqual(log);
-      const lists = cl.ids.map((id) => cl.list(id));
-      for (const list of lists) expect(new Set(list).size).toBe(list.length);
-      // Every acknowledged append is in the list at the index it was given.
-      const final = lists.reduce((a, x) => (x.length > a.length ? x : a));
-      for (const rs of cl.results) {
-        for (const r of rs as ClientResult[]) {
-          if (r.kind !== "appended") continue;
-          const payload = requests.get(r.requestId)!;
-          expect(final[r.index]).toBe(payload);
-          const prev = acked.get(payload);
-          if (prev !== undefined) expect(r.index).toBe(prev);
-          acked.set(payload, r.index);
-        }
-      }
-      expect(acked.size).toBeGreaterThan(10);
-      expect(longest.filter((v) => v.kind === "noop").length).toBeLessThan(longest.length);
-      void NOOP;
+      check("end");
+      expect(cl.leader(), `seed ${seed}`).not.toBeNull();
+      const lengths = cl.ids.map((id) => cl.log(id).length);
+      expect(new Set(lengths).size, `seed ${seed}: logs ${lengths.join(",")}`).toBe(1);
+      expect(ackIndex.size, `seed ${seed}: too few appends to mean anything`).toBeGreaterThanOrEqual(3);
+      const list = cl.list(0);
+      for (const [payload, index] of ackIndex) expect(list[index]).toBe(payload);
     }
   });
 });

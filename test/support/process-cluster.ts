@@ -1,0 +1,202 @@
+// A real cluster for integration tests: one OS process per node, started
+// with the project's own `paxos node` command (built into dist/ by `npm
+// test`'s pretest step), talking real gRPC and HTTP on loopback, with real
+// data directories. Tests kill nodes with real signals.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { request } from "undici";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+export const PAXOS_BIN = join(ROOT, "bin/paxos.js");
+
+export interface HttpReply {
+  status: number;
+  body: unknown;
+  text: string;
+}
+
+/** A free TCP port on loopback (the OS picks; we release it at once). */
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once("error", rej);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === "object" && addr ? res(addr.port) : rej(new Error("no port"))));
+    });
+  });
+}
+
+export async function httpJson(url: string, init: { method?: string; body?: string; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<HttpReply> {
+  const timeout = init.timeoutMs ?? 15_000;
+  const res = await request(url, {
+    method: (init.method ?? "GET") as "GET",
+    body: init.body,
+    headers: init.headers,
+    headersTimeout: timeout,
+    bodyTimeout: timeout,
+  });
+  const text = await res.body.text();
+  let body: unknown = undefined;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* not JSON: tests look at text */
+  }
+  return { status: res.statusCode, body, text };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export interface NodeStatusJson {
+  id: number;
+  role: string;
+  leader: number | null;
+  ballot: { round: number; node: number };
+  commit_index: number;
+  applied_index: number;
+  list_length: number;
+  peers: string[];
+}
+
+export class ProcessCluster {
+  readonly dir: string;
+  readonly configPath: string;
+  private readonly procs = new Map<number, ChildProcess>();
+  readonly logs = new Map<number, string[]>();
+
+  private constructor(
+    readonly httpPorts: number[],
+    readonly grpcPorts: number[],
+  ) {
+    this.dir = mkdtempSync(join(tmpdir(), "paxos-it-"));
+    this.configPath = join(this.dir, "config");
+    writeFileSync(this.configPath, httpPorts.map((p, i) => `localhost:${p}:${grpcPorts[i]}`).join("\n") + "\n");
+  }
+
+  static async start(size = 3): Promise<ProcessCluster> {
+    const http: number[] = [];
+    const grpc: number[] = [];
+    for (let i = 0; i < size; i++) {
+      http.push(await freePort());
+      grpc.push(await freePort());
+    }
+    const c = new ProcessCluster(http, grpc);
+    for (let i = 0; i < size; i++) c.startNode(i);
+    await c.waitForLeader();
+    return c;
+  }
+
+  get size(): number {
+    return this.httpPorts.length;
+  }
+
+  url(i: number, path: string): string {
+    return `http://127.0.0.1:${this.httpPorts[i]}${path}`;
+  }
+
+  dataDir(i: number): string {
+    return join(this.dir, `node-${i}`);
+  }
+
+  startNode(i: number): void {
+    if (this.isRunning(i)) throw new Error(`node ${i} is running`);
+    const child = spawn(
+      process.execPath,
+      [PAXOS_BIN, "node", this.configPath, "--self", String(i), "--data-dir", this.dataDir(i), "--log-level", "info"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    const lines = this.logs.get(i) ?? [];
+    this.logs.set(i, lines);
+    child.stdout!.on("data", (d: Buffer) => lines.push(...d.toString().split("\n").filter(Boolean)));
+    child.stderr!.on("data", (d: Buffer) => lines.push(...d.toString().split("\n").filter(Boolean)));
+    this.procs.set(i, child);
+  }
+
+  isRunning(i: number): boolean {
+    const p = this.procs.get(i);
+    return p !== undefined && p.exitCode === null && p.signalCode === null;
+  }
+
+  /** Sends a signal and waits for the process to end. */
+  async kill(i: number, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const p = this.procs.get(i);
+    if (p === undefined || !this.isRunning(i)) return;
+    const exited = new Promise<void>((r) => p.once("exit", () => r()));
+    p.kill(signal);
+    await exited;
+  }
+
+  async restart(i: number): Promise<void> {
+    await this.kill(i);
+    this.startNode(i);
+    await this.waitUntil(async () => (await this.status(i).catch(() => null)) !== null, 10_000, `node ${i} to answer after restart`);
+  }
+
+  async status(i: number): Promise<NodeStatusJson> {
+    const r = await httpJson(this.url(i, "/status"), { timeoutMs: 2000 });
+    if (r.status !== 200) throw new Error(`status of node ${i}: HTTP ${r.status}`);
+    return r.body as NodeStatusJson;
+  }
+
+  /** Waits until every running node agrees on one leader; returns its id. */
+  async waitForLeader(timeoutMs = 15_000): Promise<number> {
+    let leader = -1;
+    await this.waitUntil(
+      async () => {
+        const ids = [...Array(this.size).keys()].filter((i) => this.isRunning(i));
+        const sts = await Promise.all(ids.map((i) => this.status(i).catch(() => null)));
+        if (sts.some((s) => s === null)) return false;
+        const l = sts[0]!.leader;
+        if (l === null || !sts.every((s) => s!.leader === l) || !this.isRunning(l)) return false;
+        if (sts.find((s) => s!.id === l)?.role !== "leader") return false;
+        leader = l;
+        return true;
+      },
+      timeoutMs,
+      "a leader all running nodes agree on",
+    );
+    return leader;
+  }
+
+  async waitUntil(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (await cond()) return;
+      await sleep(50);
+    }
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${this.tailLogs()}`);
+  }
+
+  append(i: number, clientId: number, commandId: number, payload: number, timeoutMs?: number): Promise<HttpReply> {
+    return httpJson(this.url(i, "/proposer/client-request"), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ client_id: clientId, command_id: commandId, payload }),
+      timeoutMs,
+    });
+  }
+
+  async state(i: number): Promise<number[]> {
+    const r = await httpJson(this.url(i, "/state"));
+    if (r.status !== 200) throw new Error(`GET /state on node ${i}: HTTP ${r.status} ${r.text}`);
+    return (r.body as { state: number[] }).state;
+  }
+
+  tailLogs(n = 15): string {
+    return [...this.logs].map(([i, l]) => `--- node ${i}\n${l.slice(-n).join("\n")}`).join("\n");
+  }
+
+  /** Stops every node (SIGKILL: tests must not depend on a clean shutdown) and removes the data. */
+  async destroy(): Promise<void> {
+    await Promise.all([...this.procs.keys()].map((i) => this.kill(i)));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
