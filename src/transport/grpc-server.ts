@@ -11,26 +11,26 @@ import {
   type sendUnaryData,
   type ServiceError,
 } from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
+import type { PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
-import { join } from "node:path";
+import { FileDescriptorProto } from "ts-proto-descriptors";
 import {
+  AppendRequest,
   ClientServiceClient,
   ClientServiceService,
   PeerServiceService,
   type AppendReply,
-  type AppendRequest,
   type ClientServiceServer,
   type DeliverRequest,
   type PeerServiceServer,
   type ReadReply,
   type StatusReply,
+  protoMetadata,
 } from "../../gen/paxos/v1/paxos.js";
 import { messageFromPb, WireError } from "../codec/wire.js";
 import { dialHost, type NodeAddress } from "../config/cluster-config.js";
 import type { Message, NodeId } from "../core/types.js";
 import type { Failed, NodeService } from "../service/node-service.js";
-import { projectRoot } from "../util/project-root.js";
 import { CHANNEL_OPTIONS } from "./peer-link.js";
 
 /** How many times a client request may be forwarded before only the receiving node may serve it. */
@@ -49,10 +49,42 @@ export interface GrpcServerOptions {
   readonly requestTimeoutMs: number;
 }
 
-/** The package definition reflection serves: the real proto file, self-contained by design. */
-function reflectionPackage() {
-  return loadSync("paxos/v1/paxos.proto", { includeDirs: [join(projectRoot(), "proto")] });
+/**
+ * What reflection serves: the FileDescriptorProto exactly as buf compiled it
+ * (ts-proto's protoMetadata), with fully-qualified type names and comments.
+ * Descriptors that proto-loader rebuilds through protobufjs use relative type
+ * names and made-up file names, which strict clients such as grpcurl cannot
+ * link (grpc-node #2595, #3018). ReflectionService reads only
+ * `fileDescriptorProtos` from the package definition it is given.
+ */
+function reflectionPackage(): PackageDefinition {
+  const file = Buffer.from(FileDescriptorProto.encode(protoMetadata.fileDescriptor).finish());
+  // Cast: a full PackageDefinition entry also carries (de)serializers, which reflection never touches.
+  return { [protoMetadata.fileDescriptor.package]: { fileDescriptorProtos: [file] } } as unknown as PackageDefinition;
 }
+
+interface Undecodable {
+  undecodable: string;
+}
+
+/**
+ * The generated decoder throws on an int64 beyond 2^53 (forceLong=number),
+ * which grpc-js reports as INTERNAL. Catch it so the handler can answer
+ * INVALID_ARGUMENT: the client sent a value this service refuses by contract.
+ */
+const clientServiceWithStrictInts = {
+  ...ClientServiceService,
+  append: {
+    ...ClientServiceService.append,
+    requestDeserialize: (bytes: Buffer): AppendRequest => {
+      try {
+        return AppendRequest.decode(bytes);
+      } catch (e) {
+        return { undecodable: (e as Error).message } as Undecodable as unknown as AppendRequest;
+      }
+    },
+  },
+};
 
 export class GrpcServer {
   private readonly server = new Server({ "grpc.keepalive_permit_without_calls": 1 });
@@ -66,7 +98,7 @@ export class GrpcServer {
       status: (_call, cb) => cb(null, this.statusReply()),
     };
     this.server.addService(PeerServiceService, peer);
-    this.server.addService(ClientServiceService, client);
+    this.server.addService(clientServiceWithStrictInts, client);
     new ReflectionService(reflectionPackage()).addToServer(this.server);
   }
 
@@ -119,6 +151,11 @@ export class GrpcServer {
   }
 
   private async onAppend(call: ServerUnaryCall<AppendRequest, AppendReply>, cb: sendUnaryData<AppendReply>): Promise<void> {
+    const undecodable = (call.request as Partial<Undecodable>).undecodable;
+    if (undecodable !== undefined) {
+      cb({ code: status.INVALID_ARGUMENT, details: `cannot decode AppendRequest: ${undecodable}` });
+      return;
+    }
     const { clientId, commandId, payload } = call.request;
     for (const [name, v] of [["client_id", clientId], ["command_id", commandId], ["payload", payload]] as const) {
       if (!Number.isSafeInteger(v)) {

@@ -1,6 +1,11 @@
 // Acceptor rules of the core, driven by hand on a single PaxosCore (node 1 of
 // a 3-node cluster): every input is a message we build, every output is read
 // straight from ready().
+//
+// The core has leader stickiness: while a follower's leader is recently alive
+// it ignores Prepares from other nodes (refusing to promise is always safe).
+// So every Prepare below comes either when no leader is known or from the
+// current leader itself; stickiness itself is covered in leader.test.ts.
 import { describe, expect, it } from "vitest";
 import { NO_BALLOT } from "../../src/core/ballot.js";
 import { PaxosCore } from "../../src/core/paxos-core.js";
@@ -108,15 +113,16 @@ describe("acceptor: Accept (phase 2b)", () => {
     expect(r.messages).toEqual([{ from: 1, to: 0, msg: { type: "nack", ballot: b(3, 0), promised: b(4, 2) } }]);
 
     // The votes are exactly the accepted ones: the refused values left no trace.
-    a.step(0, prepare(b(5, 0)));
+    // (Asked by node 2, the leader this acceptor now follows.)
+    a.step(2, prepare(b(5, 2)));
     r = a.ready();
     expect(r.messages).toEqual([
       {
         from: 1,
-        to: 0,
+        to: 2,
         msg: {
           type: "promise",
-          ballot: b(5, 0),
+          ballot: b(5, 2),
           fromSlot: 0,
           votes: [
             { slot: 0, ballot: b(3, 0), value: v(1), chosen: false },
@@ -136,11 +142,11 @@ describe("acceptor: Accept (phase 2b)", () => {
     a.step(0, accept(b(1, 0), 0, [v(1)]));
     a.step(2, accept(b(2, 2), 0, [v(2)]));
     a.ready();
-    a.step(0, prepare(b(3, 0)));
+    a.step(2, prepare(b(3, 2))); // from the current leader
     const r = a.ready();
     expect(r.messages[0]!.msg).toEqual({
       type: "promise",
-      ballot: b(3, 0),
+      ballot: b(3, 2),
       fromSlot: 0,
       votes: [{ slot: 0, ballot: b(2, 2), value: v(2), chosen: false }],
       commitIndex: 0,
@@ -167,7 +173,7 @@ describe("acceptor: Promise contents", () => {
     expect(r.persist).toContainEqual({ type: "chosen", fromSlot: 0, values: [v(0), v(1)] });
 
     const votesFor = (fromSlot: number, round: number) => {
-      a.step(2, prepare(b(round, 2), fromSlot));
+      a.step(0, prepare(b(round, 0), fromSlot)); // node 0 leads, so its Prepare is answered
       const out = a.ready();
       expect(out.messages.length).toBe(1);
       const msg = out.messages[0]!.msg;
@@ -203,22 +209,29 @@ describe("acceptor: durability", () => {
     feed(0, prepare(b(1, 0)));
     feed(0, accept(b(1, 0), 0, [v(0), v(1)]));
     feed(0, accept(b(1, 0), 2, [v(2)], 1)); // slot 0 chosen
-    feed(2, prepare(b(2, 2), 1));
-    expect(a.status().promised).toEqual(b(2, 2));
+    feed(0, prepare(b(2, 0), 1)); // the leader re-prepares with a higher ballot
+    expect(a.status().promised).toEqual(b(2, 0));
 
     const r2 = acceptor(records);
     const s = r2.status();
-    expect(s.promised).toEqual(b(2, 2));
+    expect(s.promised).toEqual(b(2, 0));
     expect(s.role).toBe("follower");
     expect(s.commitIndex).toBe(1);
     expect([...r2.list.values]).toEqual([0]);
     // Replaying is not news: the rebuilt node has nothing to persist, send or report.
     expect(r2.ready()).toEqual({ persist: [], messages: [], results: [], applied: [] });
 
-    r2.step(0, prepare(b(1, 0), 1));
-    expect(r2.ready().messages).toEqual([{ from: 1, to: 0, msg: { type: "nack", ballot: b(1, 0), promised: b(2, 2) } }]);
-    r2.step(0, accept(b(2, 0), 1, [v(7)]));
-    expect(r2.ready().messages[0]!.msg.type).toBe("nack");
+    // A restarted node knows no leader, so it answers anyone: lower ballots are refused ...
+    r2.step(2, prepare(b(1, 2), 1));
+    expect(r2.ready().messages).toEqual([{ from: 1, to: 2, msg: { type: "nack", ballot: b(1, 2), promised: b(2, 0) } }]);
+    r2.step(0, accept(b(1, 0), 1, [v(7)]));
+    expect(r2.ready()).toEqual({
+      persist: [],
+      messages: [{ from: 1, to: 0, msg: { type: "nack", ballot: b(1, 0), promised: b(2, 0) } }],
+      results: [],
+      applied: [],
+    });
+    // ... and a higher Prepare sees the votes from before the crash.
     r2.step(2, prepare(b(3, 2), 0));
     expect(r2.ready().messages[0]!.msg).toEqual({
       type: "promise",

@@ -204,18 +204,19 @@ export class TestCluster {
     }
   }
 
-  /** Ticks only `id` until it campaigns (bounded), then delivers until quiet. */
-  campaign(id: NodeId, filter: NetFilter | null = this.filter): void {
-    const c = this.core(id);
-    const max = this.configs[id]!.electionTicksMax;
-    for (let i = 0; i <= max; i++) {
-      c.tick();
-      if (c.status().role === "candidate") {
-        this.deliverAll(filter);
-        return;
-      }
+  /**
+   * Makes `id` the leader: ticks every live node (so followers' leader
+   * stickiness expires normally) while Prepares from any other node are
+   * dropped, until `id` leads. Bounded; throws after maxTicks.
+   */
+  campaign(id: NodeId, filter: NetFilter | null = this.filter, maxTicks = 200): void {
+    const onlyId: NetFilter = (env) =>
+      env.msg.type === "prepare" && env.from !== id ? "drop" : filter === null ? "deliver" : filter(env);
+    for (let t = 0; t < maxTicks; t++) {
+      if (this.core(id).status().role === "leader") return;
+      this.tickAll(1, onlyId);
     }
-    throw new Error(`node ${id} did not campaign within ${max + 1} ticks`);
+    throw new Error(`node ${id} did not become leader within ${maxTicks} ticks`);
   }
 
   // ---------------------------------------------------------- leaders ----

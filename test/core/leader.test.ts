@@ -29,8 +29,10 @@ function candidate(): PaxosCore {
   tickUntilCandidate(c);
   expect(c.status().ownBallot).toEqual(b(6, 0));
   const r = c.ready();
-  expect(r.messages.map((e) => [e.to, e.msg])).toEqual(
-    [0, 1, 2].map((to) => [to, { type: "prepare", ballot: b(6, 0), fromSlot: 0 }]),
+  // The Prepare goes to every peer (the core defers its own acceptor's promise
+  // until the peers' promises could make a majority with it).
+  expect(r.messages.filter((e) => e.to !== 0).map((e) => [e.to, e.msg])).toEqual(
+    [1, 2].map((to) => [to, { type: "prepare", ballot: b(6, 0), fromSlot: 0 }]),
   );
   return c;
 }
@@ -57,7 +59,7 @@ describe("leader recovery (phase 2a after phase 1)", () => {
     // Slot 0: node 1's vote is higher; slot 2: node 2's vote is higher (order of promises must not matter).
     c.step(1, promise([vote(0, b(4, 1), v(10)), vote(2, b(2, 1), v(20))]));
     expect(c.status().role).toBe("candidate"); // one promise is not a majority of 3
-    expect(c.ready().messages).toEqual([]);
+    expect(acceptsOf(c.ready().messages)).toEqual([]);
     c.step(2, promise([vote(0, b(3, 2), v(11)), vote(2, b(5, 2), v(21)), vote(3, b(5, 2), v(30))]));
     expect(c.status().role).toBe("leader");
 
@@ -111,7 +113,7 @@ describe("leader recovery (phase 2a after phase 1)", () => {
     expect(c.status().role).toBe("leader");
     const r = c.ready();
     expect(acceptsOf(r.messages)).toEqual([]);
-    expect(r.messages.map((e) => [e.to, e.msg])).toEqual([
+    expect(r.messages.filter((e) => e.msg.type === "heartbeat").map((e) => [e.to, e.msg])).toEqual([
       [1, { type: "heartbeat", ballot: b(6, 0), commitIndex: 0, seq: 1 }],
       [2, { type: "heartbeat", ballot: b(6, 0), commitIndex: 0, seq: 1 }],
     ]);
@@ -277,18 +279,20 @@ describe("stepping down", () => {
     const l = cl.electLeader();
     const [a, c] = cl.ids.filter((id) => id !== l) as [number, number];
     const own = cl.core(l).status().ownBallot!;
+    expect(own.node).toBe(l);
 
     const sent = cl.propose(l, cmd(1, 1, 1));
     expect(acceptsOf(cl.flush(l).messages).length).toBe(3);
     const unsent = cl.propose(l, cmd(2, 1, 2)); // the window (maxInflight 1) is full
     expect(acceptsOf(cl.flush(l).messages)).toEqual([]);
 
-    // Node a promises a higher ballot to c (that promise is lost), then gets l's Accept.
+    // An acceptor that promised a higher ballot answers l's Accept with this Nack
+    // (acceptor.test.ts checks that it does); here it reaches l, the Accepts are lost.
     const higher = b(own.round + 1, c);
-    cl.inject(c, a, { type: "prepare", ballot: higher, fromSlot: 0 });
-    cl.deliverAll((e) => (e.to === c ? "drop" : "deliver"));
+    cl.queue = [];
+    cl.inject(a, l, { type: "nack", ballot: own, promised: higher });
+    cl.flush(l);
 
-    expect(cl.sent("nack", { from: a, to: l }).map((e) => e.msg)).toEqual([{ type: "nack", ballot: own, promised: higher }]);
     expect(cl.core(l).status().role).toBe("follower");
     expect(cl.results[l]).toEqual([
       { kind: "rejected", requestId: sent, reason: "not_leader", outcome: "unknown", leader: null },
@@ -300,18 +304,47 @@ describe("stepping down", () => {
     expect(cl.result(late)).toEqual({ kind: "rejected", requestId: late, reason: "not_leader", outcome: "not_applied", leader: null });
   });
 
-  it("a leader that receives a higher Prepare steps down and promises it", () => {
+  // Leader stickiness: refusing a Prepare is always safe (PMS sec 2.2: an
+  // acceptor may ignore any request); while a leader still hears a majority it
+  // does not let another node's Prepare depose it.
+  it("a leader that still hears a majority ignores another node's Prepare", () => {
     const cl = new TestCluster(3);
     const l = cl.electLeader();
     const other = cl.ids.find((id) => id !== l)!;
     const own = cl.core(l).status().ownBallot!;
     const w = cl.propose(l, cmd(1, 1, 1));
     cl.flush(l);
-    cl.queue = []; // the Accept is lost
+    cl.queue = [];
+    cl.inject(other, l, { type: "prepare", ballot: b(own.round + 1, other), fromSlot: 0 });
+    const r = cl.flush(l);
+    expect(r).toEqual({ persist: [], messages: [], results: [], applied: [] });
+    expect(cl.core(l).status()).toMatchObject({ role: "leader", promised: own });
+    expect(cl.resultsFor(w)).toEqual([]);
+  });
+
+  // PMS sec 2.2 phase 1b: once the leader has not heard a majority for
+  // electionTicksMin ticks, a higher Prepare is promised (durably, in the same
+  // Ready) and the leader steps down; its sent command's outcome is unknown.
+  it("a leader that no longer hears a majority promises a higher Prepare and steps down", () => {
+    const cl = new TestCluster(3);
+    const l = cl.electLeader();
+    const other = cl.ids.find((id) => id !== l)!;
+    const own = cl.core(l).status().ownBallot!;
+    const w = cl.propose(l, cmd(1, 1, 1));
+    cl.flush(l);
+    // 10 silent ticks (electionTicksMin), fewer than check-quorum's 20: still leader.
+    for (let i = 0; i < 10; i++) cl.core(l).tick();
+    cl.flush(l);
+    cl.queue = [];
+    expect(cl.core(l).status().role).toBe("leader");
+
     cl.inject(other, l, { type: "prepare", ballot: b(own.round + 1, other), fromSlot: 0 });
     const r = cl.flush(l);
     expect(cl.core(l).status().role).toBe("follower");
     expect(r.persist).toEqual([{ type: "promised", ballot: b(own.round + 1, other) }]);
+    expect(r.messages).toEqual([
+      { from: l, to: other, msg: { type: "promise", ballot: b(own.round + 1, other), fromSlot: 0, votes: [{ slot: 0, ballot: own, value: cmdValue(cmd(1, 1, 1)), chosen: false }], commitIndex: 0 } },
+    ]);
     expect(r.results).toEqual([{ kind: "rejected", requestId: w, reason: "not_leader", outcome: "unknown", leader: null }]);
   });
 });

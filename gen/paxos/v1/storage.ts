@@ -6,7 +6,8 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { Ballot, Value } from "./paxos.js";
+import type { FileDescriptorProto } from "ts-proto-descriptors";
+import { Ballot, protoMetadata as protoMetadata1, Value } from "./paxos.js";
 
 export const protobufPackage = "paxos.v1";
 
@@ -359,6 +360,214 @@ export const ChosenBatch: MessageFns<ChosenBatch> = {
     message.values = object.values?.map((e) => Value.fromPartial(e)) || [];
     return message;
   },
+};
+
+type ProtoMetaEnumOptions = { options?: { [key: string]: any }; values?: { [key: string]: { [key: string]: any } } };
+
+type ProtoMetaMessageOptions = {
+  options?: { [key: string]: any };
+  fields?: { [key: string]: { [key: string]: any } };
+  oneof?: { [key: string]: { [key: string]: any } };
+  nested?: { [key: string]: ProtoMetaMessageOptions };
+  enums?: { [key: string]: ProtoMetaEnumOptions };
+};
+
+export interface ProtoMetadata {
+  fileDescriptor: FileDescriptorProto;
+  references: { [key: string]: any };
+  dependencies?: ProtoMetadata[];
+  options?: {
+    options?: { [key: string]: any };
+    services?: {
+      [key: string]: { options?: { [key: string]: any }; methods?: { [key: string]: { [key: string]: any } } };
+    };
+    messages?: { [key: string]: ProtoMetaMessageOptions };
+    enums?: { [key: string]: ProtoMetaEnumOptions };
+  };
+}
+
+export const protoMetadata: ProtoMetadata = {
+  fileDescriptor: {
+    "name": "paxos/v1/storage.proto",
+    "package": "paxos.v1",
+    "dependency": ["paxos/v1/paxos.proto"],
+    "publicDependency": [],
+    "weakDependency": [],
+    "optionDependency": [],
+    "messageType": [{
+      "name": "DurableRecord",
+      "field": [{
+        "name": "promised",
+        "number": 1,
+        "label": 1,
+        "type": 11,
+        "typeName": ".paxos.v1.Ballot",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "promised",
+        "options": undefined,
+        "proto3Optional": false,
+      }, {
+        "name": "accepted",
+        "number": 2,
+        "label": 1,
+        "type": 11,
+        "typeName": ".paxos.v1.AcceptedBatch",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "accepted",
+        "options": undefined,
+        "proto3Optional": false,
+      }, {
+        "name": "chosen",
+        "number": 3,
+        "label": 1,
+        "type": 11,
+        "typeName": ".paxos.v1.ChosenBatch",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "chosen",
+        "options": undefined,
+        "proto3Optional": false,
+      }],
+      "extension": [],
+      "nestedType": [],
+      "enumType": [],
+      "extensionRange": [],
+      "oneofDecl": [{ "name": "kind", "options": undefined }],
+      "options": undefined,
+      "reservedRange": [],
+      "reservedName": [],
+      "visibility": 0,
+    }, {
+      "name": "AcceptedBatch",
+      "field": [{
+        "name": "ballot",
+        "number": 1,
+        "label": 1,
+        "type": 11,
+        "typeName": ".paxos.v1.Ballot",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "ballot",
+        "options": undefined,
+        "proto3Optional": false,
+      }, {
+        "name": "from_slot",
+        "number": 2,
+        "label": 1,
+        "type": 4,
+        "typeName": "",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "fromSlot",
+        "options": undefined,
+        "proto3Optional": false,
+      }, {
+        "name": "values",
+        "number": 3,
+        "label": 3,
+        "type": 11,
+        "typeName": ".paxos.v1.Value",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "values",
+        "options": undefined,
+        "proto3Optional": false,
+      }],
+      "extension": [],
+      "nestedType": [],
+      "enumType": [],
+      "extensionRange": [],
+      "oneofDecl": [],
+      "options": undefined,
+      "reservedRange": [],
+      "reservedName": [],
+      "visibility": 0,
+    }, {
+      "name": "ChosenBatch",
+      "field": [{
+        "name": "from_slot",
+        "number": 1,
+        "label": 1,
+        "type": 4,
+        "typeName": "",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "fromSlot",
+        "options": undefined,
+        "proto3Optional": false,
+      }, {
+        "name": "values",
+        "number": 2,
+        "label": 3,
+        "type": 11,
+        "typeName": ".paxos.v1.Value",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "values",
+        "options": undefined,
+        "proto3Optional": false,
+      }],
+      "extension": [],
+      "nestedType": [],
+      "enumType": [],
+      "extensionRange": [],
+      "oneofDecl": [],
+      "options": undefined,
+      "reservedRange": [],
+      "reservedName": [],
+      "visibility": 0,
+    }],
+    "enumType": [],
+    "service": [],
+    "extension": [],
+    "options": undefined,
+    "sourceCodeInfo": {
+      "location": [{
+        "path": [12],
+        "span": [3, 0, 18],
+        "leadingComments":
+          " Records of a node's durable log (never sent over the network). Each record\n is framed on disk as [u32 length][u32 CRC32][record bytes]; see\n src/storage/record-file.ts.\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }, {
+        "path": [4, 0, 2, 0],
+        "span": [12, 4, 24],
+        "leadingComments": " The acceptor promised this ballot (Phase 1b): never accept lower.\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }, {
+        "path": [4, 0, 2, 1],
+        "span": [14, 4, 31],
+        "leadingComments": " The acceptor accepted these values in this ballot (Phase 2b).\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }, {
+        "path": [4, 0, 2, 2],
+        "span": [16, 4, 27],
+        "leadingComments": " This node learned these values are chosen.\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }],
+    },
+    "syntax": "proto3",
+    "edition": 0,
+  },
+  references: {
+    ".paxos.v1.DurableRecord": DurableRecord,
+    ".paxos.v1.AcceptedBatch": AcceptedBatch,
+    ".paxos.v1.ChosenBatch": ChosenBatch,
+  },
+  dependencies: [protoMetadata1],
 };
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
