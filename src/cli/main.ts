@@ -2,6 +2,7 @@
 
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, DEFAULT_HTTP_PORT } from "../config/cluster-config.js";
+import { NodeStartError } from "../node/cluster-node.js";
 import { CorruptLogError } from "../storage/record-file.js";
 import { runClient, UsageError } from "./client-command.js";
 import { runNode } from "./node-command.js";
@@ -77,11 +78,10 @@ export async function main(argv: string[], entryScript: string): Promise<void> {
       process.exitCode = 2;
       return;
     }
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === "EADDRINUSE") {
-      console.error(`paxos: ${err.message}: is another node already running on this port?`);
-      process.exitCode = 1;
-      return;
+    if (e instanceof NodeStartError) {
+      const hint = /EADDRINUSE/.test(e.message) ? " (is another node already running on this port?)" : "";
+      console.error(`paxos: ${e.message}${hint}`);
+      process.exit(1); // also ends timers and sockets a half-started node may hold
     }
     throw e;
   }

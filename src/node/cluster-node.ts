@@ -12,6 +12,7 @@ import { PaxosCore } from "../core/paxos-core.js";
 import type { ClientResult, Command, CoreConfig, Envelope, Message, NodeId, Ready } from "../core/types.js";
 import type { AppendRoute, NodeService, NodeStatus, ReadRoute, RouteOptions } from "../service/node-service.js";
 import { DurableLog } from "../storage/durable-log.js";
+import { CorruptLogError } from "../storage/record-file.js";
 import { startGateway, type Gateway } from "../gateway/http-gateway.js";
 import { GrpcServer, type PeerInbox } from "../transport/grpc-server.js";
 import { DEFAULT_PEER_LINK_OPTIONS, PeerLink } from "../transport/peer-link.js";
@@ -47,6 +48,9 @@ export interface ClusterNodeOptions {
   readonly bindHost?: string;
 }
 
+/** A node could not start (a port in use, an unreadable data directory...). */
+export class NodeStartError extends Error {}
+
 type Pending = { resolve: (r: ClientResult | null) => void; timer: NodeJS.Timeout };
 
 export class ClusterNode implements NodeService, PeerInbox {
@@ -81,7 +85,17 @@ export class ClusterNode implements NodeService, PeerInbox {
     this.leaderWaitMs = opts.leaderWaitMs ?? 5_000;
   }
 
+  /** Opens storage, then serves; on failure everything opened so far is closed again. */
   async start(): Promise<void> {
+    try {
+      await this.startServing();
+    } catch (e) {
+      await this.stop().catch(() => {});
+      throw e instanceof CorruptLogError ? e : new NodeStartError(`node ${this.self.id} cannot start: ${(e as Error).message}`);
+    }
+  }
+
+  private async startServing(): Promise<void> {
     const { log, records, truncatedBytes } = await DurableLog.open(this.opts.dataDir);
     if (truncatedBytes > 0) this.log.warn({ truncatedBytes }, "cut a torn record off the end of the log (crash during a write)");
     this.durableLog = log;
@@ -142,6 +156,7 @@ export class ClusterNode implements NodeService, PeerInbox {
     if (this.stopped) return;
     this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
+    this.ticker = null;
     // Answer everything in flight first, so closing the gateway does not wait on it.
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);

@@ -105,7 +105,7 @@ export class GrpcServer {
   start(): Promise<number> {
     return new Promise((resolve, reject) => {
       this.server.bindAsync(`${this.opts.host}:${this.opts.port}`, ServerCredentials.createInsecure(), (err, port) =>
-        err ? reject(err) : resolve(port),
+        err ? reject(new Error(`cannot listen for gRPC on ${this.opts.host}:${this.opts.port}: ${err.message}`)) : resolve(port),
       );
     });
   }

@@ -105,10 +105,39 @@ describe("safety across failover", () => {
 
     cl.filter = null;
     cl.tickAll(30);
-    // Leadership may move on healing (the minority's inflated rounds can depose
-    // \`fresh\`: there is no pre-vote), but there is one leader and one list.
+    // One leader and one list (whether leadership moves on healing is the
+    // separate, currently failing, test below).
     expect(cl.leader()).not.toBeNull();
     for (const id of cl.ids) expect(cl.list(id)).toEqual([5]);
+  });
+});
+
+describe("leader stickiness: known gap", () => {
+  // GAP (reported): commit 0330c23 says a cut-off node "cannot depose a healthy
+  // leader". With 5 nodes and a minority of 2 ({old leader, one follower}) that
+  // does not hold: after check-quorum the old leader campaigns; its follower
+  // still has it as `leader`, so the stickiness exemption `from === this.leader`
+  // lets it promise (round 3 here) although that ballot can never win. On
+  // healing, the new leader's first heartbeat to that follower is Nacked with
+  // the inflated promise, onNack() steps the healthy leader (which hears a
+  // majority) down, and the cluster runs an unnecessary election (node 0 wins
+  // here). Safety is unaffected; availability dips on every heal. Remedies: a
+  // pre-vote, or not exempting a leader that already stepped down, or letting
+  // a leader that still hears a majority answer a heartbeat Nack by re-preparing
+  // with a higher ballot instead of stepping down.
+  // When fixed, this test passes and `.fails` must be removed.
+  it.fails("a healed minority of two does not depose the majority's leader", () => {
+    const cl = new TestCluster(5);
+    const old = cl.electLeader();
+    const minority = [old, others(cl, old)[0]!];
+    const majority = others(cl, ...minority);
+    cl.filter = partition(minority, majority);
+    cl.tickAll(60);
+    const fresh = majority.find((id) => cl.core(id).status().role === "leader");
+    expect(fresh).toBeDefined();
+    cl.filter = null;
+    cl.tickAll(30);
+    expect(cl.leaders()).toEqual([fresh]);
   });
 });
 

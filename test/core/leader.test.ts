@@ -326,12 +326,16 @@ describe("stepping down", () => {
   // electionTicksMin ticks, a higher Prepare is promised (durably, in the same
   // Ready) and the leader steps down; its sent command's outcome is unknown.
   it("a leader that no longer hears a majority promises a higher Prepare and steps down", () => {
-    const cl = new TestCluster(3);
+    // 5 nodes: the Prepare itself counts as hearing from its sender (lastHeardTick is
+    // refreshed before the stickiness check), so in a 3-node cluster leader + candidate
+    // would already look like a majority and the Prepare would be ignored.
+    const cl = new TestCluster(5);
     const l = cl.electLeader();
     const other = cl.ids.find((id) => id !== l)!;
     const own = cl.core(l).status().ownBallot!;
     const w = cl.propose(l, cmd(1, 1, 1));
-    cl.flush(l);
+    // Only l's own acceptor gets the Accept: every other message is lost from now on.
+    cl.deliverAll((e) => (e.from === l && e.to === l ? "deliver" : "drop"));
     // 10 silent ticks (electionTicksMin), fewer than check-quorum's 20: still leader.
     for (let i = 0; i < 10; i++) cl.core(l).tick();
     cl.flush(l);
