@@ -72,6 +72,10 @@ export function messageToPb(m: Message): pb.PeerMessage {
       return { kind: { $case: "heartbeatAck", value: { ballot: ballotToPb(m.ballot), seq: m.seq, commitIndex: m.commitIndex } } };
     case "catchupRequest":
       return { kind: { $case: "catchupRequest", value: { fromSlot: m.fromSlot } } };
+    case "preVote":
+      return { kind: { $case: "preVote", value: { ballot: ballotToPb(m.ballot) } } };
+    case "preVoteReply":
+      return { kind: { $case: "preVoteReply", value: { ballot: ballotToPb(m.ballot), granted: m.granted, promised: ballotToPb(m.promised) } } };
     case "catchupReply":
       return {
         kind: { $case: "catchupReply", value: { fromSlot: m.fromSlot, values: valuesToPb(m.values), commitIndex: m.commitIndex } },
@@ -110,6 +114,15 @@ export function messageFromPb(p: pb.PeerMessage): Message {
       return { type: "heartbeatAck", ballot: ballotFromPb(k.value.ballot), seq: k.value.seq, commitIndex: k.value.commitIndex };
     case "catchupRequest":
       return { type: "catchupRequest", fromSlot: k.value.fromSlot };
+    case "preVote":
+      return { type: "preVote", ballot: ballotFromPb(k.value.ballot) };
+    case "preVoteReply":
+      return {
+        type: "preVoteReply",
+        ballot: ballotFromPb(k.value.ballot),
+        granted: k.value.granted,
+        promised: ballotFromPb(k.value.promised),
+      };
     case "catchupReply":
       return { type: "catchupReply", fromSlot: k.value.fromSlot, values: valuesFromPb(k.value.values), commitIndex: k.value.commitIndex };
   }

@@ -94,6 +94,10 @@ export class PaxosCore {
   /** Tick at which a follower last heard from its leader. */
   private lastLeaderContact = -Infinity;
 
+  // pre-candidate
+  private preVoteBallot: Ballot | null = null;
+  private readonly preVotes = new Set<NodeId>();
+
   // candidate
   private ownBallot: Ballot | null = null;
   private prepareFromSlot = 0;
@@ -148,7 +152,7 @@ export class PaxosCore {
       this.checkQuorum();
     } else {
       this.electionElapsed++;
-      if (this.electionElapsed >= this.electionTimeout) this.startElection();
+      if (this.electionElapsed >= this.electionTimeout) this.startPreVote();
       if (this.catchupSentAtTick !== null && this.now - this.catchupSentAtTick >= this.cfg.resendTicks) {
         this.catchupSentAtTick = null;
         this.requestCatchupIfBehind();
@@ -159,8 +163,11 @@ export class PaxosCore {
   /** Handles one message from another node (or from this node to itself). */
   step(from: NodeId, msg: Message): void {
     if (!this.cfg.nodes.includes(from)) return; // not a member: ignore
-    this.lastHeardTick.set(from, this.now);
     switch (msg.type) {
+      case "preVote":
+        return this.onPreVote(from, msg);
+      case "preVoteReply":
+        return this.onPreVoteReply(from, msg);
       case "prepare":
         return this.onPrepare(from, msg);
       case "promise":
@@ -215,6 +222,10 @@ export class PaxosCore {
   read(requestId: number): void {
     if (this.role !== "leader") {
       this.outResults.push({ kind: "rejected", requestId, reason: "not_leader", outcome: "not_applied", leader: this.leader });
+      return;
+    }
+    if (this.pendingReads.length >= this.cfg.maxPending) {
+      this.outResults.push({ kind: "rejected", requestId, reason: "overloaded", outcome: "not_applied", leader: this.id });
       return;
     }
     // Only a heartbeat sent after the read arrived can confirm it: the next one.
@@ -348,8 +359,37 @@ export class PaxosCore {
 
   // --------------------------------------------------------- proposer ----
 
+  /**
+   * Pre-vote (Raft thesis sec. 9.6): ask whether a majority would promise a
+   * higher ballot before raising any. Nothing is persisted and no ballot
+   * moves, so a node that cannot win disturbs no one.
+   */
+  private startPreVote(): void {
+    this.electionElapsed = 0;
+    this.electionTimeout = this.randomElectionTimeout();
+    this.preVoteBallot = { round: Math.max(this.highestRoundSeen, this.promised.round) + 1, node: this.id };
+    this.preVotes.clear();
+    this.preVotes.add(this.id);
+    if (this.preVotes.size >= this.majority) return this.startElection();
+    this.broadcast({ type: "preVote", ballot: this.preVoteBallot }, false);
+  }
+
+  /** Grants a pre-vote when a prepare for that ballot would be promised now; changes no state. */
+  private onPreVote(from: NodeId, msg: Extract<Message, { type: "preVote" }>): void {
+    const granted = compareBallots(msg.ballot, this.promised) > 0 && !this.leaderRecentlyAlive();
+    this.send(from, { type: "preVoteReply", ballot: msg.ballot, granted, promised: this.promised });
+  }
+
+  private onPreVoteReply(from: NodeId, msg: Extract<Message, { type: "preVoteReply" }>): void {
+    this.noteRound(msg.promised); // the next attempt must outbid what the others promised
+    if (this.role === "leader" || this.preVoteBallot === null || !ballotEquals(msg.ballot, this.preVoteBallot) || !msg.granted) return;
+    this.preVotes.add(from);
+    if (this.preVotes.size >= this.majority) this.startElection();
+  }
+
   /** Phase 1a [PMS 2.2; Chand Fig. 1 phase1a]: one Prepare covers every slot from the first not known chosen. */
   private startElection(): void {
+    this.preVoteBallot = null;
     this.stepDownRejectingClients(null);
     const round = Math.max(this.highestRoundSeen, this.promised.round) + 1;
     this.highestRoundSeen = round;
@@ -428,6 +468,7 @@ export class PaxosCore {
   /** Phase 2b reply counting [Chand Fig. 1 learn]: a batch is chosen once a majority accepted it in this ballot. */
   private onAccepted(from: NodeId, msg: Extract<Message, { type: "accepted" }>): void {
     if (this.role !== "leader" || !ballotEquals(msg.ballot, this.ownBallot!)) return;
+    this.lastHeardTick.set(from, this.now);
     const batch = this.inflight.get(msg.fromSlot);
     if (batch === undefined || batch.values.length !== msg.count) return;
     batch.acks.add(from);
@@ -451,7 +492,9 @@ export class PaxosCore {
   /** Queued client commands go out as one Accept per batch, within the pipelining window. */
   private flushProposals(): void {
     while (this.pending.length > 0 && this.canSendBatch()) {
-      const batch = this.pending.splice(0, this.cfg.maxBatch);
+      // A queued command whose earlier copy got applied meanwhile was answered then: skip it.
+      const batch = this.pending.splice(0, this.cfg.maxBatch).filter((p) => this.waiters.has(p.key));
+      if (batch.length === 0) continue;
       for (const p of batch) this.waiters.get(p.key)!.sent = true;
       this.sendBatch(
         this.ownBallot!,
@@ -471,7 +514,7 @@ export class PaxosCore {
     this.broadcast({ type: "accept", ballot, fromSlot, values, commitIndex: this.commitIndex }, true);
   }
 
-  /** Messages can be lost: an Accept still short of a majority goes again to the silent nodes. */
+  /** Messages can be lost: an Accept still short of a majority goes again to the silent nodes (this one too, if its vote is missing). */
   private resendStaleAccepts(): void {
     for (const batch of this.inflight.values()) {
       if (this.now - batch.sentAtTick < this.cfg.resendTicks) continue;
@@ -483,7 +526,7 @@ export class PaxosCore {
         values: batch.values,
         commitIndex: this.commitIndex,
       };
-      for (const node of this.peers) if (!batch.acks.has(node)) this.send(node, msg);
+      for (const node of this.cfg.nodes) if (!batch.acks.has(node)) this.send(node, msg);
     }
   }
 
@@ -527,6 +570,7 @@ export class PaxosCore {
 
   private onHeartbeatAck(from: NodeId, msg: Extract<Message, { type: "heartbeatAck" }>): void {
     if (this.role !== "leader" || !ballotEquals(msg.ballot, this.ownBallot!)) return;
+    this.lastHeardTick.set(from, this.now);
     this.ackedSeq.set(from, Math.max(this.ackedSeq.get(from) ?? 0, msg.seq));
     this.completeReads();
   }
@@ -555,6 +599,7 @@ export class PaxosCore {
     }
     this.electionElapsed = 0;
     this.lastLeaderContact = this.now;
+    this.preVoteBallot = null; // a leader is alive: no election
     this.leaderCommitIndex = Math.max(this.leaderCommitIndex, leaderCommit);
     // Learn [Chand Fig. 1 learn]: below the leader's commit point every slot is
     // chosen, and what we accepted in the leader's own ballot is what it proposed.
@@ -638,6 +683,7 @@ export class PaxosCore {
     this.role = "follower";
     this.leader = leader;
     this.ownBallot = null;
+    this.preVoteBallot = null;
     this.promises.clear();
     this.catchupSentAtTick = null;
   }

@@ -55,6 +55,8 @@ export type Message =
   | { readonly type: "heartbeat"; readonly ballot: Ballot; readonly commitIndex: number; readonly seq: number }
   | { readonly type: "heartbeatAck"; readonly ballot: Ballot; readonly seq: number; readonly commitIndex: number }
   | { readonly type: "catchupRequest"; readonly fromSlot: number }
+  | { readonly type: "preVote"; readonly ballot: Ballot }
+  | { readonly type: "preVoteReply"; readonly ballot: Ballot; readonly granted: boolean; readonly promised: Ballot }
   | {
       readonly type: "catchupReply";
       readonly fromSlot: number;

@@ -4,9 +4,11 @@
 // append() is written and fdatasync'd before its promise resolves; appends
 // that arrive while a sync runs share the next one (group commit).
 //
-// On open, a damaged frame at the end of the file (a write torn by a crash:
-// the frame runs past EOF, or only zeros follow) is cut off. Damage anywhere
-// else is corruption: opening refuses with the file name and offset, since
+// On open, damage at the end of the file with no intact frame after it (a
+// write torn by a crash, which was never acknowledged) is cut off, as etcd's
+// WAL and LevelDB do; so is a damaged last record, which a torn write cannot
+// be told apart from. Damage followed by an intact frame is corruption of
+// synced data: opening refuses with the file name and offset, since
 // guessing could silently drop an acknowledged vote.
 
 import { closeSync, fsyncSync, openSync } from "node:fs";
@@ -133,7 +135,12 @@ function frame(payload: Uint8Array): Buffer {
   return Buffer.concat([header, payload]);
 }
 
-/** Splits a file into record payloads; a damaged tail ends the scan, damage before it throws. */
+/**
+ * Splits a file into record payloads. A damaged frame with nothing valid
+ * after it is a write torn by a crash (never acknowledged: the sync did not
+ * finish) and ends the scan; a damaged frame followed by a valid one is
+ * corruption of data that was synced, and throws.
+ */
 export function scanFrames(path: string, data: Buffer): { records: Buffer[]; validBytes: number } {
   const records: Buffer[] = [];
   let off = 0;
@@ -145,22 +152,28 @@ export function scanFrames(path: string, data: Buffer): { records: Buffer[]; val
       off += HEADER_BYTES + len;
       continue;
     }
-    if (problem.tornTail || onlyZerosFrom(data, off)) break;
-    throw new CorruptLogError(path, off, problem.reason);
+    if (onlyZerosFrom(data, off) || !validFrameAfter(data, off)) break;
+    throw new CorruptLogError(path, off, problem);
   }
   return { records, validBytes: off };
 }
 
-function frameProblem(data: Buffer, off: number): { reason: string; tornTail: boolean } | null {
-  if (data.length - off < HEADER_BYTES) return { reason: "partial header", tornTail: true };
+function frameProblem(data: Buffer, off: number): string | null {
+  if (data.length - off < HEADER_BYTES) return "partial header";
   const len = data.readUInt32LE(off);
   const end = off + HEADER_BYTES + len;
-  if (len === 0 || len > MAX_RECORD_BYTES) return { reason: `impossible record length ${len}`, tornTail: end >= data.length };
-  if (end > data.length) return { reason: "record runs past end of file", tornTail: true };
-  if (crc32(data.subarray(off + HEADER_BYTES, end)) !== data.readUInt32LE(off + 4)) {
-    return { reason: "CRC32 mismatch", tornTail: end === data.length };
-  }
+  if (len === 0 || len > MAX_RECORD_BYTES) return `impossible record length ${len}`;
+  if (end > data.length) return "record runs past end of file";
+  if (crc32(data.subarray(off + HEADER_BYTES, end)) !== data.readUInt32LE(off + 4)) return "CRC32 mismatch";
   return null;
+}
+
+/** Whether an intact frame starts anywhere after `off` (then the damage at `off` is not a torn tail). */
+function validFrameAfter(data: Buffer, off: number): boolean {
+  for (let i = off + 1; i + HEADER_BYTES < data.length; i++) {
+    if (frameProblem(data, i) === null) return true;
+  }
+  return false;
 }
 
 function onlyZerosFrom(data: Buffer, off: number): boolean {

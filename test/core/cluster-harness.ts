@@ -211,7 +211,7 @@ export class TestCluster {
    */
   campaign(id: NodeId, filter: NetFilter | null = this.filter, maxTicks = 200): void {
     const onlyId: NetFilter = (env) =>
-      env.msg.type === "prepare" && env.from !== id ? "drop" : filter === null ? "deliver" : filter(env);
+      (env.msg.type === "prepare" || env.msg.type === "preVote") && env.from !== id ? "drop" : filter === null ? "deliver" : filter(env);
     for (let t = 0; t < maxTicks; t++) {
       if (this.core(id).status().role === "leader") return;
       this.tickAll(1, onlyId);

@@ -112,21 +112,13 @@ describe("safety across failover", () => {
   });
 });
 
-describe("leader stickiness: known gap", () => {
-  // GAP (reported): commit 0330c23 says a cut-off node "cannot depose a healthy
-  // leader". With 5 nodes and a minority of 2 ({old leader, one follower}) that
-  // does not hold: after check-quorum the old leader campaigns; its follower
-  // still has it as `leader`, so the stickiness exemption `from === this.leader`
-  // lets it promise (round 3 here) although that ballot can never win. On
-  // healing, the new leader's first heartbeat to that follower is Nacked with
-  // the inflated promise, onNack() steps the healthy leader (which hears a
-  // majority) down, and the cluster runs an unnecessary election (node 0 wins
-  // here). Safety is unaffected; availability dips on every heal. Remedies: a
-  // pre-vote, or not exempting a leader that already stepped down, or letting
-  // a leader that still hears a majority answer a heartbeat Nack by re-preparing
-  // with a higher ballot instead of stepping down.
-  // When fixed, this test passes and `.fails` must be removed.
-  it.fails("a healed minority of two does not depose the majority's leader", () => {
+describe("leader stickiness and pre-vote", () => {
+  // Regression (found by this suite): with 5 nodes, a minority {old leader,
+  // one follower} used to raise its ballot while cut off; on healing, that
+  // follower Nacked the new leader's heartbeat and forced a needless election.
+  // Pre-vote (Raft thesis sec. 9.6) raises no ballot unless a majority would
+  // promise it, so the healthy leader keeps its leadership.
+  it("a healed minority of two does not depose the majority's leader", () => {
     const cl = new TestCluster(5);
     const old = cl.electLeader();
     const minority = [old, others(cl, old)[0]!];
@@ -135,9 +127,12 @@ describe("leader stickiness: known gap", () => {
     cl.tickAll(60);
     const fresh = majority.find((id) => cl.core(id).status().role === "leader");
     expect(fresh).toBeDefined();
+    const freshBallot = cl.core(fresh!).status().ownBallot;
     cl.filter = null;
     cl.tickAll(30);
     expect(cl.leaders()).toEqual([fresh]);
+    expect(cl.core(fresh!).status().ownBallot).toEqual(freshBallot);
+    for (const id of minority) expect(cl.core(id).status().leader).toBe(fresh);
   });
 });
 
@@ -215,20 +210,12 @@ describe("exactly-once appends", () => {
   });
 });
 
-describe("exactly-once appends: known core bug", () => {
-  // BUG (reported, see the final report): PaxosCore.flushProposals() assumes
-  // every pending command still has an entry in `waiters`
-  // (`this.waiters.get(p.key)!.sent = true`). But applyChosen() deletes the
-  // waiter as soon as ANY slot holding the same command is applied. When a
-  // retry of a command is queued (not yet sent: the pipelining window is full)
-  // and the new leader's recovery Accept for the original copy is chosen first,
-  // the waiter is answered and deleted while the command stays in `pending`;
-  // the next ready() then throws "TypeError: Cannot set properties of
-  // undefined (setting 'sent')". The commands spliced into that batch with it
-  // (here Y) are never sent and their clients are never answered.
-  // Expected: ready() does not throw, the retry gets index 0, Y is appended at 1.
-  // When the core is fixed this test starts passing and `.fails` must be removed.
-  it.fails("a queued retry whose original is recovered and applied first does not break ready()", () => {
+describe("exactly-once appends: a retry queued behind recovery", () => {
+  // Regression (found by this suite): flushProposals() assumed every queued
+  // command still had a waiter, but applying an earlier copy of the same
+  // command (here recovered by the new leader) answers and removes it; the
+  // next ready() threw, and the commands batched with the retry were lost.
+  it("a queued retry whose original is recovered and applied first does not break ready()", () => {
     const cl = new TestCluster(3, { maxInflight: 1 });
     const l = cl.electLeader();
     const [f, g] = others(cl, l) as [number, number];
@@ -241,37 +228,13 @@ describe("exactly-once appends: known core bug", () => {
     const retry = cl.propose(g, cmd(7, 1, 70)); // queued behind the full window
     const other = cl.propose(g, cmd(8, 1, 80));
     cl.releaseHeld();
-    cl.deliverAll(); // throws TypeError from g.ready() -> flushProposals()
+    cl.deliverAll();
     cl.tickAll(2);
     expect(cl.result(retry)).toEqual({ kind: "appended", requestId: retry, index: 0, duplicate: false });
     expect(cl.result(other)).toEqual({ kind: "appended", requestId: other, index: 1, duplicate: false });
     for (const id of [f, g]) expect(cl.list(id)).toEqual([70, 80]);
   });
 
-  // The same scenario, stated as what a caller observes today, so the failure
-  // mode itself is pinned down exactly (delete this test together with `.fails` above).
-  it("currently: ready() throws and the command batched with the retry is lost", () => {
-    const cl = new TestCluster(3, { maxInflight: 1 });
-    const l = cl.electLeader();
-    const g = others(cl, l)[1]!;
-    cl.propose(l, cmd(7, 1, 70));
-    cl.deliverAll((e) => (e.msg.type === "accept" && e.to === g) || e.msg.type === "accepted" ? "drop" : "deliver");
-    cl.crash(l);
-    cl.campaign(g, holdTypes("accept"));
-    const retry = cl.propose(g, cmd(7, 1, 70));
-    const other = cl.propose(g, cmd(8, 1, 80));
-    cl.releaseHeld();
-    expect(() => cl.deliverAll()).toThrow(TypeError);
-    expect(cl.resultsFor(retry)).toEqual([]); // the throw happened before the outputs were handed over
-    // The next ready() does not throw (the batch was already spliced out of `pending`):
-    cl.deliverAll();
-    cl.tickAll(30);
-    // the retry was answered by the recovered copy ...
-    expect(cl.result(retry)).toEqual({ kind: "appended", requestId: retry, index: 0, duplicate: false });
-    // ... but Y was dropped from `pending` without ever being sent or answered.
-    expect(cl.resultsFor(other)).toEqual([]);
-    expect(cl.list(g)).toEqual([70]);
-  });
 });
 
 describe("restart and catch-up", () => {
@@ -353,8 +316,8 @@ describe("randomized (seeded) safety", () => {
   // The network drops (10%), duplicates (5%) and reorders messages; nodes crash
   // and restart from their durable records. Everything is driven by the core's
   // own seeded Rng, so a failing seed replays exactly.
-  // (Retries of earlier commands are left out: they hit the flushProposals bug above.)
   it("under seeded loss, duplication, reordering and crashes: one value per slot, each payload applied once", () => {
+    let totalAcked = 0;
     for (let seed = 1; seed <= 30; seed++) {
       const rng = new Rng(seed * 7919);
       const cl = new TestCluster(seed % 2 === 0 ? 3 : 5, { maxBatch: 3, maxInflight: 2, resendTicks: 5, catchupBatch: 3 });
@@ -415,6 +378,12 @@ describe("randomized (seeded) safety", () => {
           const target = leaders.length > 0 ? leaders[rng.intBetween(0, leaders.length)]! : up[rng.intBetween(0, up.length)]!;
           const c = nextClient++;
           payloadOf.set(cl.propose(target, cmd(c, 1, c)), c);
+        } else if (action < 12 && nextClient > 1) {
+          // A client retry: the same triple again, maybe at another node; it must land once, at one index.
+          const leaders = cl.leaders();
+          const target = leaders.length > 0 ? leaders[rng.intBetween(0, leaders.length)]! : up[rng.intBetween(0, up.length)]!;
+          const c = rng.intBetween(1, nextClient);
+          payloadOf.set(cl.propose(target, cmd(c, 1, c)), c);
         } else if (action < 14) {
           const acked = cl.results.flat().filter((r) => r.kind === "appended").map((r) => (r as { index: number }).index + 1);
           readFloor.set(cl.read(up[rng.intBetween(0, up.length)]!), Math.max(0, ...acked));
@@ -431,9 +400,12 @@ describe("randomized (seeded) safety", () => {
       expect(cl.leader(), `seed ${seed}`).not.toBeNull();
       const lengths = cl.ids.map((id) => cl.log(id).length);
       expect(new Set(lengths).size, `seed ${seed}: logs ${lengths.join(",")}`).toBe(1);
-      expect(ackIndex.size, `seed ${seed}: too few appends to mean anything`).toBeGreaterThanOrEqual(3);
+      // Some seeds keep a majority down for most of the run; the sum below keeps the test meaningful.
+      expect(ackIndex.size, `seed ${seed}: no append acknowledged at all`).toBeGreaterThanOrEqual(1);
+      totalAcked += ackIndex.size;
       const list = cl.list(0);
       for (const [payload, index] of ackIndex) expect(list[index]).toBe(payload);
     }
+    expect(totalAcked).toBeGreaterThanOrEqual(300);
   });
 });

@@ -12,13 +12,22 @@ const v = (payload: number): Value => cmdValue(cmd(100 + payload, 1, payload));
 const NOOP: Value = { kind: "noop" };
 const vote = (slot: number, ballot: Ballot, value: Value, chosen = false): SlotVote => ({ slot, ballot, value, chosen });
 
-/** Ticks a follower until it campaigns; it must do so within electionTicksMax ticks. */
+/**
+ * Ticks a follower until it asks for pre-votes (within electionTicksMax
+ * ticks), grants it node 1's pre-vote, and checks that it then campaigns.
+ */
 function tickUntilCandidate(c: PaxosCore, electionTicksMax = 20): void {
   for (let i = 0; i < electionTicksMax; i++) {
     c.tick();
-    if (c.status().role === "candidate") return;
+    const preVote = c.ready().messages.find((e) => e.msg.type === "preVote");
+    if (preVote === undefined) continue;
+    expect(c.status().role).toBe("follower"); // a pre-vote raises no ballot
+    const ballot = (preVote.msg as Extract<Message, { type: "preVote" }>).ballot;
+    c.step(1, { type: "preVoteReply", ballot, granted: true, promised: NO_BALLOT });
+    expect(c.status().role).toBe("candidate");
+    return;
   }
-  throw new Error("did not campaign within electionTicksMax ticks");
+  throw new Error("did not ask for pre-votes within electionTicksMax ticks");
 }
 
 /** Node 0 of 3 as a candidate; it first saw round 5 (a Prepare from node 2), so it campaigns with 6.0. */

@@ -140,6 +140,24 @@ export interface CatchupReply {
   commitIndex: number;
 }
 
+/**
+ * Pre-vote (as in Raft's thesis, sec. 9.6): before raising any ballot, a
+ * node asks whether the others would promise it. Answering changes nothing,
+ * so a node that cannot win (cut off, or facing a live leader) never raises
+ * a ballot that would later force a healthy leader to step down.
+ */
+export interface PreVote {
+  /** the ballot the sender would prepare */
+  ballot?: Ballot | undefined;
+}
+
+export interface PreVoteReply {
+  ballot?: Ballot | undefined;
+  granted: boolean;
+  /** The responder's promised ballot, so a refused node learns how high to go. */
+  promised?: Ballot | undefined;
+}
+
 export interface PeerMessage {
   kind?:
     | { $case: "prepare"; value: Prepare }
@@ -151,6 +169,8 @@ export interface PeerMessage {
     | { $case: "heartbeatAck"; value: HeartbeatAck }
     | { $case: "catchupRequest"; value: CatchupRequest }
     | { $case: "catchupReply"; value: CatchupReply }
+    | { $case: "preVote"; value: PreVote }
+    | { $case: "preVoteReply"; value: PreVoteReply }
     | undefined;
 }
 
@@ -1612,6 +1632,180 @@ export const CatchupReply: MessageFns<CatchupReply> = {
   },
 };
 
+function createBasePreVote(): PreVote {
+  return { ballot: undefined };
+}
+
+export const PreVote: MessageFns<PreVote> = {
+  encode(message: PreVote, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ballot !== undefined) {
+      Ballot.encode(message.ballot, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PreVote {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreVote();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ballot = Ballot.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PreVote {
+    return { ballot: isSet(object.ballot) ? Ballot.fromJSON(object.ballot) : undefined };
+  },
+
+  toJSON(message: PreVote): unknown {
+    const obj: any = {};
+    if (message.ballot !== undefined) {
+      obj.ballot = Ballot.toJSON(message.ballot);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PreVote>, I>>(base?: I): PreVote {
+    return PreVote.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PreVote>, I>>(object: I): PreVote {
+    const message = createBasePreVote();
+    message.ballot = (object.ballot !== undefined && object.ballot !== null)
+      ? Ballot.fromPartial(object.ballot)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePreVoteReply(): PreVoteReply {
+  return { ballot: undefined, granted: false, promised: undefined };
+}
+
+export const PreVoteReply: MessageFns<PreVoteReply> = {
+  encode(message: PreVoteReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ballot !== undefined) {
+      Ballot.encode(message.ballot, writer.uint32(10).fork()).join();
+    }
+    if (message.granted !== false) {
+      writer.uint32(16).bool(message.granted);
+    }
+    if (message.promised !== undefined) {
+      Ballot.encode(message.promised, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PreVoteReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreVoteReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ballot = Ballot.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.granted = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.promised = Ballot.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PreVoteReply {
+    return {
+      ballot: isSet(object.ballot) ? Ballot.fromJSON(object.ballot) : undefined,
+      granted: isSet(object.granted) ? globalThis.Boolean(object.granted) : false,
+      promised: isSet(object.promised) ? Ballot.fromJSON(object.promised) : undefined,
+    };
+  },
+
+  toJSON(message: PreVoteReply): unknown {
+    const obj: any = {};
+    if (message.ballot !== undefined) {
+      obj.ballot = Ballot.toJSON(message.ballot);
+    }
+    if (message.granted !== false) {
+      obj.granted = message.granted;
+    }
+    if (message.promised !== undefined) {
+      obj.promised = Ballot.toJSON(message.promised);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PreVoteReply>, I>>(base?: I): PreVoteReply {
+    return PreVoteReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PreVoteReply>, I>>(object: I): PreVoteReply {
+    const message = createBasePreVoteReply();
+    message.ballot = (object.ballot !== undefined && object.ballot !== null)
+      ? Ballot.fromPartial(object.ballot)
+      : undefined;
+    message.granted = object.granted ?? false;
+    message.promised = (object.promised !== undefined && object.promised !== null)
+      ? Ballot.fromPartial(object.promised)
+      : undefined;
+    return message;
+  },
+};
+
 function createBasePeerMessage(): PeerMessage {
   return { kind: undefined };
 }
@@ -1645,6 +1839,12 @@ export const PeerMessage: MessageFns<PeerMessage> = {
         break;
       case "catchupReply":
         CatchupReply.encode(message.kind.value, writer.uint32(74).fork()).join();
+        break;
+      case "preVote":
+        PreVote.encode(message.kind.value, writer.uint32(82).fork()).join();
+        break;
+      case "preVoteReply":
+        PreVoteReply.encode(message.kind.value, writer.uint32(90).fork()).join();
         break;
     }
     return writer;
@@ -1735,6 +1935,22 @@ export const PeerMessage: MessageFns<PeerMessage> = {
             message.kind = { $case: "catchupReply", value: CatchupReply.decode(reader, reader.uint32()) };
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.kind = { $case: "preVote", value: PreVote.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.kind = { $case: "preVoteReply", value: PreVoteReply.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1773,6 +1989,14 @@ export const PeerMessage: MessageFns<PeerMessage> = {
         ? { $case: "catchupReply", value: CatchupReply.fromJSON(object.catchupReply) }
         : isSet(object.catchup_reply)
         ? { $case: "catchupReply", value: CatchupReply.fromJSON(object.catchup_reply) }
+        : isSet(object.preVote)
+        ? { $case: "preVote", value: PreVote.fromJSON(object.preVote) }
+        : isSet(object.pre_vote)
+        ? { $case: "preVote", value: PreVote.fromJSON(object.pre_vote) }
+        : isSet(object.preVoteReply)
+        ? { $case: "preVoteReply", value: PreVoteReply.fromJSON(object.preVoteReply) }
+        : isSet(object.pre_vote_reply)
+        ? { $case: "preVoteReply", value: PreVoteReply.fromJSON(object.pre_vote_reply) }
         : undefined,
     };
   },
@@ -1797,6 +2021,10 @@ export const PeerMessage: MessageFns<PeerMessage> = {
       obj.catchupRequest = CatchupRequest.toJSON(message.kind.value);
     } else if (message.kind?.$case === "catchupReply") {
       obj.catchupReply = CatchupReply.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "preVote") {
+      obj.preVote = PreVote.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "preVoteReply") {
+      obj.preVoteReply = PreVoteReply.toJSON(message.kind.value);
     }
     return obj;
   },
@@ -1858,6 +2086,18 @@ export const PeerMessage: MessageFns<PeerMessage> = {
       case "catchupReply": {
         if (object.kind?.value !== undefined && object.kind?.value !== null) {
           message.kind = { $case: "catchupReply", value: CatchupReply.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "preVote": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "preVote", value: PreVote.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "preVoteReply": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "preVoteReply", value: PreVoteReply.fromPartial(object.kind.value) };
         }
         break;
       }
@@ -3379,6 +3619,78 @@ export const protoMetadata: ProtoMetadata = {
       "reservedName": [],
       "visibility": 0,
     }, {
+      "name": "PreVote",
+      "field": [{
+        "name": "ballot",
+        "number": 1,
+        "label": 1,
+        "type": 11,
+        "typeName": ".paxos.v1.Ballot",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "ballot",
+        "options": undefined,
+        "proto3Optional": false,
+      }],
+      "extension": [],
+      "nestedType": [],
+      "enumType": [],
+      "extensionRange": [],
+      "oneofDecl": [],
+      "options": undefined,
+      "reservedRange": [],
+      "reservedName": [],
+      "visibility": 0,
+    }, {
+      "name": "PreVoteReply",
+      "field": [{
+        "name": "ballot",
+        "number": 1,
+        "label": 1,
+        "type": 11,
+        "typeName": ".paxos.v1.Ballot",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "ballot",
+        "options": undefined,
+        "proto3Optional": false,
+      }, {
+        "name": "granted",
+        "number": 2,
+        "label": 1,
+        "type": 8,
+        "typeName": "",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "granted",
+        "options": undefined,
+        "proto3Optional": false,
+      }, {
+        "name": "promised",
+        "number": 3,
+        "label": 1,
+        "type": 11,
+        "typeName": ".paxos.v1.Ballot",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "promised",
+        "options": undefined,
+        "proto3Optional": false,
+      }],
+      "extension": [],
+      "nestedType": [],
+      "enumType": [],
+      "extensionRange": [],
+      "oneofDecl": [],
+      "options": undefined,
+      "reservedRange": [],
+      "reservedName": [],
+      "visibility": 0,
+    }, {
       "name": "PeerMessage",
       "field": [{
         "name": "prepare",
@@ -3486,6 +3798,30 @@ export const protoMetadata: ProtoMetadata = {
         "defaultValue": "",
         "oneofIndex": 0,
         "jsonName": "catchupReply",
+        "options": undefined,
+        "proto3Optional": false,
+      }, {
+        "name": "pre_vote",
+        "number": 10,
+        "label": 1,
+        "type": 11,
+        "typeName": ".paxos.v1.PreVote",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "preVote",
+        "options": undefined,
+        "proto3Optional": false,
+      }, {
+        "name": "pre_vote_reply",
+        "number": 11,
+        "label": 1,
+        "type": 11,
+        "typeName": ".paxos.v1.PreVoteReply",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "preVoteReply",
         "options": undefined,
         "proto3Optional": false,
       }],
@@ -3948,51 +4284,70 @@ export const protoMetadata: ProtoMetadata = {
         "trailingComments": " chosen values of [from_slot, from_slot + len)",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 15],
-        "span": [125, 0, 129, 1],
+        "path": [4, 14],
+        "span": [112, 0, 114, 1],
+        "leadingComments":
+          " Pre-vote (as in Raft's thesis, sec. 9.6): before raising any ballot, a\n node asks whether the others would promise it. Answering changes nothing,\n so a node that cannot win (cut off, or facing a live leader) never raises\n a ballot that would later force a healthy leader to step down.\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }, {
+        "path": [4, 14, 2, 0],
+        "span": [113, 2, 20],
+        "leadingComments": "",
+        "trailingComments": " the ballot the sender would prepare",
+        "leadingDetachedComments": [],
+      }, {
+        "path": [4, 15, 2, 2],
+        "span": [120, 2, 22],
+        "leadingComments": " The responder's promised ballot, so a refused node learns how high to go.\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }, {
+        "path": [4, 17],
+        "span": [142, 0, 146, 1],
         "leadingComments":
           " One-way delivery of protocol messages from one node to another. Replies\n travel as Deliver calls in the other direction, so the protocol core sees\n only messages, as in the papers.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 18, 2, 0],
-        "span": [147, 2, 27],
+        "path": [4, 20, 2, 0],
+        "span": [164, 2, 27],
         "leadingComments": " The whole list right after this append was applied.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 18, 2, 1],
-        "span": [149, 2, 19],
+        "path": [4, 20, 2, 1],
+        "span": [166, 2, 19],
         "leadingComments": " The 0-based position of payload in the list.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 22, 2, 1],
-        "span": [162, 2, 18],
+        "path": [4, 24, 2, 1],
+        "span": [179, 2, 18],
         "leadingComments": "",
         "trailingComments": ' "leader", "candidate" or "follower"',
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 22, 2, 2],
-        "span": [163, 2, 19],
+        "path": [4, 24, 2, 2],
+        "span": [180, 2, 19],
         "leadingComments": "",
         "trailingComments": " -1 when no leader is known",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 22, 2, 3],
-        "span": [164, 2, 20],
+        "path": [4, 24, 2, 3],
+        "span": [181, 2, 20],
         "leadingComments": "",
         "trailingComments": " the highest ballot this node has promised",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 22, 2, 4],
-        "span": [165, 2, 26],
+        "path": [4, 24, 2, 4],
+        "span": [182, 2, 26],
         "leadingComments": "",
         "trailingComments": " slots below are known chosen",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 22, 2, 5],
-        "span": [166, 2, 27],
+        "path": [4, 24, 2, 5],
+        "span": [183, 2, 27],
         "leadingComments": "",
         "trailingComments": " slots below are applied to the list",
         "leadingDetachedComments": [],
@@ -4016,6 +4371,8 @@ export const protoMetadata: ProtoMetadata = {
     ".paxos.v1.HeartbeatAck": HeartbeatAck,
     ".paxos.v1.CatchupRequest": CatchupRequest,
     ".paxos.v1.CatchupReply": CatchupReply,
+    ".paxos.v1.PreVote": PreVote,
+    ".paxos.v1.PreVoteReply": PreVoteReply,
     ".paxos.v1.PeerMessage": PeerMessage,
     ".paxos.v1.DeliverRequest": DeliverRequest,
     ".paxos.v1.DeliverReply": DeliverReply,
