@@ -1,0 +1,82 @@
+// A peer link over a connection that goes silent (a partition: no FIN, no
+// RST) must never block: calls end at their deadline, and once the network
+// heals the link delivers again within a bounded time, by keepalive or by
+// redialling. grpc-js alone can sit on such a connection for minutes.
+
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { afterEach, describe, expect, it } from "vitest";
+import { PeerServiceService, type DeliverRequest } from "../../gen/paxos/v1/paxos.js";
+import { messageToPb } from "../../src/codec/wire.js";
+import { PeerLink } from "../../src/transport/peer-link.js";
+import { BlackholeProxy } from "../support/blackhole-proxy.js";
+import { sleep } from "../support/process-cluster.js";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+async function countingPeer(): Promise<{ port: number; received: () => number }> {
+  let received = 0;
+  const server = new Server();
+  server.addService(PeerServiceService, {
+    deliver: (call: { request: DeliverRequest }, cb: (e: null, r: object) => void) => {
+      received += call.request.messages.length;
+      cb(null, {});
+    },
+  });
+  const port = await new Promise<number>((res, rej) =>
+    server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
+  );
+  cleanups.push(() => new Promise<void>((r) => server.tryShutdown(() => r())));
+  return { port, received: () => received };
+}
+
+const heartbeat = (seq: number): DeliverRequest => ({
+  from: 0,
+  to: 1,
+  messages: [messageToPb({ type: "heartbeat", ballot: { round: 1, node: 0 }, commitIndex: 0, seq })],
+});
+
+describe("PeerLink on a partitioned connection", () => {
+  it("never blocks, and delivers again within a few seconds after the partition heals", async () => {
+    const peer = await countingPeer();
+    const proxy = await BlackholeProxy.start(peer.port);
+    cleanups.push(() => proxy.close());
+    const link = new PeerLink(
+      { id: 1, host: "127.0.0.1", httpPort: 1, grpcPort: proxy.port, line: "test" },
+      { callTimeoutMs: 300, reconnectAfterMs: 1000, maxInflightCalls: 8 },
+    );
+    cleanups.push(() => link.close());
+
+    link.send(heartbeat(1));
+    await sleepUntil(() => peer.received() === 1, 5000);
+
+    proxy.partition();
+    const before = peer.received();
+    const t0 = Date.now();
+    for (let i = 0; i < 50; i++) link.send(heartbeat(100 + i)); // must return at once
+    expect(Date.now() - t0).toBeLessThan(100);
+    await sleep(1500);
+    expect(peer.received()).toBe(before);
+    // Every call ended (by deadline) or was dropped because the link was full: nothing piles up.
+    expect(link.failed + link.dropped).toBe(50);
+
+    proxy.heal();
+    const healedAt = Date.now();
+    let n = 0;
+    await sleepUntil(() => {
+      link.send(heartbeat(1000 + n++));
+      return peer.received() > before;
+    }, 10_000);
+    expect(Date.now() - healedAt).toBeLessThan(10_000);
+  });
+});
+
+async function sleepUntil(cond: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
