@@ -35,7 +35,7 @@ import type {
 
 export const NOOP: Value = { kind: "noop" };
 
-interface AcceptedVote {
+export interface AcceptedVote {
   readonly ballot: Ballot;
   readonly value: Value;
 }
@@ -83,7 +83,7 @@ export class PaxosCore {
   /** Chosen values of slots [0, commitIndex), applied in order. */
   private readonly log: Value[] = [];
   /** Chosen values known above the first gap. */
-  private readonly chosenAhead = new Map<number, Value>();
+  protected readonly chosenAhead = new Map<number, Value>();
 
   // --- role state ---
   private role: Role = "follower";
@@ -296,7 +296,7 @@ export class PaxosCore {
     // to promise is always safe; it only delays an election, and once the
     // leader is silent for an election timeout prepares are answered again.
     if (from !== this.id && from !== this.leader && this.leaderRecentlyAlive()) return;
-    if (compareBallots(msg.ballot, this.promised) < 0) {
+    if (!this.admits(msg.ballot)) {
       this.send(from, { type: "nack", ballot: msg.ballot, promised: this.promised });
       return;
     }
@@ -339,7 +339,7 @@ export class PaxosCore {
   /** Phase 2b [PMS 2.2; Chand Fig. 1 phase2b]: accept unless a higher ballot was promised. */
   private onAccept(from: NodeId, msg: Extract<Message, { type: "accept" }>): void {
     this.noteRound(msg.ballot);
-    if (compareBallots(msg.ballot, this.promised) < 0) {
+    if (!this.admits(msg.ballot)) {
       this.send(from, { type: "nack", ballot: msg.ballot, promised: this.promised });
       return;
     }
@@ -439,10 +439,8 @@ export class PaxosCore {
           this.learnChosen(vote.slot, vote.value);
           continue;
         }
-        const current = best.get(vote.slot);
-        if (current === undefined || compareBallots(vote.ballot, current.ballot) > 0) {
-          best.set(vote.slot, { ballot: vote.ballot, value: vote.value });
-        }
+        const candidate = { ballot: vote.ballot, value: vote.value };
+        if (this.outranks(candidate, best.get(vote.slot))) best.set(vote.slot, candidate);
       }
     }
     this.promises.clear();
@@ -560,7 +558,7 @@ export class PaxosCore {
 
   private onHeartbeat(from: NodeId, msg: Extract<Message, { type: "heartbeat" }>): void {
     this.noteRound(msg.ballot);
-    if (compareBallots(msg.ballot, this.promised) < 0) {
+    if (!this.admits(msg.ballot)) {
       this.send(from, { type: "nack", ballot: msg.ballot, promised: this.promised });
       return;
     }
@@ -650,13 +648,12 @@ export class PaxosCore {
   private advanceCommit(): void {
     const from = this.log.length;
     for (;;) {
-      const value = this.chosenAhead.get(this.log.length);
-      if (value === undefined) break;
-      const slot = this.log.length;
-      this.chosenAhead.delete(slot);
-      this.accepted.delete(slot);
-      this.log.push(value);
-      this.applyChosen(slot, value);
+      const next = this.nextToApply();
+      if (next === undefined) break;
+      this.chosenAhead.delete(next.slot);
+      this.accepted.delete(next.slot);
+      this.log.push(next.value);
+      this.applyChosen(this.log.length - 1, next.value);
     }
     if (this.log.length > from) {
       this.outPersist.push({ type: "chosen", fromSlot: from, values: this.log.slice(from) });
@@ -674,6 +671,27 @@ export class PaxosCore {
     for (const requestId of waiting.requestIds) {
       this.outResults.push({ kind: "appended", requestId, index, duplicate });
     }
+  }
+
+  // ------------------------------------------- rules, as overridable hooks ----
+  // Each hook is one rule of the protocol. Production code never overrides
+  // them; the simulator's tests do, to prove that breaking any one of them is
+  // caught (test/sim/injected-bugs.test.ts).
+
+  /** Acceptor rule [PMS 2.2 P1a]: answer a ballot only if it is at least the one promised. */
+  protected admits(ballot: Ballot): boolean {
+    return compareBallots(ballot, this.promised) >= 0;
+  }
+
+  /** Recovery rule [PMS 2.2 P2c]: of the reported votes for a slot, keep the one with the highest ballot. */
+  protected outranks(vote: AcceptedVote, current: AcceptedVote | undefined): boolean {
+    return current === undefined || compareBallots(vote.ballot, current.ballot) > 0;
+  }
+
+  /** Learner rule: apply strictly in slot order, the next slot only once it is known chosen. */
+  protected nextToApply(): { slot: number; value: Value } | undefined {
+    const value = this.chosenAhead.get(this.log.length);
+    return value === undefined ? undefined : { slot: this.log.length, value };
   }
 
   // ------------------------------------------------------------ roles ----

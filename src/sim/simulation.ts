@@ -1,0 +1,572 @@
+// A deterministic simulation of a whole cluster: 3 or 5 instances of the
+// real PaxosCore, in-memory disks that lose what was not yet fsync'd on a
+// crash, a network that delays, loses, duplicates, reorders and partitions,
+// skewed timers, and clients that retry. Everything comes from one seed, so a
+// seed replays its run bit for bit (Trace.digest proves it).
+//
+// Like the real runtime (src/node/cluster-node.ts), a node's Ready is made
+// durable before its messages leave and its clients are answered, and a
+// node's messages to itself are stepped right after that.
+
+import { formatBallot } from "../core/ballot.js";
+import { PaxosCore } from "../core/paxos-core.js";
+import { Rng } from "../core/rng.js";
+import type { ClientResult, Command, CoreConfig, Envelope, NodeId, PersistRecord, Ready } from "../core/types.js";
+import { EventQueue } from "./event-queue.js";
+import { cutsFor, noCuts, planFaults, type Episode, type FaultPlan, type LinkCuts } from "./faults.js";
+import { Invariants, SafetyViolation } from "./invariants.js";
+import { describeMessage, Trace } from "./trace.js";
+
+export interface HistoryEvent {
+  readonly process: number;
+  readonly type: "invoke" | "ok" | "fail" | "info";
+  readonly f: "append" | "read";
+  readonly value: number | null;
+  readonly state: readonly number[] | null;
+  /** Nanoseconds of simulated time. */
+  readonly time: number;
+}
+
+export type CoreFactory = (cfg: CoreConfig, records: readonly PersistRecord[]) => PaxosCore;
+
+export interface SimOptions {
+  readonly seed: number;
+  readonly nodes: 3 | 5;
+  /** Simulated milliseconds with faults and client load. */
+  readonly faultPhaseMs?: number;
+  /** After the faults stop, a new append must be acknowledged within this many simulated ms. */
+  readonly recoveryBoundMs?: number;
+  readonly clients?: number;
+  /** Trace lines kept for a failure report. */
+  readonly traceKeep?: number;
+  /** Print every trace line as it happens. */
+  readonly echo?: (line: string) => void;
+  /** Test-only: build cores with a deliberately broken rule. */
+  readonly createCore?: CoreFactory;
+  /** Test-only: release a Ready's messages before its records are durable. */
+  readonly releaseBeforeSync?: boolean;
+}
+
+export interface SimResult {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly ok: boolean;
+  /** What went wrong, in words; absent when ok. */
+  readonly failure?: string;
+  readonly trace: string[];
+  readonly digest: string;
+  readonly history: HistoryEvent[];
+  readonly stats: {
+    readonly simulatedMs: number;
+    readonly events: number;
+    readonly messages: number;
+    readonly ops: number;
+    readonly ok: number;
+    readonly info: number;
+    readonly fail: number;
+    readonly crashes: number;
+    readonly partitions: number;
+    readonly chosenSlots: number;
+  };
+}
+
+type Event =
+  | { kind: "tick"; node: NodeId; incarnation: number }
+  | { kind: "release"; node: NodeId; incarnation: number; ready: Ready; synced: readonly PersistRecord[] }
+  | { kind: "deliver"; env: Envelope }
+  | { kind: "episode"; episode: Episode }
+  | { kind: "heal-partition"; id: number }
+  | { kind: "restart"; node: NodeId }
+  | { kind: "client-next"; client: number }
+  | { kind: "client-retry"; client: number; op: number }
+  | { kind: "client-arrive"; node: NodeId; requestId: number }
+  | { kind: "client-reply"; requestId: number; result: ClientResult; state: readonly number[] | null }
+  | { kind: "client-attempt-timeout"; client: number; attempt: number }
+  | { kind: "end-faults" }
+  | { kind: "probe" };
+
+interface NodeSlot {
+  core: PaxosCore | null;
+  incarnation: number;
+  /** Records fdatasync'd: all a restart gets. */
+  readonly durable: PersistRecord[];
+  /** When the node's last requested fdatasync completes. */
+  syncDoneAt: number;
+}
+
+interface ClientOp {
+  /** Which op of its client this is (a reply to an earlier op is ignored). */
+  readonly seq: number;
+  readonly f: "append" | "read";
+  readonly command: Command | null;
+  readonly deadline: number;
+  attempt: number;
+  /** Waiting before the next attempt: timeouts and rejections of the last one no longer matter. */
+  backingOff: boolean;
+  /** Attempts that reached a node and were not refused as definitely not applied. */
+  readonly maybeApplied: Set<number>;
+}
+
+interface ClientState {
+  readonly id: number;
+  nextCommandId: number;
+  opSeq: number;
+  op: ClientOp | null;
+  /** Where to send next (a leader hint), or null for a random node. */
+  target: NodeId | null;
+}
+
+const ATTEMPT_TIMEOUT_MS = 400;
+const OP_TIMEOUT_MS = 3000;
+
+export class Simulation {
+  private readonly rng: Rng;
+  private readonly n: number;
+  private readonly ids: NodeId[];
+  private readonly queue = new EventQueue<Event>();
+  private readonly slots: NodeSlot[];
+  private readonly plan: FaultPlan;
+  private readonly trace: Trace;
+  private readonly invariants: Invariants;
+  private readonly createCore: CoreFactory;
+  private readonly faultPhaseMs: number;
+  private readonly recoveryBoundMs: number;
+  private now = 0;
+  private cuts: LinkCuts;
+  private partitionId = 0;
+  private faultsOver = false;
+  /** A crash waiting for its moment (see CrashTarget). */
+  private armedCrash: { target: "leader-after-accept" | "voter-after-accepted"; durationMs: number } | null = null;
+  private readonly history: HistoryEvent[] = [];
+  private readonly clients: ClientState[] = [];
+  private readonly requests = new Map<number, { client: number; op: number; attempt: number; node: NodeId }>();
+  private nextRequestId = 1;
+  private nextPayload = 1;
+  private probe: { requestedAt: number; client: number; done: boolean } | null = null;
+  private counts = { events: 0, messages: 0, crashes: 0, partitions: 0 };
+
+  constructor(private readonly opts: SimOptions) {
+    this.rng = new Rng(opts.seed);
+    this.n = opts.nodes;
+    this.ids = Array.from({ length: this.n }, (_, i) => i);
+    this.faultPhaseMs = opts.faultPhaseMs ?? 20_000;
+    this.recoveryBoundMs = opts.recoveryBoundMs ?? 10_000;
+    this.plan = planFaults(this.rng, this.n, this.faultPhaseMs);
+    this.cuts = noCuts(this.n);
+    this.trace = new Trace(opts.traceKeep ?? 400, opts.echo ?? null);
+    this.invariants = new Invariants(this.n);
+    this.createCore = opts.createCore ?? ((cfg, records) => new PaxosCore(cfg, records));
+    this.slots = this.ids.map(() => ({ core: null, incarnation: 0, durable: [], syncDoneAt: 0 }));
+  }
+
+  run(): SimResult {
+    const p = this.plan;
+    this.log(
+      `seed ${this.opts.seed}: ${this.n} nodes, loss ${p.network.loss}, dup ${p.network.duplicate}, delay ${p.network.minDelayMs}+${p.network.jitterMs} ms, ` +
+        `slow ${p.network.slowProbability}, ${p.storm ? "STORM, " : ""}ticks ${p.tickMs.map((t) => t.toFixed(1)).join("/")} ms, fsync ${p.fsyncMinMs}-${p.fsyncMaxMs} ms, ${p.episodes.length} fault episodes`,
+    );
+    for (const id of this.ids) this.boot(id);
+    for (const e of p.episodes) this.queue.push(e.at, { kind: "episode", episode: e });
+    const clientCount = this.opts.clients ?? 3;
+    for (let c = 0; c < clientCount; c++) {
+      this.clients.push({ id: c, nextCommandId: 1, opSeq: 0, op: null, target: null });
+      this.queue.push(this.rng.intBetween(100, 300), { kind: "client-next", client: c });
+    }
+    this.queue.push(this.faultPhaseMs, { kind: "end-faults" });
+    const endAt = this.faultPhaseMs + this.recoveryBoundMs + 1000;
+    let failure: string | undefined;
+    try {
+      for (;;) {
+        const next = this.queue.pop();
+        if (next === undefined || next.time > endAt) break;
+        this.now = next.time;
+        this.counts.events++;
+        this.handle(next.item);
+        if (this.probe?.done && this.allCaughtUp()) break;
+      }
+      failure = this.finalChecks();
+    } catch (e) {
+      if (!(e instanceof SafetyViolation)) throw e;
+      failure = e.message;
+    }
+    if (failure !== undefined) this.log(`VIOLATION: ${failure}`);
+    const done = this.history.filter((h) => h.type !== "invoke");
+    return {
+      seed: this.opts.seed,
+      nodes: this.n,
+      ok: failure === undefined,
+      ...(failure === undefined ? {} : { failure }),
+      trace: this.trace.tail(),
+      digest: this.trace.digest,
+      history: this.history,
+      stats: {
+        simulatedMs: this.now,
+        events: this.counts.events,
+        messages: this.counts.messages,
+        ops: done.length,
+        ok: done.filter((h) => h.type === "ok").length,
+        info: done.filter((h) => h.type === "info").length,
+        fail: done.filter((h) => h.type === "fail").length,
+        crashes: this.counts.crashes,
+        partitions: this.counts.partitions,
+        chosenSlots: this.invariants.chosenSlots,
+      },
+    };
+  }
+
+  private log(line: string): void {
+    this.trace.add(this.now, line);
+  }
+
+  // ------------------------------------------------------------ nodes ----
+
+  private coreConfig(id: NodeId): CoreConfig {
+    return {
+      id,
+      nodes: this.ids,
+      heartbeatTicks: 5,
+      electionTicksMin: 30,
+      electionTicksMax: 60,
+      resendTicks: 20,
+      seed: this.rng.nextU32(),
+      maxBatch: 8,
+      maxInflight: 3,
+      maxPending: 1000,
+      catchupBatch: 16,
+      maxSessions: 1000,
+    };
+  }
+
+  private boot(id: NodeId): void {
+    const slot = this.slots[id]!;
+    slot.incarnation++;
+    slot.syncDoneAt = this.now;
+    slot.core = this.createCore(this.coreConfig(id), slot.durable);
+    this.invariants.nodeRestarted(id);
+    this.invariants.checkNode(id, slot.core);
+    const st = slot.core.status();
+    this.log(`n${id} starts (incarnation ${slot.incarnation}) promised=${formatBallot(st.promised)} commit=${st.commitIndex} list=${st.listLength}`);
+    this.scheduleTick(id);
+  }
+
+  private crash(id: NodeId, why: string): void {
+    const slot = this.slots[id]!;
+    if (slot.core === null) return;
+    slot.core = null;
+    slot.incarnation++; // pending syncs, releases and ticks of the old process die with it
+    this.counts.crashes++;
+    this.log(`n${id} CRASH (${why}); ${slot.durable.length} durable records survive`);
+    for (const [rid, r] of this.requests) if (r.node === id) this.requests.delete(rid);
+  }
+
+  private scheduleTick(id: NodeId): void {
+    this.queue.push(this.now + this.plan.tickMs[id]!, { kind: "tick", node: id, incarnation: this.slots[id]!.incarnation });
+  }
+
+  private leaderNow(): NodeId | null {
+    const leaders = this.ids.filter((id) => this.slots[id]!.core?.status().role === "leader");
+    return leaders.length === 0 ? null : leaders[leaders.length - 1]!;
+  }
+
+  /** Drains a node's Ready: its records go to disk, and its output is released once they are durable. */
+  private drain(id: NodeId): void {
+    const slot = this.slots[id]!;
+    const core = slot.core;
+    if (core === null) return;
+    const before = core.status();
+    while (core.hasReady()) {
+      const ready = core.ready();
+      let releaseAt = Math.max(this.now, slot.syncDoneAt);
+      if (ready.persist.length > 0) {
+        releaseAt += this.rng.intBetween(this.plan.fsyncMinMs, this.plan.fsyncMaxMs + 1);
+        slot.syncDoneAt = releaseAt;
+      }
+      const event: Event = { kind: "release", node: id, incarnation: slot.incarnation, ready, synced: ready.persist };
+      if (this.opts.releaseBeforeSync && ready.persist.length > 0) {
+        // The injected bug: answer now, make durable later (a crash in between loses the records).
+        this.queue.push(releaseAt, { ...event, ready: { persist: [], messages: [], results: [], applied: [] } });
+        this.queue.push(this.now, { ...event, synced: [] });
+      } else {
+        this.queue.push(releaseAt, event);
+      }
+    }
+    const after = core.status();
+    if (after.role !== before.role || after.leader !== before.leader) {
+      this.log(`n${id} is ${after.role}${after.ownBallot ? ` b=${formatBallot(after.ownBallot)}` : ""} leader=${after.leader ?? "-"} commit=${after.commitIndex}`);
+    }
+    this.invariants.checkNode(id, core);
+  }
+
+  private release(id: NodeId, ready: Ready, synced: readonly PersistRecord[]): void {
+    const slot = this.slots[id]!;
+    const core = slot.core!;
+    slot.durable.push(...synced);
+    this.invariants.votesCast(id, ready.persist, this.now);
+    const sent = new Set<string>();
+    for (const env of ready.messages) {
+      if (env.to === id) {
+        core.step(env.from, env.msg);
+        continue;
+      }
+      sent.add(env.msg.type);
+      this.send(env);
+    }
+    const armed = this.armedCrash;
+    if (armed !== null && !this.faultsOver) {
+      const hit =
+        armed.target === "leader-after-accept" ? sent.has("accept") && core.status().role === "leader" : sent.has("accepted");
+      if (hit) {
+        this.armedCrash = null;
+        this.crash(id, armed.target === "leader-after-accept" ? "the leader, right after sending an Accept" : "right after voting");
+        this.queue.push(this.now + armed.durationMs, { kind: "restart", node: id });
+        return;
+      }
+    }
+    for (const r of ready.results) {
+      if (!this.requests.has(r.requestId)) continue;
+      let state: number[] | null = null;
+      if (r.kind === "appended") state = core.list.prefix(r.index + 1);
+      else if (r.kind === "read") state = core.list.prefix(r.length);
+      // Replies cross the same lossy network: a lost one makes the client retry a command that was applied.
+      if (this.rng.intBetween(0, 10_000) < this.plan.network.loss * 10_000) continue;
+      this.queue.push(this.now + this.rng.intBetween(1, 4), { kind: "client-reply", requestId: r.requestId, result: r, state });
+    }
+    this.drain(id);
+  }
+
+  // ---------------------------------------------------------- network ----
+
+  private send(env: Envelope): void {
+    const net = this.plan.network;
+    this.counts.messages++;
+    if (this.cuts[env.from]![env.to]) return;
+    if (this.rng.intBetween(0, 10_000) < net.loss * 10_000) return;
+    const copies = this.rng.intBetween(0, 10_000) < net.duplicate * 10_000 ? 2 : 1;
+    for (let i = 0; i < copies; i++) {
+      let delay = net.minDelayMs + this.rng.intBetween(0, net.jitterMs + 1);
+      if (this.rng.intBetween(0, 10_000) < net.slowProbability * 10_000) delay += this.rng.intBetween(50, 300);
+      this.queue.push(this.now + delay, { kind: "deliver", env });
+    }
+  }
+
+  // ---------------------------------------------------------- events -----
+
+  private handle(ev: Event): void {
+    switch (ev.kind) {
+      case "tick": {
+        const slot = this.slots[ev.node]!;
+        if (slot.core === null || ev.incarnation !== slot.incarnation) return;
+        slot.core.tick();
+        this.drain(ev.node);
+        this.scheduleTick(ev.node);
+        return;
+      }
+      case "release": {
+        const slot = this.slots[ev.node]!;
+        if (slot.core === null || ev.incarnation !== slot.incarnation) return; // crashed before the sync finished
+        this.release(ev.node, ev.ready, ev.synced);
+        return;
+      }
+      case "deliver": {
+        const { env } = ev;
+        const core = this.slots[env.to]!.core;
+        if (core === null || this.cuts[env.from]![env.to]) return;
+        this.log(`n${env.to} <- n${env.from} ${describeMessage(env.msg)}`);
+        core.step(env.from, env.msg);
+        this.drain(env.to);
+        return;
+      }
+      case "episode":
+        return this.startEpisode(ev.episode);
+      case "heal-partition":
+        if (ev.id === this.partitionId) {
+          this.cuts = noCuts(this.n);
+          this.log("partition healed");
+        }
+        return;
+      case "restart":
+        if (this.slots[ev.node]!.core === null) this.boot(ev.node);
+        return;
+      case "client-next":
+        return this.clientNext(ev.client);
+      case "client-retry": {
+        const op = this.clients[ev.client]!.op;
+        if (op !== null && op.seq === ev.op) this.clientAttempt(ev.client);
+        return;
+      }
+      case "client-arrive":
+        return this.clientArrive(ev.node, ev.requestId);
+      case "client-reply":
+        return this.clientReply(ev.requestId, ev.result, ev.state);
+      case "client-attempt-timeout":
+        return this.clientAttemptTimeout(ev.client, ev.attempt);
+      case "end-faults":
+        return this.endFaults();
+      case "probe":
+        return this.startProbe();
+    }
+  }
+
+  private startEpisode(e: Episode): void {
+    if (this.faultsOver) return;
+    if (e.kind === "partition") {
+      const { cuts, description } = cutsFor(e.shape, this.rng, this.n, this.leaderNow());
+      this.cuts = cuts;
+      this.counts.partitions++;
+      this.log(`FAULT ${description} for ${e.durationMs} ms`);
+      this.queue.push(this.now + e.durationMs, { kind: "heal-partition", id: ++this.partitionId });
+      return;
+    }
+    if (e.target === "leader-after-accept" || e.target === "voter-after-accepted") {
+      this.armedCrash = { target: e.target, durationMs: e.durationMs };
+      this.log(`FAULT armed: ${e.target === "leader-after-accept" ? "the leader dies right after its next Accept" : "the next voter dies right after its Accepted"}`);
+      return;
+    }
+    const up = this.ids.filter((id) => this.slots[id]!.core !== null);
+    const leader = this.leaderNow();
+    const victim = e.target === "leader" && leader !== null ? leader : up[this.rng.intBetween(0, up.length)];
+    if (victim === undefined) return;
+    this.crash(victim, e.target === "leader" && leader !== null ? "the leader" : "random node");
+    this.queue.push(this.now + e.durationMs, { kind: "restart", node: victim });
+  }
+
+  private endFaults(): void {
+    this.faultsOver = true;
+    this.cuts = noCuts(this.n);
+    this.partitionId++;
+    this.log("FAULTS END: network healed, every node up; the cluster must serve again");
+    for (const id of this.ids) if (this.slots[id]!.core === null) this.boot(id);
+    this.queue.push(this.now + 1, { kind: "probe" });
+  }
+
+  // ---------------------------------------------------------- clients ----
+
+  private newOp(client: ClientState, f: "append" | "read", command: Command | null, timeoutMs: number): ClientOp {
+    return { seq: ++client.opSeq, f, command, deadline: this.now + timeoutMs, attempt: 0, backingOff: false, maybeApplied: new Set() };
+  }
+
+  private clientNext(c: number): void {
+    const client = this.clients[c]!;
+    if (this.faultsOver || client.op !== null) return;
+    const isRead = this.rng.intBetween(0, 5) === 0;
+    const command: Command | null = isRead ? null : { clientId: c + 1, commandId: client.nextCommandId++, payload: this.nextPayload++ };
+    client.op = this.newOp(client, isRead ? "read" : "append", command, OP_TIMEOUT_MS);
+    this.record(c, "invoke", client.op, null);
+    if (command !== null) this.invariants.proposed(command);
+    this.clientAttempt(c);
+  }
+
+  private startProbe(): void {
+    // A fresh client appends once; it must be acknowledged within the recovery bound.
+    const c = this.clients.length;
+    const client: ClientState = { id: c, nextCommandId: 2, opSeq: 0, op: null, target: null };
+    this.clients.push(client);
+    const command = { clientId: c + 1, commandId: 1, payload: this.nextPayload++ };
+    client.op = this.newOp(client, "append", command, this.recoveryBoundMs);
+    this.probe = { requestedAt: this.now, client: c, done: false };
+    this.record(c, "invoke", client.op, null);
+    this.invariants.proposed(command);
+    this.clientAttempt(c);
+  }
+
+  /** Sends the current op (again: a retry repeats the same command) to the hinted leader or a random node. */
+  private clientAttempt(c: number): void {
+    const client = this.clients[c]!;
+    const op = client.op!;
+    op.attempt++;
+    op.backingOff = false;
+    const node = client.target ?? this.rng.intBetween(0, this.n);
+    const requestId = this.nextRequestId++;
+    this.requests.set(requestId, { client: c, op: op.seq, attempt: op.attempt, node });
+    this.queue.push(this.now + this.rng.intBetween(1, 4), { kind: "client-arrive", node, requestId });
+    this.queue.push(this.now + ATTEMPT_TIMEOUT_MS, { kind: "client-attempt-timeout", client: c, attempt: op.attempt });
+  }
+
+  private clientArrive(node: NodeId, requestId: number): void {
+    const req = this.requests.get(requestId);
+    const core = this.slots[node]!.core;
+    if (req === undefined || core === null) return; // the node is down: the attempt times out
+    const op = this.clients[req.client]!.op;
+    if (op === null || op.seq !== req.op) return;
+    if (op.command !== null) {
+      op.maybeApplied.add(req.attempt); // from here on a leader may put it in an Accept
+      core.propose(requestId, op.command);
+    } else {
+      core.read(requestId);
+    }
+    this.drain(node);
+  }
+
+  private clientReply(requestId: number, result: ClientResult, state: readonly number[] | null): void {
+    const req = this.requests.get(requestId);
+    if (req === undefined) return;
+    this.requests.delete(requestId);
+    const client = this.clients[req.client]!;
+    const op = client.op;
+    if (op === null || op.seq !== req.op) return; // a late reply to a finished op
+    if (result.kind === "appended" || result.kind === "read") {
+      // Any attempt's success counts, even one we stopped waiting for.
+      if (result.kind === "appended") this.invariants.acknowledged(op.command!.payload, result.index, state!, this.now);
+      this.finish(req.client, "ok", state);
+      return;
+    }
+    if (result.outcome === "not_applied") op.maybeApplied.delete(req.attempt);
+    if (req.attempt !== op.attempt || op.backingOff) return;
+    client.target = result.leader;
+    this.retryLater(req.client);
+  }
+
+  private clientAttemptTimeout(c: number, attempt: number): void {
+    const op = this.clients[c]!.op;
+    if (op === null || op.attempt !== attempt || op.backingOff) return;
+    this.clients[c]!.target = null;
+    this.retryLater(c);
+  }
+
+  private retryLater(c: number): void {
+    const op = this.clients[c]!.op!;
+    if (this.now >= op.deadline) {
+      // Jepsen's rule: only a definite refusal is a failure; anything that may have happened is info.
+      this.finish(c, op.f === "append" && op.maybeApplied.size === 0 ? "fail" : "info", null);
+      return;
+    }
+    op.backingOff = true;
+    this.queue.push(this.now + this.rng.intBetween(20, 100), { kind: "client-retry", client: c, op: op.seq });
+  }
+
+  private finish(c: number, type: "ok" | "info" | "fail", state: readonly number[] | null): void {
+    const client = this.clients[c]!;
+    const op = client.op!;
+    this.record(c, type, op, state);
+    client.op = null;
+    if (this.probe?.client === c) {
+      if (type !== "ok") throw new SafetyViolation(`liveness: after the faults ended, the probe append was not acknowledged within ${this.recoveryBoundMs} ms`);
+      this.probe.done = true;
+      this.log(`probe acknowledged after ${this.now - this.probe.requestedAt} ms`);
+      return;
+    }
+    if (!this.faultsOver) this.queue.push(this.now + this.rng.intBetween(10, 100), { kind: "client-next", client: c });
+  }
+
+  private record(c: number, type: HistoryEvent["type"], op: ClientOp, state: readonly number[] | null): void {
+    const value = op.command?.payload ?? null;
+    this.history.push({ process: c, type, f: op.f, value, state: state === null ? null : [...state], time: this.now * 1_000_000 });
+    this.log(`client ${c} ${type} ${op.f}${value === null ? "" : ` ${value}`}${state === null ? "" : ` -> [${state.length} items${state.length ? `, last ${state[state.length - 1]}` : ""}]`}`);
+  }
+
+  // ------------------------------------------------------------ end ------
+
+  private allCaughtUp(): boolean {
+    const commits = this.slots.map((s) => s.core?.commitIndex ?? -1);
+    return commits.every((c) => c === commits[0]);
+  }
+
+  private finalChecks(): string | undefined {
+    if (this.probe === null) return "the run ended before the faults did";
+    if (!this.probe.done) return `liveness: after the faults ended, the probe append was not acknowledged within ${this.recoveryBoundMs} ms`;
+    if (!this.allCaughtUp()) {
+      return `liveness: nodes did not converge after the faults ended (commit indexes ${this.slots.map((s) => s.core?.commitIndex ?? "down").join(", ")})`;
+    }
+    return this.invariants.finalCheck(this.slots.map((s) => s.core!));
+  }
+}
