@@ -4,8 +4,11 @@ import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, DEFAULT_HTTP_PORT } from "../config/cluster-config.js";
 import { NodeStartError } from "../node/cluster-node.js";
 import { CorruptLogError } from "../storage/record-file.js";
+import { parseModelOption, runCheck } from "./check-command.js";
 import { runClient, UsageError } from "./client-command.js";
+import { runJepsen, type JepsenCommandOptions } from "./jepsen-command.js";
 import { runNode } from "./node-command.js";
+import { runSim, type SimCommandOptions } from "./sim-command.js";
 import { startServers } from "./start-servers.js";
 
 function intOption(what: string, min: number, max: number) {
@@ -59,6 +62,55 @@ export function buildProgram(entryScript: string): Command {
     .option("--timeout <s>", "seconds to keep trying", intOption("timeout", 1, 3600), 20)
     .action(async (config: string, payload: string, o: { port: number; server: number; timeout: number }) => {
       process.exitCode = await runClient(config, payload, o);
+    });
+
+  program
+    .command("check")
+    .description(
+      "Check a history (JSON lines, Jepsen's shape: process, type, f, value, state, time) of appends and reads for linearizability. Exit 0 linearizable, 1 not, 2 unknown (timeout) or unreadable.",
+    )
+    .argument("<history>", "history file, e.g. history.jsonl: one event per line")
+    .option("--model <model>", "strict (a reply is exactly the list right after the op) or appendable-list (Jepsen's old, looser model)", parseModelOption, "strict")
+    .option("--timeout-ms <ms>", "give up (exit 2) after this long", intOption("timeout", 1, 86_400_000), 60_000)
+    .action(async (history: string, o: { model: "strict" | "appendable-list"; timeoutMs: number }) => {
+      process.exitCode = await runCheck(history, o);
+    });
+
+  program
+    .command("jepsen")
+    .description(
+      "The Jepsen-style test on this machine (needs root): nodes in network namespaces, clients over HTTP, partitions/kills/pauses, " +
+        "then a linearizability check and a report in store/. Exit 0 valid, 1 not linearizable, 2 unknown.",
+    )
+    .option("--nodes <n>", "3 or 5", intOption("nodes", 3, 5), 3)
+    .option("--concurrency <n>", "client processes (process p talks to node p mod nodes)", intOption("concurrency", 1, 1000), 5)
+    .option("--time-limit <s>", "seconds of load and faults", intOption("time limit", 1, 86_400), 30)
+    .option("--rate <n>", "target operations per second, all clients together", intOption("rate", 1, 100_000), 20)
+    .option("--nemesis <list>", "comma-separated: partition, partition-leader, kill, pause, none", "partition")
+    .option("--reads", "also read the list (GET /state)", false)
+    .option("--healthy <s>", "seconds without faults between fault periods", intOption("healthy", 0, 3600), 5)
+    .option("--faulty <s>", "seconds each fault lasts", intOption("faulty", 1, 3600), 5)
+    .option("--model <model>", "strict or appendable-list", "strict")
+    .option("--name <name>", "test name (results go to store/<name>/<time>/)", "paxos")
+    .option("--store <dir>", "where results go", "store")
+    .option("--request-timeout-ms <ms>", "client timeout per request (then the op is :info)", intOption("timeout", 100, 600_000), 5000)
+    .action(async (o: JepsenCommandOptions) => {
+      process.exitCode = await runJepsen(o, entryScript);
+    });
+
+  program
+    .command("sim")
+    .description("Run the deterministic simulator: the real core under crashes, partitions and lossy links, all from a seed. Exit 1 when any seed fails.")
+    .option("--seed <n>", "the (first) seed; alone, runs just this seed", intOption("seed", 0, 2 ** 31), undefined)
+    .option("--seeds <n>", "how many seeds to run, from --seed (default 1) on", intOption("seeds", 1, 10_000_000), undefined)
+    .option("--nodes <n>", "3, 5, or mixed (alternating by seed)", (v: string) => {
+      if (v !== "3" && v !== "5" && v !== "mixed") throw new InvalidArgumentError("--nodes must be 3, 5 or mixed");
+      return v;
+    }, "3")
+    .option("--fault-phase-ms <ms>", "simulated time with faults and client load, before the recovery check", intOption("fault phase", 1000, 3_600_000), 20_000)
+    .option("--trace", "print every event of the run as it happens", false)
+    .action((o: SimCommandOptions) => {
+      process.exitCode = runSim(o);
     });
 
   return program;

@@ -8,6 +8,8 @@
 // durable before its messages leave and its clients are answered, and a
 // node's messages to itself are stepped right after that.
 
+import { historyFromEvents } from "../check/history.js";
+import { checkHistory } from "../check/linearizability.js";
 import { formatBallot } from "../core/ballot.js";
 import { PaxosCore } from "../core/paxos-core.js";
 import { Rng } from "../core/rng.js";
@@ -550,7 +552,7 @@ export class Simulation {
 
   private record(c: number, type: HistoryEvent["type"], op: ClientOp, state: readonly number[] | null): void {
     const value = op.command?.payload ?? null;
-    this.history.push({ process: c, type, f: op.f, value, state: state === null ? null : [...state], time: this.now * 1_000_000 });
+    this.history.push({ process: c, type, f: op.f, value, state: state === null ? null : [...state], time: Math.round(this.now * 1_000_000) });
     this.log(`client ${c} ${type} ${op.f}${value === null ? "" : ` ${value}`}${state === null ? "" : ` -> [${state.length} items${state.length ? `, last ${state[state.length - 1]}` : ""}]`}`);
   }
 
@@ -567,6 +569,12 @@ export class Simulation {
     if (!this.allCaughtUp()) {
       return `liveness: nodes did not converge after the faults ended (commit indexes ${this.slots.map((s) => s.core?.commitIndex ?? "down").join(", ")})`;
     }
-    return this.invariants.finalCheck(this.slots.map((s) => s.core!));
+    const lost = this.invariants.finalCheck(this.slots.map((s) => s.core!));
+    if (lost !== undefined) return lost;
+    // The clients' view: their history must be linearizable (the strict model: a reply is exactly the list after the op).
+    const verdict = checkHistory(historyFromEvents(this.history), { model: "strict", timeoutMs: 20_000 });
+    if (verdict.valid === false) return `history not linearizable: ${verdict.explanation}`;
+    if (verdict.valid === "unknown") return `linearizability check gave up: ${verdict.reason}`;
+    return undefined;
   }
 }
