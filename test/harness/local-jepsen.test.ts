@@ -1,0 +1,102 @@
+// The local Jepsen harness itself: it must call a broken cluster broken,
+// refuse to run without root, and leave no namespace or link behind.
+
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { runLocalJepsen } from "../../src/harness/local-jepsen.js";
+import { NAME_PREFIX } from "../../src/harness/netns.js";
+import { PAXOS_BIN, ROOT } from "../support/process-cluster.js";
+
+const canRun = process.getuid?.() === 0 && spawnSync("iptables", ["--version"]).status === 0 && spawnSync("ip", ["-V"]).status === 0;
+const store = mkdtempSync(join(tmpdir(), "paxos-jepsen-store-"));
+afterAll(() => rmSync(store, { recursive: true, force: true }));
+
+function leftovers(): string[] {
+  const ns = execFileSync("ip", ["netns", "list"], { encoding: "utf8" });
+  const links = execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" });
+  return [...ns.split("\n"), ...links.split("\n")].filter((l) => l.includes(`${NAME_PREFIX}-`));
+}
+
+describe.skipIf(!canRun)("the local Jepsen harness (root, ip, iptables)", () => {
+  it("reports a cluster that answers from local state without consensus as not linearizable", async () => {
+    const broken = join(ROOT, "test/support/broken-node.mjs");
+    const outcome = await runLocalJepsen(
+      {
+        nodes: 3,
+        concurrency: 3,
+        timeLimitS: 4,
+        rate: 30,
+        nemeses: ["none"],
+        reads: false,
+        healthyS: 1,
+        faultyS: 1,
+        model: "strict",
+        name: "broken",
+        storeDir: store,
+        requestTimeoutMs: 2000,
+        nodeCommand: (i, config) => [process.execPath, broken, "node", config, "--self", String(i)],
+        log: () => {},
+      },
+      PAXOS_BIN,
+    );
+    expect(outcome.results.valid).toBe(false);
+    expect(outcome.exitCode).toBe(1);
+    expect(outcome.results.explanation.length).toBeGreaterThan(0);
+    for (const f of ["history.jsonl", "history.edn", "results.json", "index.html"]) expect(existsSync(join(outcome.dir, f)), f).toBe(true);
+    const html = readFileSync(join(outcome.dir, "index.html"), "utf8");
+    expect(html).toContain("NOT LINEARIZABLE");
+    expect(leftovers()).toEqual([]);
+  }, 60_000);
+
+  it("passes a short run of the real cluster under partitions and kills, and cleans up", async () => {
+    const outcome = await runLocalJepsen(
+      {
+        nodes: 3,
+        concurrency: 5,
+        timeLimitS: 12,
+        rate: 40,
+        nemeses: ["partition", "kill"],
+        reads: true,
+        healthyS: 2,
+        faultyS: 3,
+        model: "strict",
+        name: "short",
+        storeDir: store,
+        requestTimeoutMs: 3000,
+        log: () => {},
+      },
+      PAXOS_BIN,
+    );
+    expect(outcome.results.explanation).toBe("");
+    expect(outcome.results.valid).toBe(true);
+    expect(outcome.results.finalCheck.ok).toBe(true);
+    expect(outcome.results.nemesisIntervals.map((n) => n.kind)).toEqual(expect.arrayContaining(["partition", "kill"]));
+    expect(outcome.results.counts.ok).toBeGreaterThan(50);
+    expect(outcome.exitCode).toBe(0);
+    expect(leftovers()).toEqual([]);
+  }, 90_000);
+
+  it("removes leftovers of a crashed run when it starts", async () => {
+    execFileSync("ip", ["netns", "add", `${NAME_PREFIX}-n7`]);
+    try {
+      expect(leftovers().length).toBeGreaterThan(0);
+      const r = spawnSync(process.execPath, [PAXOS_BIN, "jepsen", "--nodes", "7"], { encoding: "utf8" });
+      expect(r.status).not.toBe(0); // --nodes 7 is refused by the option parser before anything runs
+      const run = spawnSync(process.execPath, [PAXOS_BIN, "jepsen", "--time-limit", "1", "--nemesis", "none", "--store", store], { encoding: "utf8", timeout: 60_000 });
+      expect(run.stdout).toContain("removed leftovers of an earlier run");
+      expect(leftovers()).toEqual([]);
+    } finally {
+      spawnSync("ip", ["netns", "delete", `${NAME_PREFIX}-n7`]);
+    }
+  }, 90_000);
+
+  it("refuses to run without root, saying so", () => {
+    if (spawnSync("runuser", ["--help"]).status !== 0) return;
+    const r = spawnSync("runuser", ["-u", "nobody", "--", process.execPath, PAXOS_BIN, "jepsen", "--time-limit", "1"], { encoding: "utf8", cwd: tmpdir() });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/needs root/);
+  });
+});
