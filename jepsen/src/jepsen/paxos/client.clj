@@ -1,0 +1,47 @@
+(ns jepsen.paxos.client
+  "The Jepsen client: each op goes over HTTP JSON (jepsen.paxos.http) to node
+  (process mod node-count)."
+  (:require [jepsen.client :as client]
+            [jepsen.paxos.http :as http]))
+
+(defrecord Client [http-client counter client-id-base]
+  client/Client
+  (open! [this test node]
+    (assoc this :http-client (http/make-client)))
+
+  (setup! [this test])
+
+  (invoke! [this test op]
+    (let [nodes (vec (:nodes test))
+          p     (:process op)
+          url   (http/base-url (nth nodes (mod p (count nodes))) (:http-port test))
+          opts  {:timeout-ms (:request-timeout-ms test)}]
+      (case (:f op)
+        :append
+        (let [r (http/append! http-client url
+                              {:client-id  (+ client-id-base p)
+                               :command-id (swap! counter inc)
+                               :payload    (:value op)}
+                              opts)]
+          (if (= :ok (:type r))
+            (assoc op :type :ok
+                   :value {:appended-value (:value op), :new-state (:state r)})
+            ; :fail and :info keep the invocation's :value (Knossos needs it)
+            (assoc op :type (:type r), :error (:error r))))
+
+        :read
+        (let [r (http/read-state http-client url opts)]
+          (if (= :ok (:type r))
+            (assoc op :type :ok, :value (:state r))
+            (assoc op :type :fail, :error (:error r)))))))
+
+  (teardown! [this test])
+
+  (close! [this test]))
+
+(defn client
+  "A fresh client. client_id = a random base + the Jepsen process (unique per
+  process); command_id increases with every op."
+  []
+  (map->Client {:counter        (atom 0)
+                :client-id-base (* 1000000 (inc (rand-int 1000000)))}))

@@ -1,0 +1,2 @@
+(ns clojure.tools.logging)
+(defmacro info [& args] `(do (list ~@args) nil))

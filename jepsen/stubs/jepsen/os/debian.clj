@@ -1,0 +1,3 @@
+(ns jepsen.os.debian)
+(def os nil)
+(defn install [pkgs] pkgs)
