@@ -1,4 +1,6 @@
-// Benchmark of the linearizability checker: `npm run build && node dist/src/check/bench.js [OPS] [SEED]`.
+// Benchmark of the linearizability checker:
+//   npm run build && node dist/src/check/bench.js [OPS] [SEED] [DIR]
+// (with DIR, also writes DIR/valid.jsonl and DIR/violation.jsonl, for `paxos check`).
 //
 // Generates a synthetic history (default 10,000 ops) of 5 concurrent clients
 // on a simulated linearizable list, with random overlapping latencies and ~2%
@@ -7,6 +9,8 @@
 // violation (an acknowledged element removed from a later reply) and checks
 // again. Prints ops, times and verdicts.
 
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { historyFromEvents, parseHistory, type History } from "./history.js";
 import { checkHistory, type CheckResult } from "./linearizability.js";
 import type { ModelName } from "./models.js";
@@ -114,6 +118,7 @@ function row(label: string, model: ModelName, r: CheckResult, ms: number): void 
 function main(): void {
   const ops = Number(process.argv[2] ?? 10_000);
   const seed = Number(process.argv[3] ?? 42);
+  const dir = process.argv[4];
   const rand = prng(seed);
   const [events, genMs] = time(() => simulate(rand, ops, 5, 0.02));
   const [history, parseMs] = time(() => historyFromEvents(events));
@@ -140,7 +145,9 @@ function main(): void {
     row("valid history, search only", model, r, ms);
   }
 
+  if (dir !== undefined) writeFileSync(join(dir, "valid.jsonl"), `${text}\n`);
   const what = injectViolation(events, history, rand);
+  if (dir !== undefined) writeFileSync(join(dir, "violation.jsonl"), `${events.map((e) => JSON.stringify(e)).join("\n")}\n`);
   const bad = historyFromEvents(events);
   console.log(`one violation injected: ${what}`);
   let explanation = "";

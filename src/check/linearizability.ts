@@ -26,7 +26,13 @@
 //    configuration has a compact exact key: the first return entry still in
 //    the list, the calls before it still in the list, and the state id. It
 //    runs for the appendable-list model when the strict fast path does not
-//    accept, and for the strict model when values repeat.
+//    accept, and for the strict model when values repeat. Three sound
+//    reductions keep it near-linear on real histories (explained in search()):
+//    a read that fits the state is lifted at once and never revisited; a lift
+//    whose new state is not a prefix of the reply of the op that returns first
+//    is skipped; and an info append whose value only it appends gets a return
+//    entry (a deadline) just before the first ok op whose state shows the
+//    value, while other info appends may stay unlinearized forever.
 //
 // Semantics as Jepsen's: a fail never happened; an info op may take effect at
 // any point after its invoke, or never. Info reads constrain nothing and are
@@ -429,6 +435,58 @@ type SearchOutcome =
   | { kind: "timeout"; configurations: number; furthest: Operation | null }
   | { kind: "fail"; configurations: number; violation: Details };
 
+/**
+ * For each info append that is the only op appending its value, the event
+ * position by which it must have taken effect: the first completion of an ok
+ * op whose state contains the value (reads; in the strict model also appends,
+ * whose reply is the state). Both states and replies are checked through the
+ * spine (the longest reply) when they lie on it, so this is O(n + |L|).
+ */
+function infoDeadlines(
+  ops: readonly Operation[],
+  oks: readonly Operation[],
+  sops: readonly SearchOp[],
+  store: ListStore,
+  replies: ReadonlyMap<Operation, PreparedReply>,
+  longest: readonly number[],
+  model: ModelName,
+): Map<Operation, number> {
+  const out = new Map<Operation, number>();
+  const appenders = new Map<number, number>();
+  for (const o of ops) if (o.f === "append" && o.type !== "fail" && o.value !== null) appenders.set(o.value, (appenders.get(o.value) ?? 0) + 1);
+  const sole = new Map<number, Operation>();
+  for (const s of sops) if (s.kind === APPEND_INFO && appenders.get(s.v) === 1) sole.set(s.v, s.op);
+  if (sole.size === 0) return out;
+
+  const deadline = new Map<number, number>();
+  const earlier = (x: number, seq: number) => {
+    if (seq < (deadline.get(x) ?? Number.POSITIVE_INFINITY)) deadline.set(x, seq);
+  };
+  // minAtLeast[len]: first completion of a constraining op whose state is a spine prefix of length >= len.
+  const minAtLeast = new Float64Array(longest.length + 2).fill(Number.POSITIVE_INFINITY);
+  for (const o of oks) {
+    if (o.f === "append" && model !== "strict") continue;
+    const node = replies.get(o)?.node ?? ListStore.EMPTY;
+    const seq = o.completeSeq ?? Number.POSITIVE_INFINITY;
+    if (store.onSpine(node)) {
+      const len = store.depth(node);
+      if (seq < (minAtLeast[len] ?? Number.POSITIVE_INFINITY)) minAtLeast[len] = seq;
+    } else {
+      for (const x of o.reply ?? []) if (sole.has(x)) earlier(x, seq);
+    }
+  }
+  for (let len = longest.length - 1; len >= 0; len--) minAtLeast[len] = Math.min(minAtLeast[len] ?? Number.POSITIVE_INFINITY, minAtLeast[len + 1] ?? Number.POSITIVE_INFINITY);
+  for (let i = 0; i < longest.length; i++) {
+    const x = longest[i] ?? 0;
+    if (sole.has(x)) earlier(x, minAtLeast[i + 1] ?? Number.POSITIVE_INFINITY);
+  }
+  for (const [x, op] of sole) {
+    const d = deadline.get(x);
+    if (d !== undefined && Number.isFinite(d)) out.set(op, d);
+  }
+  return out;
+}
+
 function search(ops: readonly Operation[], model: ListModel, deadline: number): SearchOutcome {
   const store = new ListStore();
   const oks = ops.filter((o) => o.type === "ok");
@@ -450,23 +508,37 @@ function search(ops: readonly Operation[], model: ListModel, deadline: number): 
     }
   }
 
-  // Entries in real-time order; info ops return after everything (in invoke order).
+  // Entries in real-time order. An info op returns after everything (in
+  // invoke order), unless it alone appends its value: then it must be
+  // linearized before the first ok op whose state shows that value returns.
   const n = sops.length;
   const E = 2 * n;
-  const positions: { pos: number; s: number; call: boolean }[] = [];
+  const positions: { pos: number; s: number; call: boolean; optional: boolean }[] = [];
   const far = Number.MAX_SAFE_INTEGER / 2;
+  const mustPrecede = infoDeadlines(ops, oks, sops, store, replies, longest, model.name);
   sops.forEach((s, i) => {
-    positions.push({ pos: s.op.invokeSeq, s: i, call: true });
-    positions.push({ pos: s.op.type === "ok" ? (s.op.completeSeq ?? far) : far + s.op.invokeSeq, s: i, call: false });
+    let ret = s.op.completeSeq ?? far;
+    let optional = false;
+    if (s.op.type === "info") {
+      const d = mustPrecede.get(s.op) ?? far;
+      optional = !(d > s.op.invokeSeq && d < far);
+      ret = optional ? far + s.op.invokeSeq : d - 0.5;
+    }
+    positions.push({ pos: s.op.invokeSeq, s: i, call: true, optional: false });
+    positions.push({ pos: ret, s: i, call: false, optional });
   });
   positions.sort((a, b) => a.pos - b.pos);
   const entOp = new Int32Array(E);
   const entCall = new Uint8Array(E);
+  // Return entries of info ops that need never take effect: all at the end, so
+  // reaching one means every op that must be linearized is.
+  const optionalRet = new Uint8Array(E);
   const match = new Int32Array(E);
   const callOf = new Int32Array(n);
   positions.forEach((p, e) => {
     entOp[e] = p.s;
     entCall[e] = p.call ? 1 : 0;
+    optionalRet[e] = p.optional ? 1 : 0;
     if (p.call) callOf[p.s] = e;
     else match[callOf[p.s] ?? 0] = e;
   });
@@ -524,16 +596,63 @@ function search(ops: readonly Operation[], model: ListModel, deadline: number): 
     }
   };
 
+  // A read that fits the current state can be linearized right away: states
+  // only grow, so in any linearization only other reads come between now and
+  // its place, and moving it first keeps real-time order (it was invoked; what
+  // must precede it already returned). So a configuration where a read fits is
+  // linearizable iff the one with the read lifted is: reads are tried first and
+  // never backtracked into alternatives ("forced").
+  //
+  // Also, every op linearized from now on starts from a state that is a prefix
+  // of its reply (strict and appendable-list alike), and states only grow. So
+  // lifting op o into state st2 is pointless unless st2 is a prefix of the
+  // reply of the op r whose return entry comes first (when r is ok and not o):
+  // r still has to follow. This keeps info appends from being tried anywhere
+  // but where the replies show them.
+  let firstRetReply = -1; // node of the reply of the first return entry's op, -1 if none applies
+  let firstRetOp = -1;
+  const firstCandidate = (st: number): number => {
+    let candidate = -1;
+    let p = next[HEAD] ?? -1;
+    for (; p >= 0 && entCall[p] === 1; p = next[p] ?? -1) {
+      const s = sops[entOp[p] ?? 0] as SearchOp;
+      if (candidate < 0 && s.kind === READ_OK && (s.reply as PreparedReply).node === st) candidate = p;
+    }
+    // The first return entry of an ok op (info ops' deadline entries have no reply; skip them).
+    while (p >= 0 && (entCall[p] === 1 || (sops[entOp[p] ?? 0] as SearchOp).reply === null) && optionalRet[p] === 0) p = next[p] ?? -1;
+    const r = p >= 0 && optionalRet[p] === 0 ? (sops[entOp[p] ?? 0] as SearchOp) : undefined;
+    firstRetOp = r !== undefined ? (entOp[p] ?? -1) : -1;
+    firstRetReply = r !== undefined && r.reply !== null ? r.reply.node : -1;
+    return candidate >= 0 ? candidate : (next[HEAD] ?? -1);
+  };
+
   const memo = new Set<string>();
   const stackEntry: number[] = [];
   const stackState: number[] = [];
+  const stackForced: boolean[] = [];
   let state = ListStore.EMPTY;
-  let e = next[HEAD] ?? -1;
+  let e = firstCandidate(state);
   let iterations = 0;
   let maxR = -1;
   const blockedStates = new Set<number>();
   let blockedPath: number[] = [];
   let blockedPending: number[] = []; // ops invoked but not linearized when first stuck there (not counting the stuck op)
+
+  /** Undoes lifts up to and including the last unforced one; false when nothing is left. */
+  const backtrack = (): boolean => {
+    for (;;) {
+      const top = stackEntry.pop();
+      if (top === undefined) return false;
+      state = stackState.pop() ?? ListStore.EMPTY;
+      const forced = stackForced.pop() ?? false;
+      unlift(top);
+      if (!forced) {
+        firstCandidate(state);
+        e = next[top] ?? -1;
+        return true;
+      }
+    }
+  };
 
   while ((next[HEAD] ?? -1) >= 0) {
     if ((++iterations & 1023) === 0 && Date.now() >= deadline) {
@@ -544,20 +663,27 @@ function search(ops: readonly Operation[], model: ListModel, deadline: number): 
     const s = sops[entOp[e] ?? 0] as SearchOp;
     if (entCall[e] === 1) {
       const st2 = step(s, state);
-      if (st2 >= 0) {
+      if (st2 >= 0 && (firstRetReply < 0 || entOp[e] === firstRetOp || store.isPrefix(st2, firstRetReply))) {
+        const forced = s.kind === READ_OK;
         lift(e);
         const key = configKey(st2);
         if (!memo.has(key)) {
           memo.add(key);
           stackEntry.push(e);
           stackState.push(state);
+          stackForced.push(forced);
           state = st2;
-          e = next[HEAD] ?? -1;
+          e = firstCandidate(state);
           continue;
         }
         unlift(e);
+        // Already explored, and it failed; for a read that settles this configuration too.
+        if (forced && !backtrack()) break;
+        if (forced) continue;
       }
       e = next[e] ?? -1;
+    } else if (optionalRet[e] === 1) {
+      return { kind: "ok", configurations: memo.size };
     } else {
       // A return entry whose call is not linearized: stuck here.
       if (e > maxR) {
@@ -568,18 +694,16 @@ function search(ops: readonly Operation[], model: ListModel, deadline: number): 
         for (let p = next[HEAD] ?? -1; p >= 0 && p !== e; p = next[p] ?? -1) if (entCall[p] === 1 && p !== match[e]) blockedPending.push(entOp[p] ?? 0);
       }
       if (e === maxR && blockedStates.size < 1000) blockedStates.add(state);
-      const top = stackEntry.pop();
-      if (top === undefined) break;
-      state = stackState.pop() ?? ListStore.EMPTY;
-      unlift(top);
-      e = next[top] ?? -1;
+      if (!backtrack()) break;
     }
   }
   if ((next[HEAD] ?? -1) < 0) return { kind: "ok", configurations: memo.size };
 
   // No linearization: explain at the furthest return entry any attempt reached.
   const stuck = sops[entOp[maxR] ?? 0] as SearchOp;
-  const x = stuck.op;
+  // Stuck at an info append's deadline: the op that needs it (whose return comes next) is the one blamed.
+  const needer = stuck.kind === APPEND_INFO ? oks.find((o) => o.completeSeq === mustPrecede.get(stuck.op)) : undefined;
+  const x = needer ?? stuck.op;
   const states = [...blockedStates].slice(0, 3).map((st) => store.toArray(st));
   const path = blockedPath.map((i) => sops[i]?.op).filter((o): o is Operation => o !== undefined);
   const first = states[0] ?? [];
@@ -600,7 +724,7 @@ function search(ops: readonly Operation[], model: ListModel, deadline: number): 
     const reason = model.whyNot(first, x.f, x.value, x.reply);
     if (reason !== "") why += `; ${blockedStates.size > 1 ? `from the first of them, ` : ""}${reason}`;
   }
-  const pending = blockedPending.map((i) => sops[i]?.op).filter((o): o is Operation => o !== undefined);
+  const pending = blockedPending.map((i) => sops[i]?.op).filter((o): o is Operation => o !== undefined && o !== x);
   if (pending.length > 0) {
     const shown = pending.slice(0, 5).map((o) => `#${o.index}`);
     why += `; linearizing first any of the operations still pending then (${shown.join(", ")}${pending.length > 5 ? ", ..." : ""}) does not help`;

@@ -121,6 +121,11 @@ export class ListStore {
     this.spineValues = list;
   }
 
+  /** Whether the node's list is a prefix of the spine. */
+  onSpine(node: number): boolean {
+    return this.spine[this.depth(node)] === node;
+  }
+
   /** The node of a list. */
   intern(list: readonly number[]): number {
     const sv = this.spineValues;

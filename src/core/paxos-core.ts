@@ -135,7 +135,7 @@ export class PaxosCore {
     this.peers = cfg.nodes.filter((n) => n !== cfg.id);
     this.majority = Math.floor(cfg.nodes.length / 2) + 1;
     this.rng = new Rng(cfg.seed);
-    this.list = new ReplicatedList(cfg.maxSessions);
+    this.list = new ReplicatedList(cfg.maxSessions, cfg.dedupWindowSlots ?? Math.max(10_000, 8 * cfg.maxInflight * cfg.maxBatch));
     this.electionTimeout = this.randomElectionTimeout();
     this.restore(records);
   }
@@ -196,6 +196,11 @@ export class PaxosCore {
       return;
     }
     const done = this.list.lookup(command);
+    if (done === "stale") {
+      // An older copy may have been applied long ago (beyond the duplicate window): "unknown", not "not_applied".
+      this.outResults.push({ kind: "rejected", requestId, reason: "stale", outcome: "unknown", leader: this.id });
+      return;
+    }
     if (done !== undefined) {
       this.outResults.push({ kind: "appended", requestId, index: done, duplicate: true });
       return;
@@ -630,6 +635,13 @@ export class PaxosCore {
   }
 
   private onCatchupReply(msg: Extract<Message, { type: "catchupReply" }>): void {
+    // A leader's log below its commit point must hold only what it chose in
+    // its own ballot (or learned before proposing): followers learn from it by
+    // matching their votes in that ballot. A late reply from a node that
+    // follows a newer leader could hold another value for a slot this leader
+    // proposed, so a leader never takes one (found by review: two values
+    // applied for one slot).
+    if (this.role === "leader") return;
     for (let i = 0; i < msg.values.length; i++) this.learnChosen(msg.fromSlot + i, msg.values[i]!);
     this.advanceCommit();
     this.leaderCommitIndex = Math.max(this.leaderCommitIndex, msg.commitIndex);
@@ -663,13 +675,17 @@ export class PaxosCore {
   private applyChosen(slot: number, value: Value): void {
     this.outApplied.push({ slot, value });
     if (value.kind !== "command") return;
-    const { index, duplicate } = this.list.apply(value.command);
+    const applied = this.list.apply(value.command, slot);
     const key = commandKey(value.command);
     const waiting = this.waiters.get(key);
     if (waiting === undefined) return;
     this.waiters.delete(key);
     for (const requestId of waiting.requestIds) {
-      this.outResults.push({ kind: "appended", requestId, index, duplicate });
+      this.outResults.push(
+        applied.kind === "stale"
+          ? { kind: "rejected", requestId, reason: "stale", outcome: "unknown", leader: this.leader }
+          : { kind: "appended", requestId, index: applied.index, duplicate: applied.duplicate },
+      );
     }
   }
 
@@ -680,7 +696,11 @@ export class PaxosCore {
 
   /** Acceptor rule [PMS 2.2 P1a]: answer a ballot only if it is at least the one promised. */
   protected admits(ballot: Ballot): boolean {
-    return compareBallots(ballot, this.promised) >= 0;
+    // A leader also refuses ballots below its own (refusing is always safe):
+    // it may lead before its own promise is on disk, and must not follow an
+    // older leader then. A candidate does follow a live older leader.
+    const belowOwn = this.role === "leader" && compareBallots(ballot, this.ownBallot!) < 0;
+    return compareBallots(ballot, this.promised) >= 0 && !belowOwn;
   }
 
   /** Recovery rule [PMS 2.2 P2c]: of the reported votes for a slot, keep the one with the highest ballot. */
@@ -704,6 +724,7 @@ export class PaxosCore {
     this.preVoteBallot = null;
     this.promises.clear();
     this.catchupSentAtTick = null;
+    this.leaderCommitIndex = 0; // a new leader tells its own
   }
 
   /** Leaving leadership: commands already sent may still be chosen by a later leader; queued ones never will. */

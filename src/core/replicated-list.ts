@@ -7,22 +7,45 @@ interface Session {
   readonly index: number;
 }
 
+/** What applying a chosen command did. */
+export type ApplyOutcome =
+  /** Appended now, or (duplicate) appended earlier at `index`. */
+  | { readonly kind: "applied"; readonly index: number; readonly duplicate: boolean }
+  /** An older command of a client that has moved on: never applied, and never will be. */
+  | { readonly kind: "stale" };
+
 /**
  * The replicated state machine: an append-only list of integers plus the
- * exactly-once session table. Every node applies the same chosen commands in
- * slot order, so every node holds the same list and the same table; the table
- * goes through consensus with the list, so deduplication survives failover.
+ * exactly-once tables. Every node applies the same chosen commands in slot
+ * order, so every node holds the same list and tables; the tables go through
+ * consensus with the list, so deduplication survives failover.
  *
- * A retry repeats the whole triple (client_id, command_id, payload). The old
- * client reuses (pid, 1) for different payloads, so only an identical triple
- * counts as a duplicate; a client's latest command is remembered (clients
- * send one command at a time, so a retry is always of the latest one).
+ * One command can sit in two slots: a client (or the gateway) retries a
+ * command whose first copy is still a vote on a minority, and a later leader
+ * recovers that copy after the retry was applied. So:
+ * - a command identical to one applied within the last `windowSlots` slots
+ *   (client_id, command_id, payload) is a duplicate: it changes nothing and
+ *   answers with the original index;
+ * - a command older than its client's latest (a smaller command_id) is
+ *   stale: a sequential client has moved on, so it is dropped;
+ * - a client's latest command is also remembered beyond the window.
+ * The old client reused (pid, 1) for different payloads, so the same
+ * (client_id, command_id) with another payload is a new append.
+ * A stale copy can only lag the frontier by the pipelining windows of the
+ * leaders that failed in between, far below `windowSlots`.
  */
 export class ReplicatedList {
   private readonly items: number[] = [];
   private readonly sessions = new Map<number, Session>();
+  private readonly recent = new Map<string, { index: number; slot: number }>();
+  /** Keys of `recent` in slot order, for eviction. */
+  private readonly recentOrder: { key: string; slot: number }[] = [];
+  private recentHead = 0;
 
-  constructor(private readonly maxSessions: number) {}
+  constructor(
+    private readonly maxSessions: number,
+    private readonly windowSlots: number,
+  ) {}
 
   get length(): number {
     return this.items.length;
@@ -38,17 +61,23 @@ export class ReplicatedList {
     return this.items;
   }
 
-  /** The index at which this exact command was applied, if it was. */
-  lookup(cmd: Command): number | undefined {
+  /** The index at which this exact command was applied, "stale" if it never will be, or undefined if it may still be. */
+  lookup(cmd: Command): number | "stale" | undefined {
+    const recent = this.recent.get(key(cmd));
+    if (recent !== undefined) return recent.index;
     const s = this.sessions.get(cmd.clientId);
-    if (s !== undefined && s.commandId === cmd.commandId && s.payload === cmd.payload) return s.index;
+    if (s === undefined) return undefined;
+    if (s.commandId === cmd.commandId && s.payload === cmd.payload) return s.index;
+    if (cmd.commandId < s.commandId) return "stale";
     return undefined;
   }
 
-  /** Applies a chosen command; a duplicate leaves the list unchanged. */
-  apply(cmd: Command): { index: number; duplicate: boolean } {
+  /** Applies the command chosen for `slot`. */
+  apply(cmd: Command, slot: number): ApplyOutcome {
+    this.evictBefore(slot - this.windowSlots);
     const previous = this.lookup(cmd);
-    if (previous !== undefined) return { index: previous, duplicate: true };
+    if (previous === "stale") return { kind: "stale" };
+    if (previous !== undefined) return { kind: "applied", index: previous, duplicate: true };
     const index = this.items.length;
     this.items.push(cmd.payload);
     // Delete first so that Map order is least recently used first.
@@ -58,6 +87,24 @@ export class ReplicatedList {
       const oldest = this.sessions.keys().next();
       if (!oldest.done) this.sessions.delete(oldest.value);
     }
-    return { index, duplicate: false };
+    const k = key(cmd);
+    this.recent.set(k, { index, slot });
+    this.recentOrder.push({ key: k, slot });
+    return { kind: "applied", index, duplicate: false };
   }
+
+  private evictBefore(slot: number): void {
+    while (this.recentHead < this.recentOrder.length && this.recentOrder[this.recentHead]!.slot < slot) {
+      const old = this.recentOrder[this.recentHead++]!;
+      if (this.recent.get(old.key)?.slot === old.slot) this.recent.delete(old.key);
+    }
+    if (this.recentHead > 4096 && this.recentHead * 2 > this.recentOrder.length) {
+      this.recentOrder.splice(0, this.recentHead); // compact now and then: amortized O(1)
+      this.recentHead = 0;
+    }
+  }
+}
+
+function key(c: Command): string {
+  return `${c.clientId}/${c.commandId}/${c.payload}`;
 }

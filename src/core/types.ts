@@ -110,7 +110,8 @@ export type ClientResult =
   | {
       readonly kind: "rejected";
       readonly requestId: number;
-      readonly reason: "not_leader" | "overloaded";
+      /** stale: a newer command of the same client was already applied, so this request will not apply it. */
+      readonly reason: "not_leader" | "overloaded" | "stale";
       readonly outcome: Outcome;
       /** The leader this node believes in, if any (a hint for forwarding). */
       readonly leader: NodeId | null;
@@ -155,6 +156,11 @@ export interface CoreConfig {
   readonly resendTicks: number;
   /** Most client sessions remembered for exactly-once (oldest forgotten first). */
   readonly maxSessions: number;
+  /**
+   * Identical commands applied within this many slots are duplicates (see
+   * ReplicatedList). Default: max(10,000, 8 x maxInflight x maxBatch).
+   */
+  readonly dedupWindowSlots?: number;
 }
 
 export interface CoreStatus {

@@ -22,6 +22,10 @@ import { validateAppendBody } from "./validate.js";
 
 export const APPEND_PATH = "/proposer/client-request";
 export const HOPS_HEADER = "x-paxos-hops";
+/** Milliseconds the forwarding node has left for the request. */
+export const DEADLINE_HEADER = "x-paxos-deadline-ms";
+/** Set by a forwarding node whose own attempt may have applied the append. */
+export const MAYBE_APPLIED_HEADER = "x-paxos-maybe-applied";
 /** A request forwarded this often is served only where it lands (no forwarding loops). */
 export const MAX_FORWARD_HOPS = 2;
 /** Far above any valid body (three integers); larger bodies are refused unread. */
@@ -113,54 +117,81 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     );
   });
 
+  /** One client request on its way: where it must end, and what may already have happened to it. */
+  interface Job {
+    readonly req: FastifyRequest;
+    readonly reply: FastifyReply;
+    readonly dest: string;
+    /** The append, or null for a read. */
+    readonly command: Command | null;
+    readonly deadline: number;
+    /** An attempt here or at a forwarding node may have applied it: never answer "not_applied". */
+    maybeApplied: boolean;
+    avoidLeader?: number;
+  }
+
   /**
-   * Sends the request on to the leader's gateway. A refused connection proves
+   * Sends the request on to the leader's gateway, with the time left and
+   * whether it may already have been applied. A refused connection proves
    * the request never arrived, so it is routed again once another leader is
    * known (until the deadline); any other failure may have applied it.
    */
-  const forward = (req: FastifyRequest, reply: FastifyReply, dest: string, leader: NodeAddress, retry: () => void, body?: unknown) => {
+  const forward = (job: Job, leader: NodeAddress) => {
     const upstream = `http://${dialHost(leader.host)}:${leader.httpPort}`;
-    const hops = hopsOf(req) + 1;
-    return reply.from(dest, {
+    const remaining = Math.max(1, job.deadline - Date.now());
+    const headers: Record<string, string> = {
+      [HOPS_HEADER]: String(hopsOf(job.req) + 1),
+      [DEADLINE_HEADER]: String(remaining),
+      ...(job.maybeApplied ? { [MAYBE_APPLIED_HEADER]: "1" } : {}),
+    };
+    return job.reply.from(job.dest, {
       getUpstream: () => upstream,
-      ...(body === undefined ? {} : { body }),
-      rewriteRequestHeaders: (_r, headers) => ({ ...headers, [HOPS_HEADER]: String(hops) }),
+      ...(job.command === null ? {} : { body: job.req.body }),
+      rewriteRequestHeaders: (_r, h) => ({ ...h, ...headers }),
       retryDelay: () => null, // reply-from must not resend on its own: we decide, knowing the outcome
-      timeout: opts.requestTimeoutMs,
+      timeout: remaining,
       onError: (r, { error }) => {
         const cause = (error as { cause?: { code?: string } }).cause;
-        if (cause?.code === "ECONNREFUSED") return retry();
+        if (cause?.code === "ECONNREFUSED") {
+          job.avoidLeader = leader.id;
+          return void serve(job);
+        }
         // reply-from types its reply for Fastify's default server; it is this route's reply.
-        void unavailable(r as unknown as FastifyReply, `forwarding to leader ${leader.id} failed: ${error.message}`, "unknown");
+        void unavailable(r as unknown as FastifyReply, `forwarding to leader ${leader.id} failed: ${error.message}`, job.command === null ? "not_applied" : "unknown");
       },
     });
   };
 
-  const newDeadline = () => Date.now() + opts.requestTimeoutMs;
-
-  const serveAppend = async (req: FastifyRequest, reply: FastifyReply, dest: string, command: Command, deadline: number, avoidLeader?: number) => {
-    const res = await service.routeAppend(command, { deadline, mayForward: hopsOf(req) < MAX_FORWARD_HOPS, avoidLeader });
+  const serve = async (job: Job): Promise<FastifyReply> => {
+    const route = { deadline: job.deadline, mayForward: hopsOf(job.req) < MAX_FORWARD_HOPS, maybeApplied: job.maybeApplied, ...(job.avoidLeader === undefined ? {} : { avoidLeader: job.avoidLeader }) };
+    const res = job.command === null ? await service.routeRead(route) : await service.routeAppend(job.command, route);
     switch (res.kind) {
       case "appended":
-        return sendJson(reply, 200, stateBody(service.listPrefix(res.index + 1)));
+        return sendJson(job.reply, 200, stateBody(service.listPrefix(res.index + 1)));
+      case "read":
+        return sendJson(job.reply, 200, stateBody(service.listPrefix(res.length)));
       case "forward":
-        return forward(req, reply, dest, res.leader, () => void serveAppend(req, reply, dest, command, deadline, res.leader.id), req.body);
+        job.maybeApplied ||= res.outcome === "unknown";
+        return forward(job, res.leader);
       case "failed":
-        return unavailable(reply, res.reason, res.outcome);
+        // A read changes nothing: whatever happened, it did not take effect.
+        return unavailable(job.reply, res.reason, job.command === null ? "not_applied" : res.outcome);
     }
   };
 
-  const serveRead = async (req: FastifyRequest, reply: FastifyReply, dest: string, deadline: number, avoidLeader?: number) => {
-    const res = await service.routeRead({ deadline, mayForward: hopsOf(req) < MAX_FORWARD_HOPS, avoidLeader });
-    switch (res.kind) {
-      case "read":
-        return sendJson(reply, 200, stateBody(service.listPrefix(res.length)));
-      case "forward":
-        return forward(req, reply, dest, res.leader, () => void serveRead(req, reply, dest, deadline, res.leader.id));
-      case "failed":
-        return unavailable(reply, res.reason, "not_applied");
-    }
+  /** The request's deadline: our own timeout, or less when a forwarding node has less time left. */
+  const deadlineOf = (req: FastifyRequest) => {
+    const left = Number(req.headers[DEADLINE_HEADER]);
+    return Date.now() + (Number.isFinite(left) && left > 0 ? Math.min(left, opts.requestTimeoutMs) : opts.requestTimeoutMs);
   };
+  const newJob = (req: FastifyRequest, reply: FastifyReply, dest: string, command: Command | null): Job => ({
+    req,
+    reply,
+    dest,
+    command,
+    deadline: deadlineOf(req),
+    maybeApplied: req.headers[MAYBE_APPLIED_HEADER] === "1",
+  });
 
   // Leader-only routes go through http-proxy: served locally by the leader, forwarded by everyone else.
   await app.register(httpProxy, {
@@ -175,7 +206,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     handler: async (req: FastifyRequest, reply: FastifyReply, dest: string) => {
       const parsed = validateAppendBody(req.body);
       if (typeof parsed === "string") return badRequest(reply, parsed);
-      return serveAppend(req, reply, dest, parsed, newDeadline());
+      return serve(newJob(req, reply, dest, parsed));
     },
   });
 
@@ -187,7 +218,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     httpMethods: ["GET"],
     disableRequestLogging: true,
     replyOptions: { getUpstream: () => "" },
-    handler: async (req: FastifyRequest, reply: FastifyReply, dest: string) => serveRead(req, reply, dest, newDeadline()),
+    handler: async (req: FastifyRequest, reply: FastifyReply, dest: string) => serve(newJob(req, reply, dest, null)),
   });
 
   await app.listen({ host: opts.host, port: opts.port });

@@ -196,7 +196,7 @@ export class ClusterNode implements NodeService, PeerInbox {
    * retry of the same command is deduplicated by the replicated session table.
    */
   private async route(opts: RouteOptions, serveHere: (ms: number) => Promise<ClientResult | null>): Promise<AppendRoute | ReadRoute> {
-    let outcome: "not_applied" | "unknown" = "not_applied";
+    let outcome: "not_applied" | "unknown" = opts.maybeApplied ? "unknown" : "not_applied";
     let reason = "no leader was elected in time";
     for (;;) {
       const remaining = opts.deadline - Date.now();
@@ -209,13 +209,14 @@ export class ClusterNode implements NodeService, PeerInbox {
         }
         continue;
       }
-      if (leader !== this.self.id) return { kind: "forward", leader: this.nodes[leader]! };
+      if (leader !== this.self.id) return { kind: "forward", leader: this.nodes[leader]!, outcome };
       const r = await serveHere(remaining);
       if (r === null) return { kind: "failed", outcome: "unknown", reason: "timed out waiting for consensus" };
       if (r.kind === "appended") return { kind: "appended", index: r.index, duplicate: r.duplicate };
       if (r.kind === "read") return { kind: "read", length: r.length };
       if (r.outcome === "unknown") outcome = "unknown";
       if (r.reason === "overloaded") return { kind: "failed", outcome, reason: "the leader's queue is full (overloaded)" };
+      if (r.reason === "stale") return { kind: "failed", outcome, reason: "a newer command of this client was already applied" };
       reason = "leadership changed while the request was in flight";
       if (this.core.status().leader === this.self.id || this.core.status().leader === null) {
         await this.leaderChange(Math.min(opts.deadline - Date.now(), this.leaderWaitMs));

@@ -8,6 +8,8 @@ import type { Command, CoreStatus, Outcome } from "../core/types.js";
 export interface Forward {
   readonly kind: "forward";
   readonly leader: NodeAddress;
+  /** "unknown" when an attempt made here may still apply the append: the receiver must not say "not_applied". */
+  readonly outcome: Outcome;
 }
 
 /** No answer; `outcome` says whether the append may still take effect. */
@@ -27,6 +29,8 @@ export interface RouteOptions {
   readonly mayForward: boolean;
   /** A leader that just proved unreachable: wait for another instead of forwarding there again. */
   readonly avoidLeader?: number;
+  /** An earlier attempt (here, or at the node that forwarded this request) may have applied it. */
+  readonly maybeApplied?: boolean;
 }
 
 export interface NodeService {

@@ -36,6 +36,8 @@ import { CHANNEL_OPTIONS } from "./peer-link.js";
 /** How many times a client request may be forwarded before only the receiving node may serve it. */
 export const MAX_FORWARD_HOPS = 2;
 export const HOPS_METADATA = "x-paxos-hops";
+/** Set by a forwarding node whose own attempt may have applied the append. */
+export const MAYBE_APPLIED_METADATA = "x-paxos-maybe-applied";
 
 export interface PeerInbox {
   deliver(from: NodeId, messages: Message[]): void;
@@ -165,12 +167,14 @@ export class GrpcServer {
     }
     const hops = this.hops(call);
     const deadline = this.deadline(call);
-    const res = await this.opts.service.routeAppend({ clientId, commandId, payload }, { deadline, mayForward: hops < MAX_FORWARD_HOPS });
+    const maybeApplied = call.metadata.get(MAYBE_APPLIED_METADATA)[0] === "1";
+    const res = await this.opts.service.routeAppend({ clientId, commandId, payload }, { deadline, mayForward: hops < MAX_FORWARD_HOPS, maybeApplied });
     if (res.kind === "appended") {
       cb(null, { state: [...this.opts.service.listPrefix(res.index + 1)], index: res.index });
     } else if (res.kind === "forward") {
       const md = new Metadata();
       md.set(HOPS_METADATA, String(hops + 1));
+      if (maybeApplied || res.outcome === "unknown") md.set(MAYBE_APPLIED_METADATA, "1");
       this.forwardClient(res.leader).append(call.request, md, { deadline }, (err, reply) => cb(err, reply));
     } else {
       cb(failure(res));

@@ -219,7 +219,7 @@ function bruteForce(h: History, model: ModelName): boolean {
 describe("small random histories", () => {
   it("agree with a brute-force search over all orders, for both models", () => {
     const counts = { valid: 0, invalid: 0 };
-    for (let seed = 1; seed <= 3000; seed++) {
+    for (let seed = 1; seed <= Number(process.env.BRUTE_SEEDS ?? 3000); seed++) {
       const rand = prng(seed * 31337);
       const events = simulate(rand, { ops: 2 + Math.floor(rand() * 6), clients: 1 + Math.floor(rand() * 3), readRate: 0.4, infoRate: 0.2, failRate: 0.1 });
       // Perturb some replies: random lists over the values around, sometimes repeated.

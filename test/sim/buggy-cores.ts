@@ -35,7 +35,9 @@ class ForgetsSessionsOnRestart extends PaxosCore {
   constructor(cfg: CoreConfig, records: readonly PersistRecord[]) {
     super(cfg, records);
     // Test-only reach into a private field: this is the bug being injected.
-    (this.list as unknown as { sessions: Map<number, unknown> }).sessions.clear();
+    const tables = this.list as unknown as { sessions: Map<number, unknown>; recent: Map<string, unknown> };
+    tables.sessions.clear();
+    tables.recent.clear();
   }
 }
 
