@@ -11,18 +11,11 @@
 
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { historyFromEvents, parseHistory, type History } from "./history.js";
+import { historyFromEvents, parseHistory, type History, type RecordedEvent } from "./history.js";
 import { checkHistory, type CheckResult } from "./linearizability.js";
 import type { ModelName } from "./models.js";
 
-interface BenchEvent {
-  process: number;
-  type: "invoke" | "ok" | "fail" | "info";
-  f: "append" | "read";
-  value: number | null;
-  state: number[] | null;
-  time: number;
-}
+type BenchEvent = RecordedEvent;
 
 function prng(seed: number): () => number {
   let a = seed >>> 0;

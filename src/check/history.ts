@@ -54,6 +54,11 @@ export interface HistoryEvent {
   time: number;
 }
 
+/** An event as our recorders (the simulator, the local Jepsen harness) write it: processes are numbers. */
+export interface RecordedEvent extends HistoryEvent {
+  process: number;
+}
+
 export class HistoryParseError extends Error {
   constructor(
     readonly line: number,

@@ -1,18 +1,8 @@
 // Input of the HTML report (report.ts): the recorded history and what the run
 // and the checker concluded.
 
-/** One line of the history: an invocation or a completion. */
-export interface HistoryEvent {
-  process: number;
-  type: "invoke" | "ok" | "fail" | "info";
-  f: "append" | "read";
-  /** The appended integer; null for reads. */
-  value: number | null;
-  /** The list in the reply of an ok completion; null otherwise. */
-  state: number[] | null;
-  /** Nanoseconds since the test started. */
-  time: number;
-}
+/** One line of the history (`time`: nanoseconds since the test started). */
+export type { RecordedEvent as HistoryEvent } from "../check/history.js";
 
 /** A period during which the nemesis had a fault in place. */
 export interface NemesisInterval {

@@ -8,7 +8,7 @@
 // durable before its messages leave and its clients are answered, and a
 // node's messages to itself are stepped right after that.
 
-import { historyFromEvents } from "../check/history.js";
+import { historyFromEvents, type RecordedEvent } from "../check/history.js";
 import { checkHistory } from "../check/linearizability.js";
 import { formatBallot } from "../core/ballot.js";
 import { PaxosCore } from "../core/paxos-core.js";
@@ -19,15 +19,8 @@ import { cutsFor, noCuts, planFaults, type Episode, type FaultPlan, type LinkCut
 import { Invariants, SafetyViolation } from "./invariants.js";
 import { describeMessage, Trace } from "./trace.js";
 
-export interface HistoryEvent {
-  readonly process: number;
-  readonly type: "invoke" | "ok" | "fail" | "info";
-  readonly f: "append" | "read";
-  readonly value: number | null;
-  readonly state: readonly number[] | null;
-  /** Nanoseconds of simulated time. */
-  readonly time: number;
-}
+/** One line of the clients' history (`time`: nanoseconds of simulated time). */
+export type HistoryEvent = RecordedEvent;
 
 export type CoreFactory = (cfg: CoreConfig, records: readonly PersistRecord[]) => PaxosCore;
 

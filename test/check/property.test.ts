@@ -4,7 +4,7 @@
 // brute-force enumeration of every order.
 
 import { describe, expect, it } from "vitest";
-import { historyFromEvents, type History, type Operation } from "../../src/check/history.js";
+import { historyFromEvents, type History, type Operation, type RecordedEvent } from "../../src/check/history.js";
 import { checkHistory, type CheckResult } from "../../src/check/linearizability.js";
 import type { ModelName } from "../../src/check/models.js";
 
@@ -28,14 +28,7 @@ interface SimOptions {
   failRate: number;
 }
 
-interface SimEvent {
-  process: number;
-  type: "invoke" | "ok" | "fail" | "info";
-  f: "append" | "read";
-  value: number | null;
-  state: number[] | null;
-  time: number;
-}
+type SimEvent = RecordedEvent;
 
 /**
  * A linearizable list with clients whose operations overlap at random: each op
