@@ -5,6 +5,7 @@
 //        -> 200 {"state":[...]}: the whole list right after this append.
 //   GET  /state   -> 200 {"state":[...]}: a linearizable read.
 //   GET  /status  -> this node's view (never forwarded).
+//   GET  /metrics -> Prometheus metrics of this node (never forwarded).
 //
 // Any node accepts requests: a follower forwards them to the leader's
 // gateway with @fastify/http-proxy (the upstream is picked per request).
@@ -98,6 +99,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     return sendJson(reply, 500, JSON.stringify({ error: "internal error", outcome: "unknown" }));
   });
   app.setNotFoundHandler((req, reply) => sendJson(reply, 404, JSON.stringify({ error: `no route ${req.method} ${req.url}` })));
+
+  app.get("/metrics", async (_req, reply) =>
+    reply.code(200).header("content-type", "text/plain; version=0.0.4; charset=utf-8").send(await service.metricsText()),
+  );
 
   app.get("/status", async (_req, reply) => {
     const s = service.status();

@@ -16,6 +16,8 @@ import { CorruptLogError } from "../storage/record-file.js";
 import { startGateway, type Gateway } from "../gateway/http-gateway.js";
 import { GrpcServer, type PeerInbox } from "../transport/grpc-server.js";
 import { DEFAULT_PEER_LINK_OPTIONS, PeerLink } from "../transport/peer-link.js";
+import { nodeMetrics } from "./metrics.js";
+import type { Registry } from "prom-client";
 
 export interface Timing {
   /** Milliseconds per core tick. */
@@ -72,6 +74,8 @@ export class ClusterNode implements NodeService, PeerInbox {
   private nextRequestId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly leaderWatchers = new Set<() => void>();
+  private clientRequests = 0;
+  private metrics: Registry | null = null;
   private lastRole = "";
   private lastLeader: NodeId | null = null;
   private stopped = false;
@@ -227,6 +231,7 @@ export class ClusterNode implements NodeService, PeerInbox {
   /** Hands one request to the core; resolves with its result, or null after `ms`. */
   private request(submit: (requestId: number) => void, ms: number): Promise<ClientResult | null> {
     const requestId = this.nextRequestId++;
+    this.clientRequests++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
@@ -255,6 +260,22 @@ export class ClusterNode implements NodeService, PeerInbox {
 
   listPrefix(n: number): readonly number[] {
     return this.core.list.values.slice(0, n);
+  }
+
+  /** Prometheus text exposition of this node's metrics. */
+  metricsText(): Promise<string> {
+    const links = () => [...this.links.values()];
+    const sum = (f: (l: PeerLink) => number) => links().reduce((a, l) => a + f(l), 0);
+    this.metrics ??= nodeMetrics({
+      status: () => this.core.status(),
+      fdatasyncs: () => this.durableLog.syncCount,
+      logBytesWritten: () => this.durableLog.bytesWritten,
+      peerBytesSent: () => sum((l) => l.bytesSent),
+      peerMessagesSent: () => sum((l) => l.sent + l.failed),
+      peerMessagesDropped: () => sum((l) => l.dropped),
+      clientRequests: () => this.clientRequests,
+    });
+    return this.metrics.metrics();
   }
 
   status(): NodeStatus {

@@ -43,6 +43,8 @@ export interface NodeService {
   /** The list's first n items. */
   listPrefix(n: number): readonly number[];
   status(): NodeStatus;
+  /** Prometheus text exposition of the node's metrics. */
+  metricsText(): Promise<string>;
 }
 
 export interface NodeStatus extends CoreStatus {

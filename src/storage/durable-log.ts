@@ -56,6 +56,10 @@ export class DurableLog {
     return this.file.syncCount;
   }
 
+  get bytesWritten(): number {
+    return this.file.bytesWritten;
+  }
+
   async close(): Promise<void> {
     await this.file.close();
     this.lock.release();

@@ -8,8 +8,8 @@
 // (a private subchannel pool makes the new channel really reconnect). The
 // protocol tolerates lost messages, so a full link drops instead of queueing.
 
-import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
-import { DeliverRequest, PeerServiceClient } from "../../gen/paxos/v1/paxos.js";
+import { credentials, makeGenericClientConstructor, Metadata, status, type Client, type ServiceError } from "@grpc/grpc-js";
+import { DeliverRequest, PeerServiceService } from "../../gen/paxos/v1/paxos.js";
 import { dialHost, type NodeAddress } from "../config/cluster-config.js";
 
 export interface PeerLinkOptions {
@@ -39,13 +39,27 @@ export const CHANNEL_OPTIONS = {
   "grpc.max_send_message_length": 64 * 1024 * 1024,
 } as const;
 
+/**
+ * PeerService's client, but taking the request already encoded: the link
+ * encodes each DeliverRequest once, and so knows exactly how many bytes it sends.
+ */
+const PreEncodedPeerClient = makeGenericClientConstructor(
+  { deliver: { ...PeerServiceService.deliver, requestSerialize: (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) } },
+  "paxos.v1.PeerService",
+);
+
+type DeliverClient = Client & {
+  deliver(request: Uint8Array, metadata: Metadata, options: { deadline: number }, callback: (error: ServiceError | null) => void): void;
+};
+
 export class PeerLink {
-  private client: PeerServiceClient;
+  private client: DeliverClient;
   private inflight = 0;
   private lastProgress = Date.now();
   dropped = 0;
   sent = 0;
   failed = 0;
+  bytesSent = 0;
 
   constructor(
     readonly peer: NodeAddress,
@@ -55,24 +69,28 @@ export class PeerLink {
     this.client = this.dial();
   }
 
-  private dial(): PeerServiceClient {
-    return new PeerServiceClient(`${dialHost(this.peer.host)}:${this.peer.grpcPort}`, credentials.createInsecure(), CHANNEL_OPTIONS);
+  private dial(): DeliverClient {
+    // Cast: makeGenericClientConstructor returns an untyped client; its deliver method is the one declared above.
+    return new PreEncodedPeerClient(`${dialHost(this.peer.host)}:${this.peer.grpcPort}`, credentials.createInsecure(), CHANNEL_OPTIONS) as unknown as DeliverClient;
   }
 
   send(request: DeliverRequest): void {
+    const count = request.messages.length;
     if (this.inflight >= this.opts.maxInflightCalls) {
-      this.dropped += request.messages.length;
+      this.dropped += count;
       return;
     }
+    const bytes = DeliverRequest.encode(request).finish();
+    this.bytesSent += bytes.length;
     this.inflight++;
-    this.client.deliver(request, new Metadata(), { deadline: Date.now() + this.opts.callTimeoutMs }, (err) => {
+    this.client.deliver(bytes, new Metadata(), { deadline: Date.now() + this.opts.callTimeoutMs }, (err) => {
       this.inflight--;
       if (err === null) {
-        this.sent += request.messages.length;
+        this.sent += count;
         this.lastProgress = Date.now();
         return;
       }
-      this.failed += request.messages.length;
+      this.failed += count;
       this.onError(this.peer, err);
       if (err.code === status.DEADLINE_EXCEEDED || err.code === status.UNAVAILABLE) this.maybeRedial();
     });

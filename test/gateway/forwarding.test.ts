@@ -37,6 +37,9 @@ class StandIn implements NodeService {
   status(): NodeStatus {
     throw new Error("unused");
   }
+  async metricsText(): Promise<string> {
+    return "";
+  }
 }
 
 type Answer = (opts: RouteOptions, n: number, nodes: NodeAddress[]) => AppendRoute;
