@@ -9,6 +9,8 @@ export interface ClientOptions {
   port: number;
   server: number;
   timeout: number; // seconds
+  /** Ask for the index only (`Prefer: return=minimal`) and print it. */
+  minimal?: boolean;
 }
 
 export class UsageError extends Error {}
@@ -25,22 +27,23 @@ export function parseIntegerArg(text: string, what: string): number {
   return n;
 }
 
-type Attempt = { kind: "ok"; state: number[] } | { kind: "refused"; message: string } | { kind: "retry"; message: string };
+type Attempt = { kind: "ok"; output: string } | { kind: "refused"; message: string } | { kind: "retry"; message: string };
 
-async function attempt(node: NodeAddress, body: string, deadline: number): Promise<Attempt> {
+async function attempt(node: NodeAddress, body: string, deadline: number, minimal: boolean): Promise<Attempt> {
   try {
     const res = await request(`http://${dialHost(node.host)}:${node.httpPort}/proposer/client-request`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...(minimal ? { prefer: "return=minimal" } : {}) },
       body,
       headersTimeout: Math.max(1, deadline - Date.now()),
       bodyTimeout: Math.max(1, deadline - Date.now()),
     });
     const text = await res.body.text();
     if (res.statusCode === 200) {
-      const parsed = JSON.parse(text) as { state?: unknown };
+      const parsed = JSON.parse(text) as { state?: unknown; index?: unknown };
+      if (minimal && typeof parsed.index === "number") return { kind: "ok", output: String(parsed.index) };
       if (!Array.isArray(parsed.state)) return { kind: "retry", message: `unexpected reply ${text}` };
-      return { kind: "ok", state: parsed.state as number[] };
+      return { kind: "ok", output: formatList(parsed.state as number[]) };
     }
     const error = (() => {
       try {
@@ -66,9 +69,9 @@ export async function runClient(configPath: string, payloadText: string, o: Clie
   const deadline = Date.now() + o.timeout * 1000;
   let last = "no attempt";
   while (Date.now() < deadline) {
-    const r = await attempt(node, body, deadline);
+    const r = await attempt(node, body, deadline, o.minimal ?? false);
     if (r.kind === "ok") {
-      console.log(formatList(r.state));
+      console.log(r.output);
       return 0;
     }
     if (r.kind === "refused") {

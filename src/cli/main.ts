@@ -60,7 +60,8 @@ export function buildProgram(entryScript: string): Command {
     .option("--port <port>", "HTTP port for config lines without one", port, DEFAULT_HTTP_PORT)
     .option("--server <n>", "0-based index of the node to ask", intOption("server", 0, 10_000), 0)
     .option("--timeout <s>", "seconds to keep trying", intOption("timeout", 1, 3600), 20)
-    .action(async (config: string, payload: string, o: { port: number; server: number; timeout: number }) => {
+    .option("--minimal", "ask for the new element's index only (Prefer: return=minimal) and print it", false)
+    .action(async (config: string, payload: string, o: { port: number; server: number; timeout: number; minimal: boolean }) => {
       process.exitCode = await runClient(config, payload, o);
     });
 

@@ -2,7 +2,8 @@
 // node's config port.
 //
 //   POST /proposer/client-request  {"client_id","command_id","payload"}
-//        -> 200 {"state":[...]}: the whole list right after this append.
+//        -> 200 {"state":[...]}: the whole list right after this append;
+//           with `Prefer: return=minimal` (RFC 7240): 200 {"index":N}.
 //   GET  /state   -> 200 {"state":[...]}: a linearizable read.
 //   GET  /status  -> this node's view (never forwarded).
 //   GET  /metrics -> Prometheus metrics of this node (never forwarded).
@@ -19,6 +20,7 @@ import type { Logger } from "pino";
 import { dialHost, type NodeAddress } from "../config/cluster-config.js";
 import type { Command, Outcome } from "../core/types.js";
 import type { NodeService } from "../service/node-service.js";
+import { ListJson } from "./list-json.js";
 import { validateAppendBody } from "./validate.js";
 
 export const APPEND_PATH = "/proposer/client-request";
@@ -38,6 +40,8 @@ export interface GatewayOptions {
   readonly port: number;
   readonly logger: Logger;
   readonly requestTimeoutMs: number;
+  /** Requests in progress beyond which new ones get 503 at once. */
+  readonly maxInflightRequests: number;
 }
 
 function sendJson(reply: FastifyReply, code: number, body: string): FastifyReply {
@@ -52,9 +56,12 @@ function unavailable(reply: FastifyReply, error: string, outcome: Outcome): Fast
   return sendJson(reply, 503, JSON.stringify({ error, outcome }));
 }
 
-/** The contract's reply: exactly one field, the list. */
-function stateBody(list: readonly number[]): string {
-  return `{"state":${JSON.stringify(list)}}`;
+
+/** RFC 7240: `Prefer: return=minimal` asks for {"index": N} instead of the whole list. */
+function wantsMinimal(req: FastifyRequest): boolean {
+  const prefer = req.headers.prefer;
+  const values = Array.isArray(prefer) ? prefer : prefer === undefined ? [] : [prefer];
+  return values.some((v) => v.split(",").some((p) => p.trim().toLowerCase() === "return=minimal"));
 }
 
 function hopsOf(req: FastifyRequest): number {
@@ -68,6 +75,14 @@ export interface Gateway {
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const { service } = opts;
+  const listJson = new ListJson();
+  /** The contract's reply, exactly one field: the list's first n elements. */
+  const stateReply = (reply: FastifyReply, n: number) => {
+    listJson.sync(service.listValues());
+    return reply.code(200).header("content-type", "application/json; charset=utf-8").send(listJson.reply(n));
+  };
+  let inflight = 0;
+
   const app = Fastify({
     loggerInstance: opts.logger,
     logController: new LogController({ disableRequestLogging: true }), // protocol events are logged, not every request
@@ -99,6 +114,17 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     return sendJson(reply, 500, JSON.stringify({ error: "internal error", outcome: "unknown" }));
   });
   app.setNotFoundHandler((req, reply) => sendJson(reply, 404, JSON.stringify({ error: `no route ${req.method} ${req.url}` })));
+
+  // Flow control: beyond a bounded number of requests in progress, refuse at
+  // once (nothing was applied) instead of queueing without end.
+  app.addHook("onRequest", async (req, reply) => {
+    if (req.url === "/status" || req.url === "/metrics") return;
+    if (inflight >= opts.maxInflightRequests) {
+      return unavailable(reply, `overloaded: ${inflight} requests in progress on this node`, "not_applied");
+    }
+    inflight++;
+    reply.raw.once("close", () => inflight--);
+  });
 
   app.get("/metrics", async (_req, reply) =>
     reply.code(200).header("content-type", "text/plain; version=0.0.4; charset=utf-8").send(await service.metricsText()),
@@ -172,9 +198,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const res = job.command === null ? await service.routeRead(route) : await service.routeAppend(job.command, route);
     switch (res.kind) {
       case "appended":
-        return sendJson(job.reply, 200, stateBody(service.listPrefix(res.index + 1)));
+        if (wantsMinimal(job.req)) {
+          return sendJson(job.reply.header("preference-applied", "return=minimal"), 200, `{"index":${res.index}}`);
+        }
+        return stateReply(job.reply, res.index + 1);
       case "read":
-        return sendJson(job.reply, 200, stateBody(service.listPrefix(res.length)));
+        return stateReply(job.reply, res.length);
       case "forward":
         job.maybeApplied ||= res.outcome === "unknown";
         return forward(job, res.leader);

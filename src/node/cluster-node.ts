@@ -48,6 +48,8 @@ export interface ClusterNodeOptions {
   readonly leaderWaitMs?: number;
   /** Address the servers bind to. */
   readonly bindHost?: string;
+  /** HTTP requests in progress beyond which new ones are refused with 503 (default 10,000). */
+  readonly maxInflightRequests?: number;
 }
 
 /** A node could not start (a port in use, an unreadable data directory...). */
@@ -145,6 +147,7 @@ export class ClusterNode implements NodeService, PeerInbox {
       port: this.self.httpPort,
       logger: this.log,
       requestTimeoutMs: this.requestTimeoutMs,
+      maxInflightRequests: this.opts.maxInflightRequests ?? 10_000,
     });
     this.ticker = setInterval(() => {
       this.core.tick();
@@ -260,6 +263,10 @@ export class ClusterNode implements NodeService, PeerInbox {
 
   listPrefix(n: number): readonly number[] {
     return this.core.list.values.slice(0, n);
+  }
+
+  listValues(): readonly number[] {
+    return this.core.list.values;
   }
 
   /** Prometheus text exposition of this node's metrics. */

@@ -40,8 +40,10 @@ export interface NodeService {
   routeAppend(command: Command, opts: RouteOptions): Promise<AppendRoute>;
   /** A linearizable read, routed like an append. */
   routeRead(opts: RouteOptions): Promise<ReadRoute>;
-  /** The list's first n items. */
+  /** The list's first n items (a copy). */
   listPrefix(n: number): readonly number[];
+  /** The whole list, read-only and live: it only grows. */
+  listValues(): readonly number[];
   status(): NodeStatus;
   /** Prometheus text exposition of the node's metrics. */
   metricsText(): Promise<string>;

@@ -170,7 +170,7 @@ export class GrpcServer {
     const maybeApplied = call.metadata.get(MAYBE_APPLIED_METADATA)[0] === "1";
     const res = await this.opts.service.routeAppend({ clientId, commandId, payload }, { deadline, mayForward: hops < MAX_FORWARD_HOPS, maybeApplied });
     if (res.kind === "appended") {
-      cb(null, { state: [...this.opts.service.listPrefix(res.index + 1)], index: res.index });
+      cb(null, { state: call.request.minimal ? [] : [...this.opts.service.listPrefix(res.index + 1)], index: res.index });
     } else if (res.kind === "forward") {
       const md = new Metadata();
       md.set(HOPS_METADATA, String(hops + 1));

@@ -7,40 +7,15 @@
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import type { NodeAddress } from "../../src/config/cluster-config.js";
-import type { Command } from "../../src/core/types.js";
 import { startGateway, type Gateway } from "../../src/gateway/http-gateway.js";
-import type { AppendRoute, NodeService, NodeStatus, ReadRoute, RouteOptions } from "../../src/service/node-service.js";
+import type { AppendRoute, RouteOptions } from "../../src/service/node-service.js";
 import { freePort, httpJson } from "../support/process-cluster.js";
+import { StandIn } from "../support/stand-in-service.js";
 
 const gateways: Gateway[] = [];
 afterEach(async () => {
   while (gateways.length > 0) await gateways.pop()!.close();
 });
-
-class StandIn implements NodeService {
-  readonly seen: RouteOptions[] = [];
-  constructor(
-    readonly self: NodeAddress,
-    readonly nodes: NodeAddress[],
-    private readonly answer: (opts: RouteOptions, n: number) => AppendRoute,
-  ) {}
-  async routeAppend(_c: Command, opts: RouteOptions): Promise<AppendRoute> {
-    this.seen.push(opts);
-    return this.answer(opts, this.seen.length);
-  }
-  async routeRead(): Promise<ReadRoute> {
-    return { kind: "failed", outcome: "not_applied", reason: "unused" };
-  }
-  listPrefix(n: number): readonly number[] {
-    return Array.from({ length: n }, (_, i) => i);
-  }
-  status(): NodeStatus {
-    throw new Error("unused");
-  }
-  async metricsText(): Promise<string> {
-    return "";
-  }
-}
 
 type Answer = (opts: RouteOptions, n: number, nodes: NodeAddress[]) => AppendRoute;
 
@@ -49,7 +24,7 @@ async function twoNodes(answer0: Answer, answer1: Answer) {
   for (let id = 0; id < 2; id++) nodes.push({ id, host: "127.0.0.1", httpPort: await freePort(), grpcPort: 1, line: "" });
   const services = [new StandIn(nodes[0]!, nodes, (o, n) => answer0(o, n, nodes)), new StandIn(nodes[1]!, nodes, (o, n) => answer1(o, n, nodes))];
   for (const s of services) {
-    gateways.push(await startGateway({ service: s, host: "127.0.0.1", port: s.self.httpPort, logger: pino({ level: "silent" }), requestTimeoutMs: 3000 }));
+    gateways.push(await startGateway({ service: s, host: "127.0.0.1", port: s.self.httpPort, logger: pino({ level: "silent" }), requestTimeoutMs: 3000, maxInflightRequests: 100 }));
   }
   const post = () =>
     httpJson(`http://127.0.0.1:${nodes[0]!.httpPort}/proposer/client-request`, {

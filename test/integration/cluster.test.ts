@@ -2,7 +2,8 @@
 // end, failover after SIGKILL, catch-up, restarts and bad input.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProcessCluster, httpJson, sleep } from "../support/process-cluster.js";
+import { spawnSync } from "node:child_process";
+import { PAXOS_BIN, ProcessCluster, httpJson, sleep } from "../support/process-cluster.js";
 
 let cluster: ProcessCluster;
 let nextPayload = 1000;
@@ -73,6 +74,21 @@ describe("a 3-node cluster of real processes", () => {
     const other = await cluster.append(0, 77_001, 5, 4343);
     expect(other.status).toBe(200);
     expect((other.body as { state: number[] }).state).toEqual([...list, 4343]);
+  });
+
+  it("answers {index} to Prefer: return=minimal, through any node, and the CLI and gRPC offer the same", async () => {
+    const before = await cluster.state(0);
+    const r = await httpJson(cluster.url(2, "/proposer/client-request"), {
+      method: "POST",
+      headers: { "content-type": "application/json", prefer: "return=minimal" },
+      body: JSON.stringify({ client_id: 88_001, command_id: 1, payload: 8801 }),
+    });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ index: before.length });
+    const cli = spawnSync(process.execPath, [PAXOS_BIN, "client", cluster.configPath, "--server", "1", "--minimal", "8802"], { encoding: "utf8" });
+    expect(cli.status).toBe(0);
+    expect(cli.stdout).toBe(`${before.length + 1}\n`);
+    expect(await cluster.state(0)).toEqual([...before, 8801, 8802]);
   });
 
   it("answers every kind of bad input with 400 and a JSON reason, and appends nothing", async () => {

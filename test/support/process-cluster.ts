@@ -18,6 +18,7 @@ export interface HttpReply {
   status: number;
   body: unknown;
   text: string;
+  headers: Record<string, string | string[] | undefined>;
 }
 
 /** A free TCP port on loopback (the OS picks; we release it at once). */
@@ -48,7 +49,7 @@ export async function httpJson(url: string, init: { method?: string; body?: stri
   } catch {
     /* not JSON: tests look at text */
   }
-  return { status: res.statusCode, body, text };
+  return { status: res.statusCode, body, text, headers: res.headers };
 }
 
 export function sleep(ms: number): Promise<void> {

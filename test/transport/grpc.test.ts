@@ -33,7 +33,7 @@ describe("the gRPC client API", () => {
   it("appends through every node (followers forward to the leader) and reads linearizably", async () => {
     let expected: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const r = await unary<unknown, AppendReply>(i, (c, md, o, cb) => c.append({ clientId: 9000 + i, commandId: 1, payload: 70 + i }, md, o, cb));
+      const r = await unary<unknown, AppendReply>(i, (c, md, o, cb) => c.append({ clientId: 9000 + i, commandId: 1, payload: 70 + i, minimal: false }, md, o, cb));
       expected = [...expected, 70 + i];
       expect(r.state).toEqual(expected);
       expect(r.index).toBe(i);
@@ -46,9 +46,16 @@ describe("the gRPC client API", () => {
     expect(st.peers).toHaveLength(3);
   });
 
+  it("answers with the index only when asked for a minimal reply", async () => {
+    const before = await cluster.state(0);
+    const r = await unary<unknown, AppendReply>(1, (c, md, o, cb) => c.append({ clientId: 9100, commandId: 1, payload: 91, minimal: true }, md, o, cb));
+    expect(r.state).toEqual([]);
+    expect(r.index).toBe(before.length);
+  });
+
   it("refuses integers beyond the safe range with INVALID_ARGUMENT and appends nothing", async () => {
     const before = await cluster.state(0);
-    const err = await unary(0, (c, md, o, cb) => c.append({ clientId: 1, commandId: 1, payload: 2 ** 53 }, md, o, cb)).catch((e: ServiceError) => e);
+    const err = await unary(0, (c, md, o, cb) => c.append({ clientId: 1, commandId: 1, payload: 2 ** 53, minimal: false }, md, o, cb)).catch((e: ServiceError) => e);
     expect((err as ServiceError).code).toBe(status.INVALID_ARGUMENT);
     expect(await cluster.state(0)).toEqual(before);
   });
@@ -65,7 +72,7 @@ describe("server reflection (what grpcurl needs)", () => {
     const service = registry.getService("paxos.v1.ClientService");
     expect(service?.methods.map((m) => m.name).sort()).toEqual(["Append", "Read", "Status"]);
     const append = service!.methods.find((m) => m.name === "Append")!;
-    expect(append.input.fields.map((f) => f.name)).toEqual(["client_id", "command_id", "payload"]);
+    expect(append.input.fields.map((f) => f.name)).toEqual(["client_id", "command_id", "payload", "minimal"]);
     const before = await cluster.state(0);
     const reply = await dynamicUnaryCall(grpcAddress(1), "/paxos.v1.ClientService/Append", append.input, append.output, {
       clientId: 31n,

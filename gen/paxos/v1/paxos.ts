@@ -192,10 +192,18 @@ export interface AppendRequest {
   clientId: number;
   commandId: number;
   payload: number;
+  /**
+   * Reply with the index only (state left empty), like HTTP's
+   * `Prefer: return=minimal`.
+   */
+  minimal: boolean;
 }
 
 export interface AppendReply {
-  /** The whole list right after this append was applied. */
+  /**
+   * The whole list right after this append was applied (empty when the
+   * request asked for a minimal reply).
+   */
   state: number[];
   /** The 0-based position of payload in the list. */
   index: number;
@@ -2262,7 +2270,7 @@ export const DeliverReply: MessageFns<DeliverReply> = {
 };
 
 function createBaseAppendRequest(): AppendRequest {
-  return { clientId: 0, commandId: 0, payload: 0 };
+  return { clientId: 0, commandId: 0, payload: 0, minimal: false };
 }
 
 export const AppendRequest: MessageFns<AppendRequest> = {
@@ -2275,6 +2283,9 @@ export const AppendRequest: MessageFns<AppendRequest> = {
     }
     if (message.payload !== 0) {
       writer.uint32(24).int64(message.payload);
+    }
+    if (message.minimal !== false) {
+      writer.uint32(32).bool(message.minimal);
     }
     return writer;
   },
@@ -2316,6 +2327,14 @@ export const AppendRequest: MessageFns<AppendRequest> = {
             message.payload = longToNumber(reader.int64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.minimal = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2341,6 +2360,7 @@ export const AppendRequest: MessageFns<AppendRequest> = {
         ? globalThis.Number(object.command_id)
         : 0,
       payload: isSet(object.payload) ? globalThis.Number(object.payload) : 0,
+      minimal: isSet(object.minimal) ? globalThis.Boolean(object.minimal) : false,
     };
   },
 
@@ -2355,6 +2375,9 @@ export const AppendRequest: MessageFns<AppendRequest> = {
     if (message.payload !== 0) {
       obj.payload = Math.round(message.payload);
     }
+    if (message.minimal !== false) {
+      obj.minimal = message.minimal;
+    }
     return obj;
   },
 
@@ -2366,6 +2389,7 @@ export const AppendRequest: MessageFns<AppendRequest> = {
     message.clientId = object.clientId ?? 0;
     message.commandId = object.commandId ?? 0;
     message.payload = object.payload ?? 0;
+    message.minimal = object.minimal ?? false;
     return message;
   },
 };
@@ -3932,6 +3956,18 @@ export const protoMetadata: ProtoMetadata = {
         "jsonName": "payload",
         "options": undefined,
         "proto3Optional": false,
+      }, {
+        "name": "minimal",
+        "number": 4,
+        "label": 1,
+        "type": 8,
+        "typeName": "",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "minimal",
+        "options": undefined,
+        "proto3Optional": false,
       }],
       "extension": [],
       "nestedType": [],
@@ -4310,44 +4346,51 @@ export const protoMetadata: ProtoMetadata = {
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
+        "path": [4, 19, 2, 3],
+        "span": [162, 2, 19],
+        "leadingComments": " Reply with the index only (state left empty), like HTTP's\n `Prefer: return=minimal`.\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }, {
         "path": [4, 20, 2, 0],
-        "span": [164, 2, 27],
-        "leadingComments": " The whole list right after this append was applied.\n",
+        "span": [168, 2, 27],
+        "leadingComments":
+          " The whole list right after this append was applied (empty when the\n request asked for a minimal reply).\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
         "path": [4, 20, 2, 1],
-        "span": [166, 2, 19],
+        "span": [170, 2, 19],
         "leadingComments": " The 0-based position of payload in the list.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
         "path": [4, 24, 2, 1],
-        "span": [179, 2, 18],
+        "span": [183, 2, 18],
         "leadingComments": "",
         "trailingComments": ' "leader", "candidate" or "follower"',
         "leadingDetachedComments": [],
       }, {
         "path": [4, 24, 2, 2],
-        "span": [180, 2, 19],
+        "span": [184, 2, 19],
         "leadingComments": "",
         "trailingComments": " -1 when no leader is known",
         "leadingDetachedComments": [],
       }, {
         "path": [4, 24, 2, 3],
-        "span": [181, 2, 20],
+        "span": [185, 2, 20],
         "leadingComments": "",
         "trailingComments": " the highest ballot this node has promised",
         "leadingDetachedComments": [],
       }, {
         "path": [4, 24, 2, 4],
-        "span": [182, 2, 26],
+        "span": [186, 2, 26],
         "leadingComments": "",
         "trailingComments": " slots below are known chosen",
         "leadingDetachedComments": [],
       }, {
         "path": [4, 24, 2, 5],
-        "span": [183, 2, 27],
+        "span": [187, 2, 27],
         "leadingComments": "",
         "trailingComments": " slots below are applied to the list",
         "leadingDetachedComments": [],

@@ -1,0 +1,57 @@
+// Flow control and the minimal reply, on the gateway alone (stand-in node).
+
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import type { AppendRoute } from "../../src/service/node-service.js";
+import { startGateway, type Gateway } from "../../src/gateway/http-gateway.js";
+import { freePort, httpJson } from "../support/process-cluster.js";
+import { StandIn } from "../support/stand-in-service.js";
+
+let gateway: Gateway | null = null;
+afterEach(async () => {
+  await gateway?.close();
+  gateway = null;
+});
+
+async function start(answer: () => AppendRoute | Promise<AppendRoute>, maxInflightRequests = 100) {
+  const self = { id: 0, host: "127.0.0.1", httpPort: await freePort(), grpcPort: 1, line: "" };
+  const service = new StandIn(self, [self], answer);
+  gateway = await startGateway({ service, host: "127.0.0.1", port: self.httpPort, logger: pino({ level: "silent" }), requestTimeoutMs: 3000, maxInflightRequests });
+  const post = (headers: Record<string, string> = {}) =>
+    httpJson(`http://127.0.0.1:${self.httpPort}/proposer/client-request`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify({ client_id: 1, command_id: 1, payload: 2 }),
+    });
+  return { post, self };
+}
+
+describe("the gateway under load", () => {
+  it("refuses requests beyond its bound at once with 503 not_applied, and serves again after", async () => {
+    const release: (() => void)[] = [];
+    const { post } = await start(() => new Promise<AppendRoute>((r) => release.push(() => r({ kind: "appended", index: 2, duplicate: false }))), 2);
+    const held = [post(), post()];
+    while (release.length < 2) await new Promise((r) => setTimeout(r, 10));
+    const refused = await post();
+    expect(refused.status).toBe(503);
+    expect((refused.body as { outcome: string }).outcome).toBe("not_applied");
+    for (const r of release.splice(0)) r();
+    expect((await Promise.all(held)).map((r) => r.status)).toEqual([200, 200]);
+    const again = post();
+    while (release.length < 1) await new Promise((r) => setTimeout(r, 10));
+    release[0]!();
+    expect((await again).status).toBe(200);
+  });
+});
+
+describe("Prefer: return=minimal (RFC 7240)", () => {
+  it("answers {index} with Preference-Applied, and the whole list without it", async () => {
+    const { post } = await start(() => ({ kind: "appended", index: 2, duplicate: false }));
+    const minimal = await post({ prefer: "return=minimal" });
+    expect(minimal.status).toBe(200);
+    expect(minimal.text).toBe('{"index":2}');
+    expect(minimal.headers["preference-applied"]).toBe("return=minimal");
+    const full = await post();
+    expect(full.text).toBe('{"state":[0,1,2]}');
+  });
+});
