@@ -50,6 +50,7 @@ export function buildProgram(entryScript: string): Command {
     .option("--log-level <level>", "trace, debug, info, warn or error", "info")
     .option("--request-timeout-ms <ms>", "longest a client request waits before a 503", intOption("timeout", 100, 600_000), 10_000)
     .option("--tick-ms <ms>", "protocol tick (heartbeat every 5 ticks, elections after 30-60)", intOption("tick", 1, 1000), 10)
+    .option("--snapshot-every <slots>", "fold the applied log into a snapshot every this many slots", intOption("snapshot interval", 1, 100_000_000), 10_000)
     .action(runNode);
 
   program

@@ -14,6 +14,7 @@ export interface NodeCommandOptions {
   logLevel: string;
   requestTimeoutMs: number;
   tickMs: number;
+  snapshotEvery: number;
 }
 
 export async function runNode(configPath: string, o: NodeCommandOptions): Promise<void> {
@@ -31,6 +32,7 @@ export async function runNode(configPath: string, o: NodeCommandOptions): Promis
     logger,
     requestTimeoutMs: o.requestTimeoutMs,
     timing: { ...DEFAULT_TIMING, tickMs: o.tickMs },
+    snapshotEvery: o.snapshotEvery,
   });
   await node.start();
   let stopping = false;

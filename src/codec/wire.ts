@@ -4,7 +4,7 @@
 
 import * as pb from "../../gen/paxos/v1/paxos.js";
 import * as store from "../../gen/paxos/v1/storage.js";
-import type { Ballot, Message, PersistRecord, SlotVote, Value } from "../core/types.js";
+import type { Ballot, ListState, Message, PersistRecord, SlotVote, Snapshot, Value } from "../core/types.js";
 
 export class WireError extends Error {}
 
@@ -44,8 +44,19 @@ function voteFromPb(v: pb.SlotVote): SlotVote {
   return { slot: v.slot, ballot: ballotFromPb(v.ballot), value: valueFromPb(v.value), chosen: v.chosen };
 }
 
+function listStateToPb(s: ListState): pb.ListState {
+  return { items: [...s.items], sessions: [...s.sessions], recent: [...s.recent] };
+}
+
+function listStateFromPb(s: pb.ListState | undefined): ListState {
+  const x = need(s, "list state");
+  return { items: x.items, sessions: x.sessions, recent: x.recent };
+}
+
 export function messageToPb(m: Message): pb.PeerMessage {
   switch (m.type) {
+    case "installSnapshot":
+      return { kind: { $case: "installSnapshot", value: { upTo: m.snapshot.upTo, state: listStateToPb(m.snapshot.state) } } };
     case "prepare":
       return { kind: { $case: "prepare", value: { ballot: ballotToPb(m.ballot), fromSlot: m.fromSlot } } };
     case "promise":
@@ -86,6 +97,8 @@ export function messageToPb(m: Message): pb.PeerMessage {
 export function messageFromPb(p: pb.PeerMessage): Message {
   const k = need(p.kind, "message kind");
   switch (k.$case) {
+    case "installSnapshot":
+      return { type: "installSnapshot", snapshot: { upTo: k.value.upTo, state: listStateFromPb(k.value.state) } };
     case "prepare":
       return { type: "prepare", ballot: ballotFromPb(k.value.ballot), fromSlot: k.value.fromSlot };
     case "promise":
@@ -140,6 +153,8 @@ export function recordToBytes(r: PersistRecord): Uint8Array {
     case "chosen":
       rec = { kind: { $case: "chosen", value: { fromSlot: r.fromSlot, values: valuesToPb(r.values) } } };
       break;
+    case "snapshot":
+      throw new WireError("a snapshot is stored in its own file, not as a log record (see DurableLog)");
   }
   return store.DurableRecord.encode(rec).finish();
 }
@@ -154,4 +169,13 @@ export function recordFromBytes(bytes: Uint8Array): PersistRecord {
     case "chosen":
       return { type: "chosen", fromSlot: k.value.fromSlot, values: valuesFromPb(k.value.values) };
   }
+}
+
+export function snapshotToBytes(s: Snapshot): Uint8Array {
+  return store.SnapshotFile.encode({ upTo: s.upTo, state: listStateToPb(s.state) }).finish();
+}
+
+export function snapshotFromBytes(bytes: Uint8Array): Snapshot {
+  const f = store.SnapshotFile.decode(bytes);
+  return { upTo: f.upTo, state: listStateFromPb(f.state) };
 }

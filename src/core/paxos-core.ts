@@ -30,6 +30,7 @@ import type {
   Ready,
   Role,
   SlotVote,
+  Snapshot,
   Value,
 } from "./types.js";
 
@@ -80,8 +81,10 @@ export class PaxosCore {
   private readonly accepted = new Map<number, AcceptedVote>();
 
   // --- learner state ---
-  /** Chosen values of slots [0, commitIndex), applied in order. */
-  private readonly log: Value[] = [];
+  /** Slots below were folded into a snapshot: the log starts here. */
+  private logStart = 0;
+  /** Chosen values of slots [logStart, commitIndex), applied in order. */
+  private log: Value[] = [];
   /** Chosen values known above the first gap. */
   protected readonly chosenAhead = new Map<number, Value>();
 
@@ -128,7 +131,7 @@ export class PaxosCore {
   private outApplied: AppliedEntry[] = [];
 
   /** Builds a node from its config and replays its durable records (in write order). */
-  constructor(cfg: CoreConfig, records: readonly PersistRecord[] = []) {
+  constructor(cfg: CoreConfig, records: readonly PersistRecord[] = [], snapshot: Snapshot | null = null) {
     if (!cfg.nodes.includes(cfg.id)) throw new Error(`node ${cfg.id} is not in the cluster ${cfg.nodes.join(",")}`);
     this.cfg = cfg;
     this.id = cfg.id;
@@ -137,7 +140,7 @@ export class PaxosCore {
     this.rng = new Rng(cfg.seed);
     this.list = new ReplicatedList(cfg.maxSessions, cfg.dedupWindowSlots ?? Math.max(10_000, 8 * cfg.maxInflight * cfg.maxBatch));
     this.electionTimeout = this.randomElectionTimeout();
-    this.restore(records);
+    this.restore(snapshot, records);
   }
 
   // ------------------------------------------------------------ inputs ----
@@ -186,6 +189,8 @@ export class PaxosCore {
         return this.onCatchupRequest(from, msg);
       case "catchupReply":
         return this.onCatchupReply(msg);
+      case "installSnapshot":
+        return this.onInstallSnapshot(msg);
     }
   }
 
@@ -274,20 +279,25 @@ export class PaxosCore {
       leader: this.leader,
       promised: this.promised,
       ownBallot: this.ownBallot,
-      commitIndex: this.log.length,
-      appliedIndex: this.log.length,
+      commitIndex: this.commitIndex,
+      appliedIndex: this.commitIndex,
       listLength: this.list.length,
     };
   }
 
   /** The number of chosen slots known in order (every slot below is chosen and applied). */
   get commitIndex(): number {
-    return this.log.length;
+    return this.logStart + this.log.length;
   }
 
-  /** The chosen value of a slot below commitIndex. */
+  /** The first slot whose chosen value is still in the log (earlier ones are in the snapshot). */
+  get firstLoggedSlot(): number {
+    return this.logStart;
+  }
+
+  /** The chosen value of a slot in [firstLoggedSlot, commitIndex). */
   chosenValue(slot: number): Value | undefined {
-    return this.log[slot];
+    return slot < this.logStart ? undefined : this.log[slot - this.logStart];
   }
 
   // --------------------------------------------------------- acceptor ----
@@ -303,6 +313,12 @@ export class PaxosCore {
     if (from !== this.id && from !== this.leader && this.leaderRecentlyAlive()) return;
     if (!this.admits(msg.ballot)) {
       this.send(from, { type: "nack", ballot: msg.ballot, promised: this.promised });
+      return;
+    }
+    if (msg.fromSlot < this.logStart) {
+      // We can no longer report the chosen values the candidate lacks (they are in our snapshot):
+      // send it the snapshot instead of a promise; it campaigns again from further on.
+      this.send(from, { type: "installSnapshot", snapshot: this.snapshotNow() });
       return;
     }
     if (compareBallots(msg.ballot, this.promised) > 0) {
@@ -326,14 +342,14 @@ export class PaxosCore {
   /** The votes a Promise reports: only slots >= fromSlot, so no message grows with history. */
   private votesFrom(fromSlot: number): SlotVote[] {
     const votes: SlotVote[] = [];
-    for (let s = fromSlot; s < this.log.length; s++) {
-      votes.push({ slot: s, ballot: NO_BALLOT, value: this.log[s]!, chosen: true });
+    for (let s = fromSlot; s < this.commitIndex; s++) {
+      votes.push({ slot: s, ballot: NO_BALLOT, value: this.log[s - this.logStart]!, chosen: true });
     }
     for (const [slot, value] of this.chosenAhead) {
       if (slot >= fromSlot) votes.push({ slot, ballot: NO_BALLOT, value, chosen: true });
     }
     for (const [slot, vote] of this.accepted) {
-      if (slot >= fromSlot && slot >= this.log.length && !this.chosenAhead.has(slot)) {
+      if (slot >= fromSlot && slot >= this.commitIndex && !this.chosenAhead.has(slot)) {
         votes.push({ slot, ballot: vote.ballot, value: vote.value, chosen: false });
       }
     }
@@ -353,7 +369,7 @@ export class PaxosCore {
     for (let i = 0; i < msg.values.length; i++) {
       const slot = msg.fromSlot + i;
       // A chosen slot keeps its value; the proposer's value is the same one (Paxos safety).
-      if (slot >= this.log.length && !this.chosenAhead.has(slot)) {
+      if (slot >= this.commitIndex && !this.chosenAhead.has(slot)) {
         this.accepted.set(slot, { ballot: msg.ballot, value: msg.values[i]! });
       }
     }
@@ -624,14 +640,29 @@ export class PaxosCore {
   }
 
   private onCatchupRequest(from: NodeId, msg: Extract<Message, { type: "catchupRequest" }>): void {
+    if (msg.fromSlot < this.logStart) {
+      // Those entries were compacted away: send the state instead.
+      this.send(from, { type: "installSnapshot", snapshot: this.snapshotNow() });
+      return;
+    }
     const end = Math.min(this.commitIndex, msg.fromSlot + this.cfg.catchupBatch);
     if (msg.fromSlot >= end) return;
     this.send(from, {
       type: "catchupReply",
       fromSlot: msg.fromSlot,
-      values: this.log.slice(msg.fromSlot, end),
+      values: this.log.slice(msg.fromSlot - this.logStart, end - this.logStart),
       commitIndex: this.commitIndex,
     });
+  }
+
+  /** A lagging node takes a snapshot beyond its commit point; a leader never does (see onCatchupReply). */
+  private onInstallSnapshot(msg: Extract<Message, { type: "installSnapshot" }>): void {
+    if (this.role === "leader" || msg.snapshot.upTo <= this.commitIndex) return;
+    this.installSnapshot(msg.snapshot);
+    this.outPersist.push({ type: "snapshot", snapshot: msg.snapshot, retained: this.retainedRecords() });
+    this.advanceCommit();
+    this.catchupSentAtTick = null;
+    this.requestCatchupIfBehind();
   }
 
   private onCatchupReply(msg: Extract<Message, { type: "catchupReply" }>): void {
@@ -652,24 +683,63 @@ export class PaxosCore {
   // ---------------------------------------------------------- learner ----
 
   private learnChosen(slot: number, value: Value): void {
-    if (slot < this.log.length) return;
+    if (slot < this.commitIndex) return;
     this.chosenAhead.set(slot, value);
   }
 
   /** Moves the contiguous chosen prefix into the log and applies it in slot order. */
   private advanceCommit(): void {
-    const from = this.log.length;
+    const from = this.commitIndex;
     for (;;) {
       const next = this.nextToApply();
       if (next === undefined) break;
       this.chosenAhead.delete(next.slot);
       this.accepted.delete(next.slot);
       this.log.push(next.value);
-      this.applyChosen(this.log.length - 1, next.value);
+      this.applyChosen(this.commitIndex - 1, next.value);
     }
-    if (this.log.length > from) {
-      this.outPersist.push({ type: "chosen", fromSlot: from, values: this.log.slice(from) });
+    if (this.commitIndex > from) {
+      this.outPersist.push({ type: "chosen", fromSlot: from, values: this.log.slice(from - this.logStart) });
+      if (this.log.length >= (this.cfg.snapshotEvery ?? 10_000)) this.compact();
     }
+  }
+
+  // ------------------------------------------------------- compaction ----
+
+  /**
+   * Folds the applied log into a snapshot: memory and disk keep only the
+   * list (and exactly-once tables) plus what lies above the commit point.
+   */
+  private compact(): void {
+    const snapshot = this.snapshotNow();
+    this.log = [];
+    this.logStart = snapshot.upTo;
+    this.outPersist.push({ type: "snapshot", snapshot, retained: this.retainedRecords() });
+  }
+
+  private snapshotNow(): Snapshot {
+    return { upTo: this.commitIndex, state: this.list.state() };
+  }
+
+  private installSnapshot(snapshot: Snapshot): void {
+    this.list.restore(snapshot.state);
+    this.log = [];
+    this.logStart = snapshot.upTo;
+    for (const slot of [...this.chosenAhead.keys()]) if (slot < snapshot.upTo) this.chosenAhead.delete(slot);
+    for (const slot of [...this.accepted.keys()]) if (slot < snapshot.upTo) this.accepted.delete(slot);
+  }
+
+  /** Everything durable that a snapshot does not cover: the promise, and votes and chosen values above it. */
+  private retainedRecords(): PersistRecord[] {
+    const records: PersistRecord[] = [];
+    if (this.promised.round > 0) records.push({ type: "promised", ballot: this.promised });
+    for (const [slot, vote] of [...this.accepted].sort((a, b) => a[0] - b[0])) {
+      records.push({ type: "accepted", ballot: vote.ballot, fromSlot: slot, values: [vote.value] });
+    }
+    for (const [slot, value] of [...this.chosenAhead].sort((a, b) => a[0] - b[0])) {
+      records.push({ type: "chosen", fromSlot: slot, values: [value] });
+    }
+    return records;
   }
 
   private applyChosen(slot: number, value: Value): void {
@@ -710,8 +780,8 @@ export class PaxosCore {
 
   /** Learner rule: apply strictly in slot order, the next slot only once it is known chosen. */
   protected nextToApply(): { slot: number; value: Value } | undefined {
-    const value = this.chosenAhead.get(this.log.length);
-    return value === undefined ? undefined : { slot: this.log.length, value };
+    const value = this.chosenAhead.get(this.commitIndex);
+    return value === undefined ? undefined : { slot: this.commitIndex, value };
   }
 
   // ------------------------------------------------------------ roles ----
@@ -772,8 +842,9 @@ export class PaxosCore {
 
   // ---------------------------------------------------------- restore ----
 
-  /** Rebuilds durable state from records, in the order they were written. */
-  private restore(records: readonly PersistRecord[]): void {
+  /** Rebuilds durable state from the latest snapshot and the records written after it, in order. */
+  private restore(snapshot: Snapshot | null, records: readonly PersistRecord[]): void {
+    if (snapshot !== null) this.installSnapshot(snapshot);
     for (const r of records) {
       switch (r.type) {
         case "promised":
@@ -783,12 +854,16 @@ export class PaxosCore {
           this.promised = maxBallot(this.promised, r.ballot);
           for (let i = 0; i < r.values.length; i++) {
             const slot = r.fromSlot + i;
-            if (slot >= this.log.length) this.accepted.set(slot, { ballot: r.ballot, value: r.values[i]! });
+            if (slot >= this.commitIndex) this.accepted.set(slot, { ballot: r.ballot, value: r.values[i]! });
           }
           break;
         case "chosen":
           for (let i = 0; i < r.values.length; i++) this.learnChosen(r.fromSlot + i, r.values[i]!);
           this.advanceCommit();
+          break;
+        case "snapshot":
+          // The runtime stores snapshots apart from the log; one in a replayed list (the simulator's disk) is taken in order.
+          this.installSnapshot(r.snapshot);
           break;
       }
     }

@@ -1,4 +1,4 @@
-import type { Command } from "./types.js";
+import type { Command, ListState } from "./types.js";
 
 interface Session {
   readonly commandId: number;
@@ -91,6 +91,41 @@ export class ReplicatedList {
     this.recent.set(k, { index, slot });
     this.recentOrder.push({ key: k, slot });
     return { kind: "applied", index, duplicate: false };
+  }
+
+  /** The whole state as data, for a snapshot. */
+  state(): ListState {
+    const sessions: number[] = [];
+    for (const [clientId, s] of this.sessions) sessions.push(clientId, s.commandId, s.payload, s.index);
+    const recent: number[] = [];
+    for (let i = this.recentHead; i < this.recentOrder.length; i++) {
+      const { key: k, slot } = this.recentOrder[i]!;
+      const r = this.recent.get(k);
+      if (r === undefined || r.slot !== slot) continue;
+      const [clientId, commandId, payload] = k.split("/").map(Number) as [number, number, number];
+      recent.push(clientId, commandId, payload, r.index, slot);
+    }
+    return { items: [...this.items], sessions, recent };
+  }
+
+  /** Replaces the whole state with a snapshot's. */
+  restore(state: ListState): void {
+    this.items.length = 0;
+    for (const v of state.items) this.items.push(v);
+    this.sessions.clear();
+    for (let i = 0; i + 3 < state.sessions.length; i += 4) {
+      const [clientId, commandId, payload, index] = state.sessions.slice(i, i + 4) as [number, number, number, number];
+      this.sessions.set(clientId, { commandId, payload, index });
+    }
+    this.recent.clear();
+    this.recentOrder.length = 0;
+    this.recentHead = 0;
+    for (let i = 0; i + 4 < state.recent.length; i += 5) {
+      const [clientId, commandId, payload, index, slot] = state.recent.slice(i, i + 5) as [number, number, number, number, number];
+      const k = key({ clientId, commandId, payload });
+      this.recent.set(k, { index, slot });
+      this.recentOrder.push({ key: k, slot });
+    }
   }
 
   private evictBefore(slot: number): void {

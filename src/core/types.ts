@@ -55,6 +55,7 @@ export type Message =
   | { readonly type: "heartbeat"; readonly ballot: Ballot; readonly commitIndex: number; readonly seq: number }
   | { readonly type: "heartbeatAck"; readonly ballot: Ballot; readonly seq: number; readonly commitIndex: number }
   | { readonly type: "catchupRequest"; readonly fromSlot: number }
+  | { readonly type: "installSnapshot"; readonly snapshot: Snapshot }
   | { readonly type: "preVote"; readonly ballot: Ballot }
   | { readonly type: "preVoteReply"; readonly ballot: Ballot; readonly granted: boolean; readonly promised: Ballot }
   | {
@@ -66,6 +67,21 @@ export type Message =
 
 export type MessageType = Message["type"];
 
+/** The replicated state machine, as data (see ReplicatedList). */
+export interface ListState {
+  readonly items: readonly number[];
+  /** clientId, commandId, payload, index: 4 numbers per client. */
+  readonly sessions: readonly number[];
+  /** clientId, commandId, payload, index, slot: 5 numbers per recent command. */
+  readonly recent: readonly number[];
+}
+
+/** Every slot below upTo is chosen and applied into state. */
+export interface Snapshot {
+  readonly upTo: number;
+  readonly state: ListState;
+}
+
 /** A message addressed from one node to another (possibly itself). */
 export interface Envelope {
   readonly from: NodeId;
@@ -75,8 +91,8 @@ export interface Envelope {
 
 /**
  * A record the runtime must make durable (write + fdatasync) before it sends
- * any message of the same Ready. Replaying every record in order through
- * PaxosCore's constructor rebuilds the node's state.
+ * any message of the same Ready. The latest snapshot and then every record
+ * in order, replayed through PaxosCore's constructor, rebuild the node's state.
  */
 export type PersistRecord =
   | { readonly type: "promised"; readonly ballot: Ballot }
@@ -86,7 +102,14 @@ export type PersistRecord =
       readonly fromSlot: number;
       readonly values: readonly Value[];
     }
-  | { readonly type: "chosen"; readonly fromSlot: number; readonly values: readonly Value[] };
+  | { readonly type: "chosen"; readonly fromSlot: number; readonly values: readonly Value[] }
+  /**
+   * Log compaction: make the snapshot durable, then replace every record
+   * written so far with `retained` (what still matters above the snapshot:
+   * the promise, the votes and chosen values of later slots). Records after
+   * it in the same Ready are appended after the replacement.
+   */
+  | { readonly type: "snapshot"; readonly snapshot: Snapshot; readonly retained: readonly PersistRecord[] };
 
 /** Whether a request that did not succeed may still take effect. */
 export type Outcome = "not_applied" | "unknown";
@@ -161,6 +184,8 @@ export interface CoreConfig {
    * ReplicatedList). Default: max(10,000, 8 x maxInflight x maxBatch).
    */
   readonly dedupWindowSlots?: number;
+  /** Fold the applied log into a snapshot every this many slots (default 10,000). */
+  readonly snapshotEvery?: number;
 }
 
 export interface CoreStatus {

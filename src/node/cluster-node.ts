@@ -48,6 +48,8 @@ export interface ClusterNodeOptions {
   readonly leaderWaitMs?: number;
   /** Address the servers bind to. */
   readonly bindHost?: string;
+  /** Fold the applied log into a snapshot every this many slots (default 10,000). */
+  readonly snapshotEvery?: number;
   /** HTTP requests in progress beyond which new ones are refused with 503 (default 10,000). */
   readonly maxInflightRequests?: number;
 }
@@ -102,7 +104,7 @@ export class ClusterNode implements NodeService, PeerInbox {
   }
 
   private async startServing(): Promise<void> {
-    const { log, records, truncatedBytes } = await DurableLog.open(this.opts.dataDir);
+    const { log, snapshot, records, truncatedBytes } = await DurableLog.open(this.opts.dataDir);
     if (truncatedBytes > 0) this.log.warn({ truncatedBytes }, "cut a torn record off the end of the log (crash during a write)");
     this.durableLog = log;
     const seed = randomInt(2 ** 31); // randomness comes from the edge; the core only uses the seed
@@ -119,11 +121,12 @@ export class ClusterNode implements NodeService, PeerInbox {
       maxPending: 20_000,
       catchupBatch: 2_000,
       maxSessions: 100_000,
+      snapshotEvery: this.opts.snapshotEvery ?? 10_000,
     };
-    this.core = new PaxosCore(cfg, records);
+    this.core = new PaxosCore(cfg, records, snapshot);
     const st = this.core.status();
     this.log.info(
-      { records: records.length, promised: formatBallot(st.promised), commitIndex: st.commitIndex, listLength: st.listLength, seed },
+      { snapshotUpTo: snapshot?.upTo ?? 0, records: records.length, promised: formatBallot(st.promised), commitIndex: st.commitIndex, listLength: st.listLength, seed },
       "recovered durable state",
     );
     for (const peer of this.nodes) {

@@ -65,6 +65,8 @@ export function describeMessage(m: Message): string {
       return `catchupRequest from=${m.fromSlot}`;
     case "catchupReply":
       return `catchupReply ${range(m.fromSlot, m.values.length)} commit=${m.commitIndex}`;
+    case "installSnapshot":
+      return `installSnapshot upTo=${m.snapshot.upTo} items=${m.snapshot.state.items.length}`;
     case "preVote":
       return `preVote b=${formatBallot(m.ballot)}`;
     case "preVoteReply":

@@ -3,21 +3,32 @@
 
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { PersistRecord } from "../core/types.js";
+import type { PersistRecord, Snapshot } from "../core/types.js";
 import { recordFromBytes, recordToBytes, WireError } from "../codec/wire.js";
 import { DataDirLock } from "./dir-lock.js";
 import { CorruptLogError, RecordFile } from "./record-file.js";
+import { readSnapshot, writeSnapshot } from "./snapshot-file.js";
 
 export const LOG_FILE_NAME = "paxos.log";
 
+export interface OpenedLog {
+  readonly log: DurableLog;
+  /** The latest snapshot, if the log was ever compacted. */
+  readonly snapshot: Snapshot | null;
+  /** The records written after it, in order. */
+  readonly records: PersistRecord[];
+  readonly truncatedBytes: number;
+}
+
 export class DurableLog {
   private constructor(
+    private readonly dir: string,
     private readonly file: RecordFile,
     private readonly lock: DataDirLock,
   ) {}
 
-  /** Locks the data directory, opens its log and decodes its records, in write order. */
-  static async open(dataDir: string): Promise<{ log: DurableLog; records: PersistRecord[]; truncatedBytes: number }> {
+  /** Locks the data directory, reads its snapshot, opens its log and decodes its records, in write order. */
+  static async open(dataDir: string): Promise<OpenedLog> {
     mkdirSync(dataDir, { recursive: true });
     const lock = DataDirLock.acquire(dataDir);
     try {
@@ -28,7 +39,8 @@ export class DurableLog {
     }
   }
 
-  private static async openLocked(dataDir: string, lock: DataDirLock): Promise<{ log: DurableLog; records: PersistRecord[]; truncatedBytes: number }> {
+  private static async openLocked(dataDir: string, lock: DataDirLock): Promise<OpenedLog> {
+    const snapshot = await readSnapshot(dataDir);
     const path = join(dataDir, LOG_FILE_NAME);
     const opened = await RecordFile.open(path);
     const records: PersistRecord[] = [];
@@ -44,12 +56,33 @@ export class DurableLog {
       }
       offset += 8 + bytes.length;
     }
-    return { log: new DurableLog(opened.file, lock), records, truncatedBytes: opened.truncatedBytes };
+    return { log: new DurableLog(dataDir, opened.file, lock), snapshot, records, truncatedBytes: opened.truncatedBytes };
   }
 
-  /** Writes and fdatasyncs the records; resolves once they are durable. */
+  /**
+   * Writes and fdatasyncs the records; resolves once they are durable. A
+   * snapshot record makes the snapshot durable and then replaces the log by
+   * what it retains (log compaction); records around it keep their order.
+   */
   append(records: readonly PersistRecord[]): Promise<void> {
-    return this.file.append(records.map(recordToBytes));
+    let done: Promise<void> = Promise.resolve();
+    let run: PersistRecord[] = [];
+    const flush = () => {
+      if (run.length > 0) done = this.file.append(run.map(recordToBytes));
+      run = [];
+    };
+    for (const r of records) {
+      if (r.type !== "snapshot") {
+        run.push(r);
+        continue;
+      }
+      flush();
+      const snapshot = r.snapshot;
+      done = this.file.rewrite(r.retained.map(recordToBytes), () => writeSnapshot(this.dir, snapshot));
+    }
+    flush();
+    // The file works through its queue in order: the last operation's completion covers the earlier ones.
+    return done;
   }
 
   get syncCount(): number {

@@ -12,7 +12,7 @@
 // guessing could silently drop an acknowledged vote.
 
 import { closeSync, fsyncSync, openSync } from "node:fs";
-import { mkdir, open, readFile, type FileHandle } from "node:fs/promises";
+import { mkdir, open, readFile, rename, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 import { crc32 } from "node:zlib";
 
@@ -39,24 +39,34 @@ export interface OpenedRecordFile {
   readonly truncatedBytes: number;
 }
 
-interface PendingAppend {
+interface PendingWrite {
   readonly frames: Buffer[];
+  /** Set for a rewrite: runs first, then the file is replaced by `frames` alone. */
+  readonly beforeRewrite?: () => Promise<void>;
   readonly resolve: () => void;
   readonly reject: (e: Error) => void;
 }
 
 export class RecordFile {
-  private queue: PendingAppend[] = [];
+  private queue: PendingWrite[] = [];
   private syncing = false;
   private failure: Error | null = null;
+  /** Where the next frame goes. */
+  private fileLength = 0;
   /** fdatasync calls made (a figure for benchmarks). */
   syncCount = 0;
+  /** Bytes written since open, rewrites included. */
   bytesWritten = 0;
 
   private constructor(
     readonly path: string,
-    private readonly handle: FileHandle,
+    private handle: FileHandle,
   ) {}
+
+  /** The file's length in bytes (all of it valid records). */
+  get size(): number {
+    return this.fileLength;
+  }
 
   /** Opens (creating if needed) the file, validates it and returns its records. */
   static async open(path: string): Promise<OpenedRecordFile> {
@@ -79,16 +89,30 @@ export class RecordFile {
     }
     if (created) fsyncDirectory(dirname(path)); // make the new file's name durable
     const file = new RecordFile(path, handle);
-    file.bytesWritten = validBytes;
+    file.fileLength = validBytes;
     return { file, records, truncatedBytes };
   }
 
   /** Appends records durably: resolves after they are written and fdatasync'd. */
   append(payloads: readonly Uint8Array[]): Promise<void> {
+    return this.enqueue(payloads, undefined);
+  }
+
+  /**
+   * Replaces the whole file by these records, in order with the appends
+   * around it: `before` runs first (e.g. making a snapshot durable), then a
+   * new file is written and fsync'd beside this one and renamed over it, so
+   * a crash leaves either the old file or the new one.
+   */
+  rewrite(payloads: readonly Uint8Array[], before: () => Promise<void>): Promise<void> {
+    return this.enqueue(payloads, before);
+  }
+
+  private enqueue(payloads: readonly Uint8Array[], beforeRewrite: (() => Promise<void>) | undefined): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     const frames = payloads.map(frame);
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ frames, resolve, reject });
+      this.queue.push(beforeRewrite === undefined ? { frames, resolve, reject } : { frames, beforeRewrite, resolve, reject });
       if (!this.syncing) void this.drain();
     });
   }
@@ -96,16 +120,28 @@ export class RecordFile {
   private async drain(): Promise<void> {
     this.syncing = true;
     while (this.queue.length > 0) {
-      const group = this.queue;
-      this.queue = [];
+      // Appends up to the next rewrite share one write and one fdatasync (group commit); a rewrite goes alone.
+      let n = 1;
+      if (this.queue[0]!.beforeRewrite === undefined) {
+        while (n < this.queue.length && this.queue[n]!.beforeRewrite === undefined) n++;
+      }
+      const group = this.queue.slice(0, n);
+      this.queue = this.queue.slice(n);
       try {
         const buf = Buffer.concat(group.flatMap((g) => g.frames));
-        let off = 0;
-        while (off < buf.length) {
-          const { bytesWritten } = await this.handle.write(buf, off, buf.length - off, this.bytesWritten + off);
-          off += bytesWritten;
+        const rewrite = group[0]!.beforeRewrite;
+        if (rewrite !== undefined) {
+          await rewrite();
+          await this.replaceFile(buf);
+        } else {
+          let off = 0;
+          while (off < buf.length) {
+            const { bytesWritten } = await this.handle.write(buf, off, buf.length - off, this.fileLength + off);
+            off += bytesWritten;
+          }
+          await this.handle.datasync();
+          this.fileLength += buf.length;
         }
-        await this.handle.datasync();
         this.syncCount++;
         this.bytesWritten += buf.length;
         for (const g of group) g.resolve();
@@ -119,13 +155,23 @@ export class RecordFile {
     this.syncing = false;
   }
 
+  private async replaceFile(content: Buffer): Promise<void> {
+    const tmp = `${this.path}.tmp`;
+    await writeFileDurably(tmp, content);
+    await rename(tmp, this.path);
+    fsyncDirectory(dirname(this.path));
+    await this.handle.close();
+    this.handle = await open(this.path, "r+");
+    this.fileLength = content.length;
+  }
+
   async close(): Promise<void> {
     while (this.syncing) await new Promise((r) => setImmediate(r));
     await this.handle.close();
   }
 }
 
-function frame(payload: Uint8Array): Buffer {
+export function frame(payload: Uint8Array): Buffer {
   if (payload.length === 0 || payload.length > MAX_RECORD_BYTES) {
     throw new RangeError(`record of ${payload.length} bytes cannot be framed`);
   }
@@ -181,7 +227,18 @@ function onlyZerosFrom(data: Buffer, off: number): boolean {
   return true;
 }
 
-function fsyncDirectory(dir: string): void {
+/** Writes a whole file and fsyncs it (the caller renames it into place, then fsyncs the directory). */
+export async function writeFileDurably(path: string, content: Uint8Array): Promise<void> {
+  const h = await open(path, "w");
+  try {
+    await h.writeFile(content);
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}
+
+export function fsyncDirectory(dir: string): void {
   const fd = openSync(dir, "r");
   try {
     fsyncSync(fd);

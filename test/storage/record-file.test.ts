@@ -78,7 +78,7 @@ describe("RecordFile", () => {
     const second = await openFile(path);
     expect(text(second.records)).toEqual(["alpha", "beta", "gamma", "δέλτα"]);
     expect(second.truncatedBytes).toBe(0);
-    expect(second.file.bytesWritten).toBe(expectedBytes.length);
+    expect(second.file.size).toBe(expectedBytes.length);
 
     // Appending after a reopen continues at the end of the file.
     await second.file.append([payload("epsilon")]);

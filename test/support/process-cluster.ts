@@ -76,20 +76,22 @@ export class ProcessCluster {
   private constructor(
     readonly httpPorts: number[],
     readonly grpcPorts: number[],
+    private readonly extraArgs: readonly string[],
   ) {
     this.dir = mkdtempSync(join(tmpdir(), "paxos-it-"));
     this.configPath = join(this.dir, "config");
     writeFileSync(this.configPath, httpPorts.map((p, i) => `localhost:${p}:${grpcPorts[i]}`).join("\n") + "\n");
   }
 
-  static async start(size = 3): Promise<ProcessCluster> {
+  /** Starts `size` nodes; `extraArgs` go to every `paxos node` command line. */
+  static async start(size = 3, extraArgs: readonly string[] = []): Promise<ProcessCluster> {
     const http: number[] = [];
     const grpc: number[] = [];
     for (let i = 0; i < size; i++) {
       http.push(await freePort());
       grpc.push(await freePort());
     }
-    const c = new ProcessCluster(http, grpc);
+    const c = new ProcessCluster(http, grpc, extraArgs);
     for (let i = 0; i < size; i++) c.startNode(i);
     await c.waitForLeader();
     return c;
@@ -111,7 +113,7 @@ export class ProcessCluster {
     if (this.isRunning(i)) throw new Error(`node ${i} is running`);
     const child = spawn(
       process.execPath,
-      [PAXOS_BIN, "node", this.configPath, "--self", String(i), "--data-dir", this.dataDir(i), "--log-level", "info"],
+      [PAXOS_BIN, "node", this.configPath, "--self", String(i), "--data-dir", this.dataDir(i), "--log-level", "info", ...this.extraArgs],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     const lines = this.logs.get(i) ?? [];

@@ -158,6 +158,27 @@ export interface PreVoteReply {
   promised?: Ballot | undefined;
 }
 
+/**
+ * The replicated state machine at a slot: the list and the exactly-once
+ * tables (see src/core/replicated-list.ts).
+ */
+export interface ListState {
+  items: number[];
+  /** Each client's latest command: client_id, command_id, payload, index (flattened, 4 per entry). */
+  sessions: number[];
+  /** Commands applied recently: client_id, command_id, payload, index, slot (flattened, 5 per entry). */
+  recent: number[];
+}
+
+/**
+ * Every slot below up_to is chosen and applied into state. Sent to a node
+ * that is too far behind for the entries (they were compacted away).
+ */
+export interface InstallSnapshot {
+  upTo: number;
+  state?: ListState | undefined;
+}
+
 export interface PeerMessage {
   kind?:
     | { $case: "prepare"; value: Prepare }
@@ -171,6 +192,7 @@ export interface PeerMessage {
     | { $case: "catchupReply"; value: CatchupReply }
     | { $case: "preVote"; value: PreVote }
     | { $case: "preVoteReply"; value: PreVoteReply }
+    | { $case: "installSnapshot"; value: InstallSnapshot }
     | undefined;
 }
 
@@ -1814,6 +1836,240 @@ export const PreVoteReply: MessageFns<PreVoteReply> = {
   },
 };
 
+function createBaseListState(): ListState {
+  return { items: [], sessions: [], recent: [] };
+}
+
+export const ListState: MessageFns<ListState> = {
+  encode(message: ListState, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.items.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.items) {
+        writer.int64(v);
+      }
+      writer.join();
+    }
+    if (message.sessions.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.sessions) {
+        writer.int64(v);
+      }
+      writer.join();
+    }
+    if (message.recent.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.recent) {
+        writer.int64(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListState {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListState();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.items.push(longToNumber(reader.int64()));
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.items.push(longToNumber(reader.int64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.sessions.push(longToNumber(reader.int64()));
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.sessions.push(longToNumber(reader.int64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.recent.push(longToNumber(reader.int64()));
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.recent.push(longToNumber(reader.int64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListState {
+    return {
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => globalThis.Number(e)) : [],
+      sessions: globalThis.Array.isArray(object?.sessions) ? object.sessions.map((e: any) => globalThis.Number(e)) : [],
+      recent: globalThis.Array.isArray(object?.recent) ? object.recent.map((e: any) => globalThis.Number(e)) : [],
+    };
+  },
+
+  toJSON(message: ListState): unknown {
+    const obj: any = {};
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => Math.round(e));
+    }
+    if (message.sessions?.length) {
+      obj.sessions = message.sessions.map((e) => Math.round(e));
+    }
+    if (message.recent?.length) {
+      obj.recent = message.recent.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListState>, I>>(base?: I): ListState {
+    return ListState.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListState>, I>>(object: I): ListState {
+    const message = createBaseListState();
+    message.items = object.items?.map((e) => e) || [];
+    message.sessions = object.sessions?.map((e) => e) || [];
+    message.recent = object.recent?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseInstallSnapshot(): InstallSnapshot {
+  return { upTo: 0, state: undefined };
+}
+
+export const InstallSnapshot: MessageFns<InstallSnapshot> = {
+  encode(message: InstallSnapshot, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.upTo !== 0) {
+      writer.uint32(8).uint64(message.upTo);
+    }
+    if (message.state !== undefined) {
+      ListState.encode(message.state, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InstallSnapshot {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInstallSnapshot();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.upTo = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.state = ListState.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InstallSnapshot {
+    return {
+      upTo: isSet(object.upTo)
+        ? globalThis.Number(object.upTo)
+        : isSet(object.up_to)
+        ? globalThis.Number(object.up_to)
+        : 0,
+      state: isSet(object.state) ? ListState.fromJSON(object.state) : undefined,
+    };
+  },
+
+  toJSON(message: InstallSnapshot): unknown {
+    const obj: any = {};
+    if (message.upTo !== 0) {
+      obj.upTo = Math.round(message.upTo);
+    }
+    if (message.state !== undefined) {
+      obj.state = ListState.toJSON(message.state);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InstallSnapshot>, I>>(base?: I): InstallSnapshot {
+    return InstallSnapshot.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InstallSnapshot>, I>>(object: I): InstallSnapshot {
+    const message = createBaseInstallSnapshot();
+    message.upTo = object.upTo ?? 0;
+    message.state = (object.state !== undefined && object.state !== null)
+      ? ListState.fromPartial(object.state)
+      : undefined;
+    return message;
+  },
+};
+
 function createBasePeerMessage(): PeerMessage {
   return { kind: undefined };
 }
@@ -1853,6 +2109,9 @@ export const PeerMessage: MessageFns<PeerMessage> = {
         break;
       case "preVoteReply":
         PreVoteReply.encode(message.kind.value, writer.uint32(90).fork()).join();
+        break;
+      case "installSnapshot":
+        InstallSnapshot.encode(message.kind.value, writer.uint32(98).fork()).join();
         break;
     }
     return writer;
@@ -1959,6 +2218,14 @@ export const PeerMessage: MessageFns<PeerMessage> = {
             message.kind = { $case: "preVoteReply", value: PreVoteReply.decode(reader, reader.uint32()) };
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.kind = { $case: "installSnapshot", value: InstallSnapshot.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2005,6 +2272,10 @@ export const PeerMessage: MessageFns<PeerMessage> = {
         ? { $case: "preVoteReply", value: PreVoteReply.fromJSON(object.preVoteReply) }
         : isSet(object.pre_vote_reply)
         ? { $case: "preVoteReply", value: PreVoteReply.fromJSON(object.pre_vote_reply) }
+        : isSet(object.installSnapshot)
+        ? { $case: "installSnapshot", value: InstallSnapshot.fromJSON(object.installSnapshot) }
+        : isSet(object.install_snapshot)
+        ? { $case: "installSnapshot", value: InstallSnapshot.fromJSON(object.install_snapshot) }
         : undefined,
     };
   },
@@ -2033,6 +2304,8 @@ export const PeerMessage: MessageFns<PeerMessage> = {
       obj.preVote = PreVote.toJSON(message.kind.value);
     } else if (message.kind?.$case === "preVoteReply") {
       obj.preVoteReply = PreVoteReply.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "installSnapshot") {
+      obj.installSnapshot = InstallSnapshot.toJSON(message.kind.value);
     }
     return obj;
   },
@@ -2106,6 +2379,12 @@ export const PeerMessage: MessageFns<PeerMessage> = {
       case "preVoteReply": {
         if (object.kind?.value !== undefined && object.kind?.value !== null) {
           message.kind = { $case: "preVoteReply", value: PreVoteReply.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "installSnapshot": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "installSnapshot", value: InstallSnapshot.fromPartial(object.kind.value) };
         }
         break;
       }
@@ -3715,6 +3994,90 @@ export const protoMetadata: ProtoMetadata = {
       "reservedName": [],
       "visibility": 0,
     }, {
+      "name": "ListState",
+      "field": [{
+        "name": "items",
+        "number": 1,
+        "label": 3,
+        "type": 3,
+        "typeName": "",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "items",
+        "options": undefined,
+        "proto3Optional": false,
+      }, {
+        "name": "sessions",
+        "number": 2,
+        "label": 3,
+        "type": 3,
+        "typeName": "",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "sessions",
+        "options": undefined,
+        "proto3Optional": false,
+      }, {
+        "name": "recent",
+        "number": 3,
+        "label": 3,
+        "type": 3,
+        "typeName": "",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "recent",
+        "options": undefined,
+        "proto3Optional": false,
+      }],
+      "extension": [],
+      "nestedType": [],
+      "enumType": [],
+      "extensionRange": [],
+      "oneofDecl": [],
+      "options": undefined,
+      "reservedRange": [],
+      "reservedName": [],
+      "visibility": 0,
+    }, {
+      "name": "InstallSnapshot",
+      "field": [{
+        "name": "up_to",
+        "number": 1,
+        "label": 1,
+        "type": 4,
+        "typeName": "",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "upTo",
+        "options": undefined,
+        "proto3Optional": false,
+      }, {
+        "name": "state",
+        "number": 2,
+        "label": 1,
+        "type": 11,
+        "typeName": ".paxos.v1.ListState",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "state",
+        "options": undefined,
+        "proto3Optional": false,
+      }],
+      "extension": [],
+      "nestedType": [],
+      "enumType": [],
+      "extensionRange": [],
+      "oneofDecl": [],
+      "options": undefined,
+      "reservedRange": [],
+      "reservedName": [],
+      "visibility": 0,
+    }, {
       "name": "PeerMessage",
       "field": [{
         "name": "prepare",
@@ -3846,6 +4209,18 @@ export const protoMetadata: ProtoMetadata = {
         "defaultValue": "",
         "oneofIndex": 0,
         "jsonName": "preVoteReply",
+        "options": undefined,
+        "proto3Optional": false,
+      }, {
+        "name": "install_snapshot",
+        "number": 12,
+        "label": 1,
+        "type": 11,
+        "typeName": ".paxos.v1.InstallSnapshot",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "installSnapshot",
         "options": undefined,
         "proto3Optional": false,
       }],
@@ -4339,58 +4714,86 @@ export const protoMetadata: ProtoMetadata = {
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
+        "path": [4, 16],
+        "span": [125, 0, 131, 1],
+        "leadingComments":
+          " The replicated state machine at a slot: the list and the exactly-once\n tables (see src/core/replicated-list.ts).\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }, {
+        "path": [4, 16, 2, 1],
+        "span": [128, 2, 30],
+        "leadingComments":
+          " Each client's latest command: client_id, command_id, payload, index (flattened, 4 per entry).\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }, {
+        "path": [4, 16, 2, 2],
+        "span": [130, 2, 28],
+        "leadingComments":
+          " Commands applied recently: client_id, command_id, payload, index, slot (flattened, 5 per entry).\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }, {
         "path": [4, 17],
-        "span": [142, 0, 146, 1],
+        "span": [135, 0, 138, 1],
+        "leadingComments":
+          " Every slot below up_to is chosen and applied into state. Sent to a node\n that is too far behind for the entries (they were compacted away).\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }, {
+        "path": [4, 19],
+        "span": [160, 0, 164, 1],
         "leadingComments":
           " One-way delivery of protocol messages from one node to another. Replies\n travel as Deliver calls in the other direction, so the protocol core sees\n only messages, as in the papers.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 19, 2, 3],
-        "span": [162, 2, 19],
+        "path": [4, 21, 2, 3],
+        "span": [180, 2, 19],
         "leadingComments": " Reply with the index only (state left empty), like HTTP's\n `Prefer: return=minimal`.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 20, 2, 0],
-        "span": [168, 2, 27],
+        "path": [4, 22, 2, 0],
+        "span": [186, 2, 27],
         "leadingComments":
           " The whole list right after this append was applied (empty when the\n request asked for a minimal reply).\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 20, 2, 1],
-        "span": [170, 2, 19],
+        "path": [4, 22, 2, 1],
+        "span": [188, 2, 19],
         "leadingComments": " The 0-based position of payload in the list.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 24, 2, 1],
-        "span": [183, 2, 18],
+        "path": [4, 26, 2, 1],
+        "span": [201, 2, 18],
         "leadingComments": "",
         "trailingComments": ' "leader", "candidate" or "follower"',
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 24, 2, 2],
-        "span": [184, 2, 19],
+        "path": [4, 26, 2, 2],
+        "span": [202, 2, 19],
         "leadingComments": "",
         "trailingComments": " -1 when no leader is known",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 24, 2, 3],
-        "span": [185, 2, 20],
+        "path": [4, 26, 2, 3],
+        "span": [203, 2, 20],
         "leadingComments": "",
         "trailingComments": " the highest ballot this node has promised",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 24, 2, 4],
-        "span": [186, 2, 26],
+        "path": [4, 26, 2, 4],
+        "span": [204, 2, 26],
         "leadingComments": "",
         "trailingComments": " slots below are known chosen",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 24, 2, 5],
-        "span": [187, 2, 27],
+        "path": [4, 26, 2, 5],
+        "span": [205, 2, 27],
         "leadingComments": "",
         "trailingComments": " slots below are applied to the list",
         "leadingDetachedComments": [],
@@ -4416,6 +4819,8 @@ export const protoMetadata: ProtoMetadata = {
     ".paxos.v1.CatchupReply": CatchupReply,
     ".paxos.v1.PreVote": PreVote,
     ".paxos.v1.PreVoteReply": PreVoteReply,
+    ".paxos.v1.ListState": ListState,
+    ".paxos.v1.InstallSnapshot": InstallSnapshot,
     ".paxos.v1.PeerMessage": PeerMessage,
     ".paxos.v1.DeliverRequest": DeliverRequest,
     ".paxos.v1.DeliverReply": DeliverReply,

@@ -7,7 +7,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { FileDescriptorProto } from "ts-proto-descriptors";
-import { Ballot, protoMetadata as protoMetadata1, Value } from "./paxos.js";
+import { Ballot, ListState, protoMetadata as protoMetadata1, Value } from "./paxos.js";
 
 export const protobufPackage = "paxos.v1";
 
@@ -42,6 +42,16 @@ export interface AcceptedBatch {
 export interface ChosenBatch {
   fromSlot: number;
   values: Value[];
+}
+
+/**
+ * The file snapshot.bin: the state machine covering every slot below up_to,
+ * written atomically (temp file, fsync, rename, fsync the directory) before
+ * the log is cut down to what still matters above it.
+ */
+export interface SnapshotFile {
+  upTo: number;
+  state?: ListState | undefined;
 }
 
 function createBaseDurableRecord(): DurableRecord {
@@ -362,6 +372,97 @@ export const ChosenBatch: MessageFns<ChosenBatch> = {
   },
 };
 
+function createBaseSnapshotFile(): SnapshotFile {
+  return { upTo: 0, state: undefined };
+}
+
+export const SnapshotFile: MessageFns<SnapshotFile> = {
+  encode(message: SnapshotFile, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.upTo !== 0) {
+      writer.uint32(8).uint64(message.upTo);
+    }
+    if (message.state !== undefined) {
+      ListState.encode(message.state, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SnapshotFile {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSnapshotFile();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.upTo = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.state = ListState.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SnapshotFile {
+    return {
+      upTo: isSet(object.upTo)
+        ? globalThis.Number(object.upTo)
+        : isSet(object.up_to)
+        ? globalThis.Number(object.up_to)
+        : 0,
+      state: isSet(object.state) ? ListState.fromJSON(object.state) : undefined,
+    };
+  },
+
+  toJSON(message: SnapshotFile): unknown {
+    const obj: any = {};
+    if (message.upTo !== 0) {
+      obj.upTo = Math.round(message.upTo);
+    }
+    if (message.state !== undefined) {
+      obj.state = ListState.toJSON(message.state);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SnapshotFile>, I>>(base?: I): SnapshotFile {
+    return SnapshotFile.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SnapshotFile>, I>>(object: I): SnapshotFile {
+    const message = createBaseSnapshotFile();
+    message.upTo = object.upTo ?? 0;
+    message.state = (object.state !== undefined && object.state !== null)
+      ? ListState.fromPartial(object.state)
+      : undefined;
+    return message;
+  },
+};
+
 type ProtoMetaEnumOptions = { options?: { [key: string]: any }; values?: { [key: string]: { [key: string]: any } } };
 
 type ProtoMetaMessageOptions = {
@@ -526,6 +627,42 @@ export const protoMetadata: ProtoMetadata = {
       "reservedRange": [],
       "reservedName": [],
       "visibility": 0,
+    }, {
+      "name": "SnapshotFile",
+      "field": [{
+        "name": "up_to",
+        "number": 1,
+        "label": 1,
+        "type": 4,
+        "typeName": "",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "upTo",
+        "options": undefined,
+        "proto3Optional": false,
+      }, {
+        "name": "state",
+        "number": 2,
+        "label": 1,
+        "type": 11,
+        "typeName": ".paxos.v1.ListState",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "state",
+        "options": undefined,
+        "proto3Optional": false,
+      }],
+      "extension": [],
+      "nestedType": [],
+      "enumType": [],
+      "extensionRange": [],
+      "oneofDecl": [],
+      "options": undefined,
+      "reservedRange": [],
+      "reservedName": [],
+      "visibility": 0,
     }],
     "enumType": [],
     "service": [],
@@ -557,6 +694,13 @@ export const protoMetadata: ProtoMetadata = {
         "leadingComments": " This node learned these values are chosen.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
+      }, {
+        "path": [4, 3],
+        "span": [34, 0, 37, 1],
+        "leadingComments":
+          " The file snapshot.bin: the state machine covering every slot below up_to,\n written atomically (temp file, fsync, rename, fsync the directory) before\n the log is cut down to what still matters above it.\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
       }],
     },
     "syntax": "proto3",
@@ -566,6 +710,7 @@ export const protoMetadata: ProtoMetadata = {
     ".paxos.v1.DurableRecord": DurableRecord,
     ".paxos.v1.AcceptedBatch": AcceptedBatch,
     ".paxos.v1.ChosenBatch": ChosenBatch,
+    ".paxos.v1.SnapshotFile": SnapshotFile,
   },
   dependencies: [protoMetadata1],
 };

@@ -1,0 +1,270 @@
+// `paxos bench`: the sweep (one fresh 3-node cluster per level, so every level
+// starts from an empty list, full replies), then the long run with minimal
+// replies, cut into segments to show what an append costs as the list grows;
+// the same load against a 3-member etcd with --compare etcd. Prints a table
+// and writes everything as JSON.
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, hostname, release, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { etcdVersion, startCluster, type BenchCluster, type ClusterCounters, type SystemName } from "./clusters.js";
+import { etcdWorkload, LoadDriver, paxosWorkload, summarize, type LoadResult, type Placement } from "./load.js";
+import {
+  MB,
+  computeRatios,
+  evaluateGoals,
+  formatReport,
+  formatRuns,
+  longRatio,
+  type BenchReport,
+  type RunResult,
+  type SegmentResult,
+} from "./report.js";
+
+export interface BenchConfig {
+  /** Client counts of the sweep, one fresh cluster each. */
+  levels: number[];
+  /** Appends per level. */
+  appends: number;
+  /** Appends of the long run (0: no long run). */
+  longAppends: number;
+  longClients: number;
+  /** The long run is measured in this many segments (first vs last shows growth). */
+  longSegments: number;
+  compare: "etcd" | null;
+  etcdBin: string;
+  /** Directory for the JSON results. */
+  outDir: string;
+  placement: Placement;
+  /** When set, paxos nodes run with --cpu-prof and write profiles under this directory. */
+  profileDir: string | null;
+  /** Per-request timeout of the load generator. */
+  timeoutMs: number;
+  /** Keep the clusters' data directories (under the OS temp dir). */
+  keepData: boolean;
+  log: (line: string) => void;
+}
+
+export const DEFAULT_CONFIG: Omit<BenchConfig, "log"> = {
+  levels: [1, 5, 32, 128],
+  appends: 5000,
+  longAppends: 100_000,
+  longClients: 32,
+  longSegments: 10,
+  compare: null,
+  etcdBin: "etcd",
+  outDir: "bench-results",
+  placement: "spread",
+  profileDir: null,
+  timeoutMs: 30_000,
+  keepData: false,
+};
+
+/** --quick: a tiny run for CI (seconds, not minutes). */
+export const QUICK: Partial<BenchConfig> = { levels: [1, 4], appends: 100, longAppends: 300, longClients: 4, longSegments: 3 };
+
+const toMB = (b: number | null) => (b === null ? null : b / MB);
+
+function delta(after: number | null, before: number | null, per: number): number | null {
+  if (after === null || before === null || per <= 0) return null;
+  return (after - before) / per;
+}
+
+let runCounter = 0;
+
+interface RunSpec {
+  system: SystemName;
+  kind: "level" | "long";
+  clients: number;
+  appends: number;
+  minimal: boolean;
+  segments: number;
+}
+
+async function measure(cfg: BenchConfig, spec: RunSpec): Promise<RunResult> {
+  const label = `${spec.system}-${spec.kind}-${spec.clients}c-${++runCounter}`;
+  const nodeArgs =
+    cfg.profileDir !== null && spec.system === "paxos" ? ["--cpu-prof", "--cpu-prof-dir", resolve(cfg.profileDir, label)] : undefined;
+  const cluster: BenchCluster = await startCluster(spec.system, { nodeArgs, etcdBin: cfg.etcdBin, keepData: cfg.keepData });
+  let driver: LoadDriver | null = null;
+  try {
+    const leader = await cluster.leaderIndex();
+    if (cfg.profileDir !== null && spec.system === "paxos") {
+      cfg.log(`  ${label}: leader is node ${leader} (pid ${cluster.pids[leader]}); profiles in ${resolve(cfg.profileDir, label)}`);
+    }
+    const origins = cfg.placement === "leader" ? [cluster.origins[leader]!] : cluster.origins;
+    const workload = spec.system === "paxos" ? paxosWorkload(spec.minimal) : etcdWorkload();
+    driver = new LoadDriver(origins, workload, spec.clients);
+
+    const results: LoadResult[] = [];
+    const segments: SegmentResult[] = [];
+    const first = await cluster.scrape();
+    let before: ClusterCounters = first;
+    let done = 0;
+    const n = Math.max(1, Math.min(spec.segments, spec.appends));
+    for (let s = 0; s < n; s++) {
+      const count = s === n - 1 ? spec.appends - Math.floor(spec.appends / n) * (n - 1) : Math.floor(spec.appends / n);
+      const r = await driver.run({ clients: spec.clients, total: count, clientIdBase: 1 + s * spec.clients, timeoutMs: cfg.timeoutMs });
+      const after = await cluster.scrape();
+      results.push(r);
+      if (n > 1) {
+        segments.push({
+          startLength: done,
+          appends: r.ok,
+          opsPerS: r.ok / (r.elapsedMs / 1000),
+          p50Ms: summarize(r.latenciesMs).p50,
+          peerBytesPerAppend: delta(after.peerBytes, before.peerBytes, r.ok),
+          fdatasyncsPerAppend: delta(after.fdatasyncs, before.fdatasyncs, r.ok),
+          replyBytesMean: r.ok > 0 ? r.replyBytesTotal / r.ok : 0,
+        });
+      }
+      done += r.ok;
+      before = after;
+    }
+    const last = before;
+    const mem = cluster.memory();
+
+    const ok = results.reduce((a, r) => a + r.ok, 0);
+    const errors = results.reduce((a, r) => a + r.errors, 0);
+    const elapsedMs = results.reduce((a, r) => a + r.elapsedMs, 0);
+    const lat = new Float64Array(ok);
+    let off = 0;
+    for (const r of results) {
+      lat.set(r.latenciesMs, off);
+      off += r.latenciesMs.length;
+    }
+    const errorKinds: Record<string, number> = {};
+    for (const r of results) for (const [k, v] of Object.entries(r.errorKinds)) errorKinds[k] = (errorKinds[k] ?? 0) + v;
+    const replyTotal = results.reduce((a, r) => a + r.replyBytesTotal, 0);
+    const run: RunResult = {
+      system: spec.system,
+      kind: spec.kind,
+      clients: spec.clients,
+      placement: cfg.placement,
+      leader,
+      clientsOnLeader: cfg.placement === "leader" ? spec.clients : Array.from({ length: spec.clients }, (_, i) => i % cluster.size).filter((k) => k === leader).length,
+      reply: spec.minimal ? "minimal" : "full",
+      appends: spec.appends,
+      ok,
+      errors,
+      errorKinds,
+      elapsedS: elapsedMs / 1000,
+      opsPerS: elapsedMs > 0 ? ok / (elapsedMs / 1000) : 0,
+      latencyMs: summarize(lat),
+      peakRssMB: mem.map((m) => toMB(m.peakRssBytes)),
+      rssAfterMB: mem.map((m, i) => toMB(m.rssBytes ?? last.rssBytes[i] ?? null)),
+      peerBytesPerAppend: delta(last.peerBytes, first.peerBytes, ok),
+      fdatasyncsPerAppend: delta(last.fdatasyncs, first.fdatasyncs, ok),
+      replyBytes: {
+        mean: ok > 0 ? replyTotal / ok : 0,
+        max: Math.max(0, ...results.map((r) => r.replyBytesMax)),
+        last: results[results.length - 1]?.replyBytesLast ?? 0,
+      },
+      ...(n > 1 ? { segments } : {}),
+    };
+    if (errors > 0) cfg.log(`  ${label}: ${errors} errors: ${JSON.stringify(errorKinds)}`);
+    return run;
+  } catch (e) {
+    if (e instanceof Error) e.message += `\n${cluster.tailLogs()}`;
+    throw e;
+  } finally {
+    await driver?.close();
+    await cluster.stop();
+  }
+}
+
+function timestamp(d: Date): string {
+  return d.toISOString().replace(/[:]/g, "-").replace(/\.\d+Z$/, "Z");
+}
+
+export async function runBenchmark(cfg: BenchConfig): Promise<{ report: BenchReport; jsonPath: string }> {
+  const started = new Date();
+  const systems: SystemName[] = ["paxos"];
+  const notes: string[] = [
+    "each level runs on a fresh cluster (empty list, fresh data directories); the load generator shares the machine with the nodes",
+    "reply bytes are HTTP body bytes; peer bytes and fsyncs are summed over the 3 nodes and divided by successful appends",
+  ];
+  let etcdVer: string | null = null;
+  if (cfg.compare === "etcd") {
+    etcdVer = etcdVersion(cfg.etcdBin);
+    if (etcdVer === null) {
+      cfg.log(`bench: --compare etcd: cannot run '${cfg.etcdBin}' (Debian: apt-get install etcd-server); measuring paxos alone`);
+      notes.push(`etcd was requested but '${cfg.etcdBin}' could not be run`);
+    } else {
+      systems.push("etcd");
+      notes.push("etcd: PUT of a fresh key per request through the v3 JSON gateway; fsyncs = etcd_disk_wal_fsync_duration_seconds_count, peer bytes = etcd_network_peer_sent_bytes_total");
+    }
+  }
+
+  const levels: RunResult[] = [];
+  const long: RunResult[] = [];
+  const progress = (r: RunResult) => cfg.log(formatRuns([r]).split("\n")[2]!);
+  cfg.log(formatRuns([]).split("\n").slice(0, 2).join("\n"));
+  for (const clients of cfg.levels) {
+    for (const system of systems) {
+      const r = await measure(cfg, { system, kind: "level", clients, appends: cfg.appends, minimal: false, segments: 1 });
+      levels.push(r);
+      progress(r);
+    }
+  }
+  if (cfg.longAppends > 0) {
+    for (const system of systems) {
+      const r = await measure(cfg, {
+        system,
+        kind: "long",
+        clients: cfg.longClients,
+        appends: cfg.longAppends,
+        minimal: true,
+        segments: cfg.longSegments,
+      });
+      long.push(r);
+      progress(r);
+    }
+  }
+
+  const pl = long.find((r) => r.system === "paxos");
+  if (pl && pl.replyBytes.mean > 100) {
+    notes.push(
+      `the server did not honour 'Prefer: return=minimal' (mean reply ${pl.replyBytes.mean.toFixed(0)} B, last ${pl.replyBytes.last} B): the long run measured full-list replies`,
+    );
+  }
+
+  const cpu = cpus();
+  const report: BenchReport = {
+    meta: {
+      date: started.toISOString(),
+      host: hostname(),
+      cpus: cpu.length,
+      cpuModel: cpu[0]?.model.trim() ?? "unknown",
+      memoryGB: totalmem() / 1024 ** 3,
+      kernel: release(),
+      node: process.version,
+      etcd: etcdVer,
+      options: {
+        levels: cfg.levels,
+        appends: cfg.appends,
+        longAppends: cfg.longAppends,
+        longClients: cfg.longClients,
+        longSegments: cfg.longSegments,
+        compare: cfg.compare,
+        placement: cfg.placement,
+        profile: cfg.profileDir !== null,
+        timeoutMs: cfg.timeoutMs,
+      },
+      notes,
+    },
+    levels,
+    long,
+    ratios: computeRatios(levels),
+    longRatio: longRatio(long),
+    goals: evaluateGoals(levels, long),
+  };
+  mkdirSync(cfg.outDir, { recursive: true });
+  const jsonPath = resolve(join(cfg.outDir, `bench-${timestamp(started)}.json`));
+  writeFileSync(jsonPath, JSON.stringify(report, null, 2) + "\n");
+  cfg.log("");
+  cfg.log(formatReport(report));
+  cfg.log("");
+  cfg.log(`bench: results written to ${jsonPath}`);
+  return { report, jsonPath };
+}

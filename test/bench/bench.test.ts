@@ -1,0 +1,162 @@
+// `paxos bench`: the --quick run end to end on real 3-process clusters (no
+// etcd), and the pure parts: percentiles, metric parsing, ratios, the table.
+// Nothing here is timed: it only shows that the benchmark works.
+
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { sumMetric } from "../../src/bench/clusters.js";
+import { summarize, paxosWorkload, etcdWorkload } from "../../src/bench/load.js";
+import {
+  alignTable,
+  computeRatios,
+  evaluateGoals,
+  formatRatios,
+  formatRuns,
+  peerBytesGrowth,
+  type BenchReport,
+  type RunResult,
+} from "../../src/bench/report.js";
+import { parseLevels, runBench } from "../../src/cli/bench-command.js";
+
+const out = mkdtempSync(join(tmpdir(), "paxos-bench-test-"));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+function run(over: Partial<RunResult>): RunResult {
+  return {
+    system: "paxos",
+    kind: "level",
+    clients: 1,
+    placement: "spread",
+    leader: 0,
+    clientsOnLeader: 1,
+    reply: "full",
+    appends: 100,
+    ok: 100,
+    errors: 0,
+    errorKinds: {},
+    elapsedS: 1,
+    opsPerS: 100,
+    latencyMs: { p50: 1, p99: 2, max: 3, mean: 1.2 },
+    peakRssMB: [50, 51, 52],
+    rssAfterMB: [40, 41, 42],
+    peerBytesPerAppend: 300,
+    fdatasyncsPerAppend: 1.5,
+    replyBytes: { mean: 100, max: 200, last: 200 },
+    ...over,
+  };
+}
+
+describe("bench: pure parts", () => {
+  it("computes nearest-rank percentiles", () => {
+    const lat = Float64Array.from({ length: 100 }, (_, i) => 100 - i); // 100..1, unsorted
+    expect(summarize(lat)).toEqual({ p50: 50, p99: 99, max: 100, mean: 50.5 });
+    expect(summarize(new Float64Array(0))).toEqual({ p50: 0, p99: 0, max: 0, mean: 0 });
+  });
+
+  it("sums a metric over its label sets and ignores longer names", () => {
+    const text = [
+      "# HELP etcd_network_peer_sent_bytes_total x",
+      'etcd_network_peer_sent_bytes_total{To="a"} 100',
+      'etcd_network_peer_sent_bytes_total{To="b"} 23.5',
+      "paxos_fdatasyncs_total 7",
+      "paxos_fdatasyncs_total_extra 1000",
+    ].join("\n");
+    expect(sumMetric(text, "etcd_network_peer_sent_bytes_total")).toBe(123.5);
+    expect(sumMetric(text, "paxos_fdatasyncs_total")).toBe(7);
+    expect(sumMetric(text, "missing_metric")).toBeNull();
+  });
+
+  it("builds unique requests for both systems", () => {
+    const p = paxosWorkload(true).request(3, 4, 5);
+    expect(JSON.parse(p.body)).toEqual({ client_id: 3, command_id: 4, payload: 5 });
+    expect(p.headers["prefer"]).toBe("return=minimal");
+    expect(paxosWorkload(false).request(1, 1, 1).headers["prefer"]).toBeUndefined();
+    const e = etcdWorkload().request(3, 4, 5);
+    expect(e.path).toBe("/v3/kv/put");
+    const body = JSON.parse(e.body) as { key: string; value: string };
+    expect(Buffer.from(body.key, "base64").toString()).toBe("bench/3/4");
+    expect(Buffer.from(body.value, "base64").toString()).toBe("5");
+  });
+
+  it("parses --levels", () => {
+    expect(parseLevels("1, 5,32,128")).toEqual([1, 5, 32, 128]);
+    expect(() => parseLevels("1,x")).toThrow();
+    expect(() => parseLevels("0")).toThrow();
+    expect(() => parseLevels("")).toThrow();
+  });
+
+  it("computes paxos/etcd ratios per level and judges the goals", () => {
+    const levels = [
+      run({ clients: 1, opsPerS: 100, latencyMs: { p50: 2, p99: 4, max: 5, mean: 2 } }),
+      run({ system: "etcd", clients: 1, opsPerS: 200, latencyMs: { p50: 4, p99: 4, max: 5, mean: 4 } }),
+      run({ clients: 32, opsPerS: 3000 }),
+      run({ system: "etcd", clients: 32, opsPerS: 1000 }),
+      run({ clients: 128, opsPerS: 1500 }),
+    ];
+    const ratios = computeRatios(levels);
+    expect(ratios).toEqual([
+      { clients: 1, throughput: 0.5, p50: 0.5, p99: 1 },
+      { clients: 32, throughput: 3, p50: 1, p99: 1 },
+    ]);
+    const seg = (startLength: number, peer: number) => ({
+      startLength,
+      appends: 10,
+      opsPerS: 1,
+      p50Ms: 1,
+      peerBytesPerAppend: peer,
+      fdatasyncsPerAppend: 1,
+      replyBytesMean: 12,
+    });
+    const long = [run({ kind: "long", clients: 32, ok: 30, reply: "minimal", rssAfterMB: [150, 190, 210], segments: [seg(0, 300), seg(10, 310), seg(20, 330)] })];
+    expect(peerBytesGrowth(long[0]!)).toEqual({ first: 300, last: 330, ratio: 1.1 });
+    const goals = evaluateGoals(levels, long);
+    expect(goals.map((g) => g.met)).toEqual([true, true, null, true, false]);
+    expect(formatRatios(ratios, null)).toContain("3.00x");
+  });
+
+  it("aligns the table: every line equally wide, numbers right-aligned", () => {
+    const t = alignTable(["name", "n"], [["a", "1"], ["bbbb", "1000"]]);
+    expect(t.split("\n")).toEqual(["name     n", "----  ----", "a        1", "bbbb  1000"]);
+    const runs = formatRuns([run({}), run({ system: "etcd", peerBytesPerAppend: null, opsPerS: 12345.6 })]).split("\n");
+    expect(runs).toHaveLength(4);
+    expect(new Set(runs.map((l) => l.length)).size).toBe(1);
+    expect(runs[3]).toContain("12346");
+    expect(runs[3]).toContain("n/a");
+  });
+});
+
+describe("bench: the --quick run on real clusters", () => {
+  it("measures every level and the long run, and writes the JSON", { timeout: 90_000 }, async () => {
+    const lines: string[] = [];
+    const code = await runBench({ quick: true, out, log: (l) => lines.push(l) });
+    expect(code, lines.join("\n")).toBe(0);
+    const files = readdirSync(out).filter((f) => /^bench-.*\.json$/.test(f));
+    expect(files).toHaveLength(1);
+    const rep = JSON.parse(readFileSync(join(out, files[0]!), "utf8")) as BenchReport;
+    expect(rep.levels.map((l) => [l.system, l.clients])).toEqual([
+      ["paxos", 1],
+      ["paxos", 4],
+    ]);
+    expect(rep.long).toHaveLength(1);
+    for (const r of [...rep.levels, ...rep.long]) {
+      expect(r.ok).toBe(r.appends);
+      expect(r.errors).toBe(0);
+      expect(r.opsPerS).toBeGreaterThan(0);
+      expect(r.latencyMs.p50).toBeGreaterThan(0);
+      expect(r.latencyMs.p99).toBeGreaterThanOrEqual(r.latencyMs.p50);
+      expect(r.latencyMs.max).toBeGreaterThanOrEqual(r.latencyMs.p99);
+      expect(r.fdatasyncsPerAppend).toBeGreaterThan(0);
+      expect(r.peerBytesPerAppend).toBeGreaterThan(0);
+      expect(r.replyBytes.mean).toBeGreaterThan(0);
+      expect(r.peakRssMB).toHaveLength(3);
+      for (const m of r.peakRssMB) expect(m).toBeGreaterThan(0);
+      for (const m of r.rssAfterMB) expect(m).toBeGreaterThan(0);
+    }
+    // Full replies grow with the list: the last reply holds all 100 values.
+    expect(rep.levels[0]!.replyBytes.last).toBeGreaterThan(100);
+    expect(rep.long[0]!.segments!.length).toBeGreaterThan(1);
+    expect(lines.join("\n")).toContain("ops/s");
+  });
+});

@@ -1,0 +1,62 @@
+// Log compaction on a real cluster: with a snapshot every 20 slots, the
+// list survives restarts, and a node that was down while the log was
+// compacted catches up from a snapshot.
+
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProcessCluster } from "../support/process-cluster.js";
+
+let cluster: ProcessCluster;
+const expected: number[] = [];
+
+beforeAll(async () => {
+  cluster = await ProcessCluster.start(3, ["--snapshot-every", "20"]);
+});
+
+afterAll(async () => {
+  await cluster?.destroy();
+});
+
+async function appendMany(from: number, count: number, via: number) {
+  for (let i = 0; i < count; i++) {
+    const payload = from + i;
+    const r = await cluster.append(via, 40_000 + payload, 1, payload);
+    expect(r.status, r.text).toBe(200);
+    expected.push(payload);
+    expect((r.body as { state: number[] }).state).toEqual(expected);
+  }
+}
+
+describe("log compaction with snapshots", () => {
+  it("keeps the log short and the list whole", async () => {
+    await appendMany(1, 70, 0);
+    const leader = await cluster.waitForLeader();
+    const dir = cluster.dataDir(leader);
+    expect(existsSync(join(dir, "snapshot.bin"))).toBe(true);
+    // 70 appends (plus one no-op per election) would be far more than 20 slots of records.
+    expect(statSync(join(dir, "paxos.log")).size).toBeLessThan(20 * 200);
+  });
+
+  it("catches up a node that was down while the others compacted, through a snapshot", async () => {
+    const leader = await cluster.waitForLeader();
+    const follower = (leader + 1) % 3;
+    await cluster.kill(follower, "SIGKILL");
+    await appendMany(1000, 60, leader);
+    cluster.startNode(follower);
+    await cluster.waitUntil(
+      async () => (await cluster.status(follower).catch(() => null))?.list_length === expected.length,
+      15_000,
+      `node ${follower} to catch up`,
+    );
+    expect(cluster.logs.get(follower)!.join("\n")).not.toMatch(/"level":[56]0/);
+  });
+
+  it("restarts every node from snapshot plus log, and goes on appending", async () => {
+    for (let i = 0; i < 3; i++) await cluster.kill(i, "SIGKILL");
+    for (let i = 0; i < 3; i++) cluster.startNode(i);
+    await cluster.waitForLeader();
+    for (let i = 0; i < 3; i++) expect(await cluster.state(i)).toEqual(expected);
+    await appendMany(5000, 5, 2);
+  });
+});
