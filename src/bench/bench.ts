@@ -99,6 +99,9 @@ async function measure(cfg: BenchConfig, spec: RunSpec): Promise<RunResult> {
     const results: LoadResult[] = [];
     const segments: SegmentResult[] = [];
     const first = await cluster.scrape();
+    const cpu0 = cluster.cpuSeconds();
+    const gen0 = process.cpuUsage();
+    const wall0 = performance.now();
     let before: ClusterCounters = first;
     let done = 0;
     const n = Math.max(1, Math.min(spec.segments, spec.appends));
@@ -123,6 +126,9 @@ async function measure(cfg: BenchConfig, spec: RunSpec): Promise<RunResult> {
     }
     const last = before;
     const mem = cluster.memory();
+    const cpu1 = cluster.cpuSeconds();
+    const gen = process.cpuUsage(gen0);
+    const wallS = (performance.now() - wall0) / 1000;
 
     const ok = results.reduce((a, r) => a + r.ok, 0);
     const errors = results.reduce((a, r) => a + r.errors, 0);
@@ -155,6 +161,8 @@ async function measure(cfg: BenchConfig, spec: RunSpec): Promise<RunResult> {
       rssAfterMB: mem.map((m, i) => toMB(m.rssBytes ?? last.rssBytes[i] ?? null)),
       peerBytesPerAppend: delta(last.peerBytes, first.peerBytes, ok),
       fdatasyncsPerAppend: delta(last.fdatasyncs, first.fdatasyncs, ok),
+      cpuCores: cpu1.map((c, i) => (c === null || cpu0[i] === null || wallS <= 0 ? null : (c - cpu0[i]!) / wallS)),
+      loadGenCpuCores: wallS > 0 ? (gen.user + gen.system) / 1e6 / wallS : 0,
       replyBytes: {
         mean: ok > 0 ? replyTotal / ok : 0,
         max: Math.max(0, ...results.map((r) => r.replyBytesMax)),

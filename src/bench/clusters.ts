@@ -37,6 +37,8 @@ export interface BenchCluster {
   leaderIndex(): Promise<number>;
   scrape(): Promise<ClusterCounters>;
   memory(): NodeMemory[];
+  /** CPU seconds (user + system) each node has used since it started. */
+  cpuSeconds(): (number | null)[];
   /** The last lines of each node's log, for error messages. */
   tailLogs(lines?: number): string;
   /** SIGTERM, then SIGKILL after a grace period; removes the data unless asked to keep it. */
@@ -147,6 +149,21 @@ export function procMemory(pid: number | undefined): NodeMemory {
   }
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (null when unreadable). */
+export function procCpuSeconds(pid: number | undefined, clockTicks = 100): number | null {
+  if (pid === undefined) return null;
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may contain spaces) in parentheses: utime and stime are the 12th and 13th.
+    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+    const ut = Number(f[11]);
+    const st = Number(f[12]);
+    return Number.isFinite(ut) && Number.isFinite(st) ? (ut + st) / clockTicks : null;
+  } catch {
+    return null;
+  }
+}
+
 interface Started {
   proc: ChildProcess;
   logPath: string;
@@ -203,6 +220,10 @@ abstract class ProcessGroup {
 
   memory(): NodeMemory[] {
     return this.nodes.map((n) => (running(n.proc) ? procMemory(n.proc.pid) : { rssBytes: null, peakRssBytes: null }));
+  }
+
+  cpuSeconds(): (number | null)[] {
+    return this.nodes.map((n) => procCpuSeconds(n.proc.pid));
   }
 
   tailLogs(lines = 10): string {

@@ -30,6 +30,10 @@ export interface RunResult {
   peerBytesPerAppend: number | null;
   /** fdatasyncs (etcd: WAL fsyncs), summed over the nodes, per successful append. */
   fdatasyncsPerAppend: number | null;
+  /** CPU (user + system) per node during the run, as a share of one core (1 = one core busy all the time). */
+  cpuCores: (number | null)[];
+  /** CPU of the load generator (this process) during the run, as a share of one core. */
+  loadGenCpuCores: number;
   /** Body bytes of the replies. */
   replyBytes: { mean: number; max: number; last: number };
   /** Long run only: the run cut into segments, to show per-append costs as the list grows. */
@@ -177,7 +181,7 @@ export function alignTable(header: readonly string[], rows: readonly (readonly s
 
 const RUN_HEADER = [
   "system", "run", "clients", "on leader", "appends", "errors", "ops/s", "p50 ms", "p99 ms", "max ms",
-  "peak RSS MB/node", "peer B/append", "fsync/append", "reply B mean", "reply B max",
+  "peak RSS MB/node", "CPU cores/node", "peer B/append", "fsync/append", "reply B mean", "reply B max",
 ];
 
 function runRow(r: RunResult): string[] {
@@ -193,6 +197,7 @@ function runRow(r: RunResult): string[] {
     r.latencyMs.p99.toFixed(2),
     r.latencyMs.max.toFixed(1),
     r.peakRssMB.map((v) => num(v, 0)).join("/"),
+    [...(r.cpuCores ?? []).map((v) => num(v, 2)), `gen ${num(r.loadGenCpuCores ?? null, 2)}`].join("/"),
     num(r.peerBytesPerAppend, 0),
     num(r.fdatasyncsPerAppend, 3),
     r.replyBytes.mean.toFixed(0),

@@ -5,6 +5,7 @@ import { ConfigError, DEFAULT_HTTP_PORT } from "../config/cluster-config.js";
 import { NodeStartError } from "../node/cluster-node.js";
 import { CorruptLogError } from "../storage/record-file.js";
 import { parseModelOption, runCheck } from "./check-command.js";
+import { configureBenchCommand } from "./bench-command.js";
 import { runClient, UsageError } from "./client-command.js";
 import { runJepsen, type JepsenCommandOptions } from "./jepsen-command.js";
 import { runNode } from "./node-command.js";
@@ -99,6 +100,8 @@ export function buildProgram(entryScript: string): Command {
     .action(async (o: JepsenCommandOptions) => {
       process.exitCode = await runJepsen(o, entryScript);
     });
+
+  configureBenchCommand(program.command("bench"));
 
   program
     .command("sim")

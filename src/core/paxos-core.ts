@@ -3,10 +3,11 @@
 // Inputs: tick(), step(from, message), propose(), read(). Output: ready(),
 // which drains the records to persist, the messages to send, the client
 // results and the applied entries. The caller must make every record of a
-// Ready durable before it sends any of that Ready's messages (this is what
-// makes a Promise or an Accepted a durable vote). Messages addressed to this
-// node itself are delivered back through step() like any other, after the
-// records are durable: the leader's own acceptor votes that way too.
+// Ready (and of every earlier one) durable before it sends that Ready's
+// Promises and Accepteds (waitsForDurability): that is what makes them
+// durable votes. Other messages and the results may go at once. Messages
+// addressed to this node itself are delivered back through step() like any
+// other, under the same rule: the leader's own acceptor votes that way too.
 //
 // References:
 //   [PMS]   Lamport, "Paxos Made Simple", 2001.
@@ -35,6 +36,19 @@ import type {
 } from "./types.js";
 
 export const NOOP: Value = { kind: "noop" };
+
+/**
+ * Whether a message states a durable vote, so that it may leave only once
+ * the records of its Ready (and every earlier one) are on disk: a Promise
+ * (Phase 1b) or an Accepted (Phase 2b) [PMS 2.2: an acceptor "remembers"
+ * what it promised and accepted, through crashes]. Every other message, and
+ * every client result, depends on nothing this node has still to write (a
+ * chosen value is already durable on a majority), so it may go at once: the
+ * leader's Accepts leave while its own vote is being written.
+ */
+export function waitsForDurability(msg: Message): boolean {
+  return msg.type === "promise" || msg.type === "accepted";
+}
 
 export interface AcceptedVote {
   readonly ballot: Ballot;

@@ -146,7 +146,7 @@ export interface AppliedEntry {
   readonly value: Value;
 }
 
-/** Everything the runtime must do after feeding the core: persist, then send and answer. */
+/** Everything the runtime must do after feeding the core: persist; send (votes only once persisted, see waitsForDurability) and answer. */
 export interface Ready {
   readonly persist: readonly PersistRecord[];
   readonly messages: readonly Envelope[];

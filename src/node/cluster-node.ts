@@ -8,7 +8,7 @@ import { DeliverRequest } from "../../gen/paxos/v1/paxos.js";
 import { messageToPb } from "../codec/wire.js";
 import type { NodeAddress } from "../config/cluster-config.js";
 import { formatBallot } from "../core/ballot.js";
-import { PaxosCore } from "../core/paxos-core.js";
+import { PaxosCore, waitsForDurability } from "../core/paxos-core.js";
 import type { ClientResult, Command, CoreConfig, Envelope, Message, NodeId, Ready } from "../core/types.js";
 import type { AppendRoute, NodeService, NodeStatus, ReadRoute, RouteOptions } from "../service/node-service.js";
 import { DurableLog } from "../storage/durable-log.js";
@@ -306,23 +306,26 @@ export class ClusterNode implements NodeService, PeerInbox {
   private processReady(): void {
     while (!this.stopped && this.core.hasReady()) {
       const rd = this.core.ready();
-      if (rd.persist.length > 0) this.durable = this.durableLog.append(rd.persist);
-      // Persist before send: nothing of this Ready leaves before its records (and all earlier ones) are durable.
-      this.durable.then(
-        () => this.release(rd),
-        (e) => this.fatal(e),
-      );
+      if (rd.persist.length > 0) {
+        this.durable = this.durableLog.append(rd.persist);
+        this.durable.catch((e: unknown) => this.fatal(e));
+      }
+      // Persist before vote: a Promise or Accepted leaves only once its records (and all earlier ones)
+      // are durable; everything else, client answers included, goes at once.
+      const votes = rd.messages.filter((e) => waitsForDurability(e.msg));
+      this.release(votes.length === rd.messages.length ? [] : rd.messages.filter((e) => !waitsForDurability(e.msg)), rd.results);
+      if (votes.length > 0) void this.durable.then(() => this.release(votes, []), () => {});
     }
     this.noticeRoleChange();
   }
 
-  private release(rd: Ready): void {
+  private release(messages: readonly Envelope[], results: Ready["results"]): void {
     if (this.stopped) return;
     const byPeer = new Map<NodeId, Envelope[]>();
     let local = false;
-    for (const env of rd.messages) {
+    for (const env of messages) {
       if (env.to === this.self.id) {
-        this.core.step(env.from, env.msg); // the node's own acceptor/learner, after the durable write
+        this.core.step(env.from, env.msg); // the node's own acceptor/learner
         local = true;
         continue;
       }
@@ -333,7 +336,7 @@ export class ClusterNode implements NodeService, PeerInbox {
     for (const [to, envs] of byPeer) {
       this.links.get(to)?.send(DeliverRequest.fromPartial({ from: this.self.id, to, messages: envs.map((e) => messageToPb(e.msg)) }));
     }
-    for (const r of rd.results) {
+    for (const r of results) {
       const p = this.pending.get(r.requestId);
       if (p === undefined) continue; // timed out already
       this.pending.delete(r.requestId);

@@ -54,13 +54,13 @@ function pick<T>(rng: Rng, items: readonly T[]): T {
 }
 
 /**
- * Draws a run's faults. About a third of the seeds are "storms": short
+ * Draws a run's faults. Half of the seeds are "storms": short
  * episodes back to back, leaders crashed and isolated often, slow disks and
  * lossier links, which is where rare interleavings (a leader dying with a
  * half-accepted batch, a vote answered just before a crash) show up.
  */
 export function planFaults(rng: Rng, nodes: number, faultPhaseMs: number): FaultPlan {
-  const storm = rng.intBetween(0, 3) === 0;
+  const storm = rng.intBetween(0, 2) === 0;
   const network: NetworkProfile = {
     loss: pick(rng, storm ? [0.05, 0.1, 0.2] : [0, 0, 0.01, 0.05, 0.1]),
     duplicate: pick(rng, [0, 0.01, 0.05]),
@@ -75,11 +75,13 @@ export function planFaults(rng: Rng, nodes: number, faultPhaseMs: number): Fault
   while (at < faultPhaseMs) {
     const durationMs = storm ? rng.intBetween(50, 800) : rng.intBetween(300, 3000);
     const roll = rng.intBetween(0, 10);
-    if (roll < (storm ? 4 : 6)) {
+    if (roll < (storm ? 3 : 6)) {
       const shapes = storm ? (["isolate-leader", "isolate-leader", "halves", "bridge", "one-way"] as const) : (["halves", "isolate-leader", "one-way", "bridge"] as const);
       episodes.push({ kind: "partition", shape: pick(rng, shapes), at, durationMs });
     } else {
-      const target: CrashTarget = roll < (storm ? 6 : 8) ? "random" : pick(rng, ["leader", "leader-after-accept", "voter-after-accepted"] as const);
+      // Storms favour crashes timed for the worst moment.
+      const timed = storm ? (["leader-after-accept", "voter-after-accepted", "leader-after-accept", "voter-after-accepted", "leader"] as const) : (["leader", "leader-after-accept", "voter-after-accepted"] as const);
+      const target: CrashTarget = roll < (storm ? 5 : 8) ? "random" : pick(rng, timed);
       episodes.push({ kind: "crash", target, at, durationMs });
     }
     at += durationMs + (storm ? rng.intBetween(50, 700) : rng.intBetween(200, 2500));

@@ -11,7 +11,7 @@
 import { historyFromEvents, type RecordedEvent } from "../check/history.js";
 import { checkHistory } from "../check/linearizability.js";
 import { formatBallot } from "../core/ballot.js";
-import { PaxosCore } from "../core/paxos-core.js";
+import { PaxosCore, waitsForDurability } from "../core/paxos-core.js";
 import { Rng } from "../core/rng.js";
 import type { ClientResult, Command, CoreConfig, Envelope, NodeId, PersistRecord, Ready } from "../core/types.js";
 import { EventQueue } from "./event-queue.js";
@@ -67,7 +67,17 @@ export interface SimResult {
 
 type Event =
   | { kind: "tick"; node: NodeId; incarnation: number }
-  | { kind: "release"; node: NodeId; incarnation: number; ready: Ready; synced: readonly PersistRecord[] }
+  | {
+      kind: "release";
+      node: NodeId;
+      incarnation: number;
+      messages: readonly Envelope[];
+      results: readonly ClientResult[];
+      /** Records whose votes these messages announce (checked as cast). */
+      votes: readonly PersistRecord[];
+      /** Records that are durable from now on. */
+      synced: readonly PersistRecord[];
+    }
   | { kind: "deliver"; env: Envelope }
   | { kind: "episode"; episode: Episode }
   | { kind: "heal-partition"; id: number }
@@ -280,13 +290,18 @@ export class Simulation {
         releaseAt += this.rng.intBetween(this.plan.fsyncMinMs, this.plan.fsyncMaxMs + 1);
         slot.syncDoneAt = releaseAt;
       }
-      const event: Event = { kind: "release", node: id, incarnation: slot.incarnation, ready, synced: ready.persist };
-      if (this.opts.releaseBeforeSync && ready.persist.length > 0) {
-        // The injected bug: answer now, make durable later (a crash in between loses the records).
-        this.queue.push(releaseAt, { ...event, ready: { persist: [], messages: [], results: [], applied: [] } });
-        this.queue.push(this.now, { ...event, synced: [] });
+      // As the runtime: votes (Promise, Accepted) leave once the records are durable; the rest at once.
+      const votes = ready.messages.filter((e) => waitsForDurability(e.msg));
+      const others = ready.messages.filter((e) => !waitsForDurability(e.msg));
+      const incarnation = slot.incarnation;
+      const nothing: readonly PersistRecord[] = [];
+      this.queue.push(this.now, { kind: "release", node: id, incarnation, messages: others, results: ready.results, votes: nothing, synced: nothing });
+      if (this.opts.releaseBeforeSync) {
+        // The injected bug: vote now, make durable later (a crash in between loses the records).
+        this.queue.push(this.now, { kind: "release", node: id, incarnation, messages: votes, results: [], votes: ready.persist, synced: nothing });
+        this.queue.push(releaseAt, { kind: "release", node: id, incarnation, messages: [], results: [], votes: nothing, synced: ready.persist });
       } else {
-        this.queue.push(releaseAt, event);
+        this.queue.push(releaseAt, { kind: "release", node: id, incarnation, messages: votes, results: [], votes: ready.persist, synced: ready.persist });
       }
     }
     const after = core.status();
@@ -296,17 +311,17 @@ export class Simulation {
     this.invariants.checkNode(id, core);
   }
 
-  private release(id: NodeId, ready: Ready, synced: readonly PersistRecord[]): void {
+  private release(id: NodeId, ev: Extract<Event, { kind: "release" }>): void {
     const slot = this.slots[id]!;
     const core = slot.core!;
-    for (const r of synced) {
+    for (const r of ev.synced) {
       // A snapshot replaces everything written before it with itself and what it retains.
       if (r.type === "snapshot") slot.durable.splice(0, slot.durable.length, r, ...r.retained);
       else slot.durable.push(r);
     }
-    this.invariants.votesCast(id, ready.persist, this.now);
+    this.invariants.votesCast(id, ev.votes, this.now);
     const sent = new Set<string>();
-    for (const env of ready.messages) {
+    for (const env of ev.messages) {
       if (env.to === id) {
         core.step(env.from, env.msg);
         continue;
@@ -325,7 +340,7 @@ export class Simulation {
         return;
       }
     }
-    for (const r of ready.results) {
+    for (const r of ev.results) {
       if (!this.requests.has(r.requestId)) continue;
       let state: number[] | null = null;
       if (r.kind === "appended") state = core.list.prefix(r.index + 1);
@@ -367,7 +382,7 @@ export class Simulation {
       case "release": {
         const slot = this.slots[ev.node]!;
         if (slot.core === null || ev.incarnation !== slot.incarnation) return; // crashed before the sync finished
-        this.release(ev.node, ev.ready, ev.synced);
+        this.release(ev.node, ev);
         return;
       }
       case "deliver": {

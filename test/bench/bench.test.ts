@@ -6,8 +6,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { sumMetric } from "../../src/bench/clusters.js";
-import { summarize, paxosWorkload, etcdWorkload } from "../../src/bench/load.js";
+import { EtcdCluster, etcdVersion, sumMetric } from "../../src/bench/clusters.js";
+import { LoadDriver, summarize, paxosWorkload, etcdWorkload } from "../../src/bench/load.js";
 import {
   alignTable,
   computeRatios,
@@ -44,6 +44,8 @@ function run(over: Partial<RunResult>): RunResult {
     peerBytesPerAppend: 300,
     fdatasyncsPerAppend: 1.5,
     replyBytes: { mean: 100, max: 200, last: 200 },
+    cpuCores: [0.5, 0.25, 0.25],
+    loadGenCpuCores: 0.5,
     ...over,
   };
 }
@@ -153,10 +155,34 @@ describe("bench: the --quick run on real clusters", () => {
       expect(r.peakRssMB).toHaveLength(3);
       for (const m of r.peakRssMB) expect(m).toBeGreaterThan(0);
       for (const m of r.rssAfterMB) expect(m).toBeGreaterThan(0);
+      expect(r.cpuCores).toHaveLength(3);
+      expect(r.cpuCores.reduce<number>((a, c) => a + (c ?? 0), 0)).toBeGreaterThan(0);
     }
     // Full replies grow with the list: the last reply holds all 100 values.
     expect(rep.levels[0]!.replyBytes.last).toBeGreaterThan(100);
     expect(rep.long[0]!.segments!.length).toBeGreaterThan(1);
     expect(lines.join("\n")).toContain("ops/s");
+  });
+});
+
+// Only where Debian's etcd-server is installed (CI does not install it).
+describe.skipIf(etcdVersion() === null)("bench: the etcd side (etcd installed)", () => {
+  it("starts a 3-member etcd, drives it with the same load generator and reads its counters", { timeout: 60_000 }, async () => {
+    const etcd = await EtcdCluster.start();
+    const driver = new LoadDriver(etcd.origins, etcdWorkload(), 3);
+    try {
+      const before = await etcd.scrape();
+      const r = await driver.run({ clients: 3, total: 60, clientIdBase: 1, timeoutMs: 10_000 });
+      const after = await etcd.scrape();
+      expect(r.errors, JSON.stringify(r.errorKinds)).toBe(0);
+      expect(r.ok).toBe(60);
+      expect(r.replyBytesMax).toBeGreaterThan(0);
+      expect(after.fdatasyncs! - before.fdatasyncs!).toBeGreaterThan(0);
+      expect(after.peerBytes! - before.peerBytes!).toBeGreaterThan(0);
+      for (const m of etcd.memory()) expect(m.peakRssBytes).toBeGreaterThan(0);
+    } finally {
+      await driver.close();
+      await etcd.stop();
+    }
   });
 });

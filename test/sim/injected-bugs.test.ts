@@ -7,7 +7,7 @@ import { Simulation } from "../../src/sim/simulation.js";
 import { nodesFor, runSeeds } from "../../src/sim/run-seeds.js";
 import { INJECTED_BUGS } from "./buggy-cores.js";
 
-const SEED_BUDGET = 300;
+const SEED_BUDGET = 500;
 
 describe("the simulator catches injected protocol bugs", () => {
   for (const bug of INJECTED_BUGS) {
