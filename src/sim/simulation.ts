@@ -97,6 +97,8 @@ interface NodeSlot {
   readonly durable: PersistRecord[];
   /** When the node's last requested fdatasync completes. */
   syncDoneAt: number;
+  /** "chosen" records waiting to ride along with the next write (lost in a crash). */
+  lazy: PersistRecord[];
 }
 
 interface ClientOp {
@@ -163,7 +165,7 @@ export class Simulation {
     this.trace = new Trace(opts.traceKeep ?? 400, opts.echo ?? null);
     this.invariants = new Invariants(this.n);
     this.createCore = opts.createCore ?? ((cfg, records) => new PaxosCore(cfg, records));
-    this.slots = this.ids.map(() => ({ core: null, incarnation: 0, durable: [], syncDoneAt: 0 }));
+    this.slots = this.ids.map(() => ({ core: null, incarnation: 0, durable: [], syncDoneAt: 0, lazy: [] }));
   }
 
   run(): SimResult {
@@ -262,6 +264,7 @@ export class Simulation {
     const slot = this.slots[id]!;
     if (slot.core === null) return;
     slot.core = null;
+    slot.lazy = [];
     slot.incarnation++; // pending syncs, releases and ticks of the old process die with it
     this.counts.crashes++;
     this.log(`n${id} CRASH (${why}); ${slot.durable.length} durable records survive`);
@@ -286,7 +289,14 @@ export class Simulation {
     while (core.hasReady()) {
       const ready = core.ready();
       let releaseAt = Math.max(this.now, slot.syncDoneAt);
-      if (ready.persist.length > 0) {
+      // As DurableLog: "chosen" records alone get no fdatasync; they become durable with the next write.
+      let persist = ready.persist;
+      if (persist.length > 0 && persist.every((r) => r.type === "chosen")) {
+        slot.lazy.push(...persist);
+        persist = [];
+      } else if (persist.length > 0) {
+        persist = [...slot.lazy, ...persist];
+        slot.lazy = [];
         releaseAt += this.rng.intBetween(this.plan.fsyncMinMs, this.plan.fsyncMaxMs + 1);
         slot.syncDoneAt = releaseAt;
       }
@@ -299,9 +309,9 @@ export class Simulation {
       if (this.opts.releaseBeforeSync) {
         // The injected bug: vote now, make durable later (a crash in between loses the records).
         this.queue.push(this.now, { kind: "release", node: id, incarnation, messages: votes, results: [], votes: ready.persist, synced: nothing });
-        this.queue.push(releaseAt, { kind: "release", node: id, incarnation, messages: [], results: [], votes: nothing, synced: ready.persist });
+        this.queue.push(releaseAt, { kind: "release", node: id, incarnation, messages: [], results: [], votes: nothing, synced: persist });
       } else {
-        this.queue.push(releaseAt, { kind: "release", node: id, incarnation, messages: votes, results: [], votes: ready.persist, synced: ready.persist });
+        this.queue.push(releaseAt, { kind: "release", node: id, incarnation, messages: votes, results: [], votes: ready.persist, synced: persist });
       }
     }
     const after = core.status();

@@ -10,6 +10,8 @@ import { CorruptLogError, RecordFile } from "./record-file.js";
 import { readSnapshot, writeSnapshot } from "./snapshot-file.js";
 
 export const LOG_FILE_NAME = "paxos.log";
+/** Longest a "chosen" record waits for a write to ride along with. */
+export const LAZY_FLUSH_MS = 100;
 
 export interface OpenedLog {
   readonly log: DurableLog;
@@ -21,6 +23,12 @@ export interface OpenedLog {
 }
 
 export class DurableLog {
+  /** "chosen" records waiting to ride along with the next write. */
+  private lazy: PersistRecord[] = [];
+  private lazyTimer: NodeJS.Timeout | null = null;
+  /** Completes when everything handed to the file so far is durable. */
+  private last: Promise<void> = Promise.resolve();
+
   private constructor(
     private readonly dir: string,
     private readonly file: RecordFile,
@@ -65,8 +73,25 @@ export class DurableLog {
    * what it retains (log compaction); records around it keep their order.
    */
   append(records: readonly PersistRecord[]): Promise<void> {
-    let done: Promise<void> = Promise.resolve();
-    let run: PersistRecord[] = [];
+    // "chosen" records only spare a restart some catch-up: no message waits
+    // for them, so they need no fdatasync of their own. They ride along with
+    // the next write, or go after LAZY_FLUSH_MS on their own.
+    if (records.every((r) => r.type === "chosen")) {
+      this.lazy.push(...records);
+      this.lazyTimer ??= setTimeout(() => {
+        this.lazyTimer = null;
+        if (this.lazy.length > 0) this.last = this.write([]);
+      }, LAZY_FLUSH_MS);
+      return this.last;
+    }
+    this.last = this.write(records);
+    return this.last;
+  }
+
+  private write(records: readonly PersistRecord[]): Promise<void> {
+    let done: Promise<void> = this.last;
+    let run: PersistRecord[] = this.lazy;
+    this.lazy = [];
     const flush = () => {
       if (run.length > 0) done = this.file.append(run.map(recordToBytes));
       run = [];
@@ -94,6 +119,8 @@ export class DurableLog {
   }
 
   async close(): Promise<void> {
+    if (this.lazyTimer) clearTimeout(this.lazyTimer);
+    if (this.lazy.length > 0) await this.write([]).catch(() => {});
     await this.file.close();
     this.lock.release();
   }
