@@ -133,7 +133,7 @@ export class ClusterNode implements NodeService, PeerInbox {
       if (peer.id === this.self.id) continue;
       this.links.set(
         peer.id,
-        new PeerLink(peer, DEFAULT_PEER_LINK_OPTIONS, (p, err) => this.log.debug({ peer: p.id, code: err.code, err: err.details }, "peer call failed")),
+        new PeerLink(peer, DEFAULT_PEER_LINK_OPTIONS, (p, err) => this.log.debug({ peer: p.id, err: err.message }, "peer stream ended")),
       );
     }
     this.grpc = new GrpcServer({
@@ -281,7 +281,7 @@ export class ClusterNode implements NodeService, PeerInbox {
       fdatasyncs: () => this.durableLog.syncCount,
       logBytesWritten: () => this.durableLog.bytesWritten,
       peerBytesSent: () => sum((l) => l.bytesSent),
-      peerMessagesSent: () => sum((l) => l.sent + l.failed),
+      peerMessagesSent: () => sum((l) => l.sent),
       peerMessagesDropped: () => sum((l) => l.dropped),
       clientRequests: () => this.clientRequests,
     });

@@ -38,8 +38,8 @@ export function nodeMetrics(src: MetricSources): Registry {
     });
   total("paxos_fdatasyncs_total", "fdatasync calls on the durable log (group commit: one covers many records)", src.fdatasyncs);
   total("paxos_log_bytes_written_total", "bytes appended to the durable log", src.logBytesWritten);
-  total("paxos_peer_bytes_sent_total", "protobuf bytes of Deliver calls to peers", src.peerBytesSent);
-  total("paxos_peer_messages_sent_total", "protocol messages handed to peer links", src.peerMessagesSent);
+  total("paxos_peer_bytes_sent_total", "protobuf bytes of message batches written to peer streams", src.peerBytesSent);
+  total("paxos_peer_messages_sent_total", "protocol messages written to peer streams", src.peerMessagesSent);
   total("paxos_peer_messages_dropped_total", "protocol messages dropped because a peer link was full", src.peerMessagesDropped);
   total("paxos_client_requests_total", "appends and reads handed to the core", src.clientRequests);
   gauge("paxos_commit_index", "slots known chosen and applied", () => src.status().commitIndex);

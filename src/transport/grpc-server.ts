@@ -93,7 +93,24 @@ export class GrpcServer {
   private readonly forwardClients = new Map<NodeId, ClientServiceClient>();
 
   constructor(private readonly opts: GrpcServerOptions) {
-    const peer: PeerServiceServer = { deliver: (call, cb) => this.onDeliver(call, cb) };
+    const peer: PeerServiceServer = {
+      deliver: (call, cb) => {
+        const problem = this.accept(call.request);
+        cb(problem, problem === null ? {} : undefined);
+      },
+      stream: (call, cb) => {
+        // A bad batch ends the stream with its error; the peer opens a new one.
+        call.on("data", (req: DeliverRequest) => {
+          const problem = this.accept(req);
+          if (problem !== null) {
+            cb(problem);
+            call.destroy();
+          }
+        });
+        call.on("end", () => cb(null, {}));
+        call.on("error", () => {});
+      },
+    };
     const client: ClientServiceServer = {
       append: (call, cb) => void this.onAppend(call, cb),
       read: (call, cb) => void this.onRead(call, cb),
@@ -123,22 +140,20 @@ export class GrpcServer {
     });
   }
 
-  private onDeliver(call: ServerUnaryCall<DeliverRequest, unknown>, cb: sendUnaryData<object>): void {
-    const req = call.request;
+  /** Hands a batch of peer messages to the node; returns the error to answer with, or null. */
+  private accept(req: DeliverRequest): Partial<ServiceError> | null {
     const self = this.opts.service.self.id;
     if (req.to !== self) {
-      cb({ code: status.FAILED_PRECONDITION, details: `this is node ${self}, not node ${req.to}: check the config files agree` });
-      return;
+      return { code: status.FAILED_PRECONDITION, details: `this is node ${self}, not node ${req.to}: check the config files agree` };
     }
     let messages: Message[];
     try {
       messages = req.messages.map(messageFromPb);
     } catch (e) {
-      cb({ code: status.INVALID_ARGUMENT, details: e instanceof WireError ? e.message : String(e) });
-      return;
+      return { code: status.INVALID_ARGUMENT, details: e instanceof WireError ? e.message : String(e) };
     }
     this.opts.inbox.deliver(req.from, messages);
-    cb(null, {});
+    return null;
   }
 
   private hops(call: ServerUnaryCall<unknown, unknown>): number {

@@ -12,6 +12,8 @@ import {
   Client,
   type ClientOptions,
   type ClientUnaryCall,
+  type ClientWritableStream,
+  type handleClientStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -3156,6 +3158,7 @@ export const StatusReply: MessageFns<StatusReply> = {
 
 export type PeerServiceService = typeof PeerServiceService;
 export const PeerServiceService = {
+  /** One batch of messages (handy for debugging with grpcurl). */
   deliver: {
     path: "/paxos.v1.PeerService/Deliver" as const,
     requestStream: false as const,
@@ -3165,13 +3168,33 @@ export const PeerServiceService = {
     responseSerialize: (value: DeliverReply): Buffer => Buffer.from(DeliverReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeliverReply => DeliverReply.decode(value),
   },
+  /**
+   * What nodes use: one long-lived stream per peer, carrying every batch in
+   * order, so a message costs no HTTP/2 stream or headers of its own.
+   */
+  stream: {
+    path: "/paxos.v1.PeerService/Stream" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeliverRequest): Buffer => Buffer.from(DeliverRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeliverRequest => DeliverRequest.decode(value),
+    responseSerialize: (value: DeliverReply): Buffer => Buffer.from(DeliverReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeliverReply => DeliverReply.decode(value),
+  },
 } as const;
 
 export interface PeerServiceServer extends UntypedServiceImplementation {
+  /** One batch of messages (handy for debugging with grpcurl). */
   deliver: handleUnaryCall<DeliverRequest, DeliverReply>;
+  /**
+   * What nodes use: one long-lived stream per peer, carrying every batch in
+   * order, so a message costs no HTTP/2 stream or headers of its own.
+   */
+  stream: handleClientStreamingCall<DeliverRequest, DeliverReply>;
 }
 
 export interface PeerServiceClient extends Client {
+  /** One batch of messages (handy for debugging with grpcurl). */
   deliver(
     request: DeliverRequest,
     callback: (error: ServiceError | null, response: DeliverReply) => void,
@@ -3187,6 +3210,24 @@ export interface PeerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeliverReply) => void,
   ): ClientUnaryCall;
+  /**
+   * What nodes use: one long-lived stream per peer, carrying every batch in
+   * order, so a message costs no HTTP/2 stream or headers of its own.
+   */
+  stream(callback: (error: ServiceError | null, response: DeliverReply) => void): ClientWritableStream<DeliverRequest>;
+  stream(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeliverReply) => void,
+  ): ClientWritableStream<DeliverRequest>;
+  stream(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeliverReply) => void,
+  ): ClientWritableStream<DeliverRequest>;
+  stream(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeliverReply) => void,
+  ): ClientWritableStream<DeliverRequest>;
 }
 
 export const PeerServiceClient = makeGenericClientConstructor(
@@ -4556,6 +4597,13 @@ export const protoMetadata: ProtoMetadata = {
         "options": undefined,
         "clientStreaming": false,
         "serverStreaming": false,
+      }, {
+        "name": "Stream",
+        "inputType": ".paxos.v1.DeliverRequest",
+        "outputType": ".paxos.v1.DeliverReply",
+        "options": undefined,
+        "clientStreaming": true,
+        "serverStreaming": false,
       }],
       "options": undefined,
     }, {
@@ -4749,51 +4797,64 @@ export const protoMetadata: ProtoMetadata = {
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
+        "path": [6, 0, 2, 0],
+        "span": [170, 2, 53],
+        "leadingComments": " One batch of messages (handy for debugging with grpcurl).\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }, {
+        "path": [6, 0, 2, 1],
+        "span": [173, 2, 59],
+        "leadingComments":
+          " What nodes use: one long-lived stream per peer, carrying every batch in\n order, so a message costs no HTTP/2 stream or headers of its own.\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }, {
         "path": [4, 21, 2, 3],
-        "span": [180, 2, 19],
+        "span": [184, 2, 19],
         "leadingComments": " Reply with the index only (state left empty), like HTTP's\n `Prefer: return=minimal`.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
         "path": [4, 22, 2, 0],
-        "span": [186, 2, 27],
+        "span": [190, 2, 27],
         "leadingComments":
           " The whole list right after this append was applied (empty when the\n request asked for a minimal reply).\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
         "path": [4, 22, 2, 1],
-        "span": [188, 2, 19],
+        "span": [192, 2, 19],
         "leadingComments": " The 0-based position of payload in the list.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
         "path": [4, 26, 2, 1],
-        "span": [201, 2, 18],
+        "span": [205, 2, 18],
         "leadingComments": "",
         "trailingComments": ' "leader", "candidate" or "follower"',
         "leadingDetachedComments": [],
       }, {
         "path": [4, 26, 2, 2],
-        "span": [202, 2, 19],
+        "span": [206, 2, 19],
         "leadingComments": "",
         "trailingComments": " -1 when no leader is known",
         "leadingDetachedComments": [],
       }, {
         "path": [4, 26, 2, 3],
-        "span": [203, 2, 20],
+        "span": [207, 2, 20],
         "leadingComments": "",
         "trailingComments": " the highest ballot this node has promised",
         "leadingDetachedComments": [],
       }, {
         "path": [4, 26, 2, 4],
-        "span": [204, 2, 26],
+        "span": [208, 2, 26],
         "leadingComments": "",
         "trailingComments": " slots below are known chosen",
         "leadingDetachedComments": [],
       }, {
         "path": [4, 26, 2, 5],
-        "span": [205, 2, 27],
+        "span": [209, 2, 27],
         "leadingComments": "",
         "trailingComments": " slots below are applied to the list",
         "leadingDetachedComments": [],
