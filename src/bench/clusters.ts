@@ -212,7 +212,17 @@ abstract class ProcessGroup {
   constructor(
     readonly dir: string,
     private readonly keepData: boolean,
+    /** The HTTP port clients use on each member. */
+    readonly ports: number[],
   ) {}
+
+  get size(): number {
+    return this.ports.length;
+  }
+
+  get origins(): string[] {
+    return this.ports.map((p) => `http://127.0.0.1:${p}`);
+  }
 
   get pids(): number[] {
     return this.nodes.map((n) => n.proc.pid ?? -1);
@@ -272,20 +282,8 @@ interface PaxosStatus {
 export class PaxosCluster extends ProcessGroup implements BenchCluster {
   readonly system = "paxos" as const;
 
-  private constructor(
-    dir: string,
-    keepData: boolean,
-    readonly httpPorts: number[],
-  ) {
-    super(dir, keepData);
-  }
-
-  get size(): number {
-    return this.httpPorts.length;
-  }
-
-  get origins(): string[] {
-    return this.httpPorts.map((p) => `http://127.0.0.1:${p}`);
+  private constructor(dir: string, keepData: boolean, ports: number[]) {
+    super(dir, keepData, ports);
   }
 
   static async start(o: PaxosClusterOptions = {}): Promise<PaxosCluster> {
@@ -336,7 +334,7 @@ export class PaxosCluster extends ProcessGroup implements BenchCluster {
     let leader = -1;
     await this.waitUntil(
       async () => {
-        const sts = await Promise.all(this.httpPorts.map((_, i) => this.status(i)));
+        const sts = await Promise.all(this.ports.map((_, i) => this.status(i)));
         const l = sts[0]!.leader;
         if (l === null || !sts.every((s) => s.leader === l) || sts[l]?.role !== "leader") return false;
         leader = l;
@@ -380,20 +378,8 @@ export function etcdVersion(bin = "etcd"): string | null {
 export class EtcdCluster extends ProcessGroup implements BenchCluster {
   readonly system = "etcd" as const;
 
-  private constructor(
-    dir: string,
-    keepData: boolean,
-    readonly clientPorts: number[],
-  ) {
-    super(dir, keepData);
-  }
-
-  get size(): number {
-    return this.clientPorts.length;
-  }
-
-  get origins(): string[] {
-    return this.clientPorts.map((p) => `http://127.0.0.1:${p}`);
+  private constructor(dir: string, keepData: boolean, ports: number[]) {
+    super(dir, keepData, ports);
   }
 
   static async start(o: EtcdClusterOptions = {}): Promise<EtcdCluster> {
