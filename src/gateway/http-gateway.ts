@@ -33,6 +33,8 @@ export const MAYBE_APPLIED_HEADER = "x-paxos-maybe-applied";
 export const MAX_FORWARD_HOPS = 2;
 /** Far above any valid body (three integers); larger bodies are refused unread. */
 export const BODY_LIMIT_BYTES = 1024;
+/** Longest one forwarding attempt may take before the request is routed again. */
+export const FORWARD_ATTEMPT_MS = 2000;
 
 export interface GatewayOptions {
   readonly service: NodeService;
@@ -163,13 +165,17 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   /**
    * Sends the request on to the leader's gateway, with the time left and
-   * whether it may already have been applied. A refused connection proves
-   * the request never arrived, so it is routed again once another leader is
-   * known (until the deadline); any other failure may have applied it.
+   * whether it may already have been applied. The leader may have been cut
+   * off since this node last heard of it, so one attempt gets at most
+   * FORWARD_ATTEMPT_MS; after a failure the request is routed again once
+   * another leader is known (until the deadline). A refused connection proves
+   * it never arrived; after any other failure it may have been applied, and
+   * the next attempt says so (retrying is safe: the command is deduplicated).
    */
   const forward = (job: Job, leader: NodeAddress) => {
     const upstream = `http://${dialHost(leader.host)}:${leader.httpPort}`;
     const remaining = Math.max(1, job.deadline - Date.now());
+    const attemptMs = Math.min(remaining, FORWARD_ATTEMPT_MS);
     const headers: Record<string, string> = {
       [HOPS_HEADER]: String(hopsOf(job.req) + 1),
       [DEADLINE_HEADER]: String(remaining),
@@ -180,15 +186,21 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       ...(job.command === null ? {} : { body: job.req.body }),
       rewriteRequestHeaders: (_r, h) => ({ ...h, ...headers }),
       retryDelay: () => null, // reply-from must not resend on its own: we decide, knowing the outcome
-      timeout: remaining,
+      timeout: attemptMs,
       onError: (r, { error }) => {
         const cause = (error as { cause?: { code?: string } }).cause;
-        if (cause?.code === "ECONNREFUSED") {
+        const neverArrived = cause?.code === "ECONNREFUSED" || cause?.code === "UND_ERR_CONNECT_TIMEOUT";
+        if (job.deadline - Date.now() > 0 && !r.sent) {
           job.avoidLeader = leader.id;
+          job.maybeApplied ||= job.command !== null && !neverArrived;
           return void serve(job);
         }
         // reply-from types its reply for Fastify's default server; it is this route's reply.
-        void unavailable(r as unknown as FastifyReply, `forwarding to leader ${leader.id} failed: ${error.message}`, job.command === null ? "not_applied" : "unknown");
+        void unavailable(
+          r as unknown as FastifyReply,
+          `forwarding to leader ${leader.id} failed: ${error.message}`,
+          job.command === null || (neverArrived && !job.maybeApplied) ? "not_applied" : "unknown",
+        );
       },
     });
   };

@@ -54,6 +54,9 @@ export interface ClusterNodeOptions {
   readonly maxInflightRequests?: number;
 }
 
+/** How long a request waits for a new leader after the current one failed it, before trying it again. */
+const AVOID_LEADER_MS = 1500;
+
 /** A node could not start (a port in use, an unreadable data directory...). */
 export class NodeStartError extends Error {}
 
@@ -207,13 +210,20 @@ export class ClusterNode implements NodeService, PeerInbox {
    */
   private async route(opts: RouteOptions, serveHere: (ms: number) => Promise<ClientResult | null>): Promise<AppendRoute | ReadRoute> {
     let outcome: "not_applied" | "unknown" = opts.maybeApplied ? "unknown" : "not_applied";
+    let avoid = opts.avoidLeader;
     let reason = "no leader was elected in time";
     for (;;) {
       const remaining = opts.deadline - Date.now();
       if (this.stopped) return { kind: "failed", outcome: "unknown", reason: "the node is shutting down" };
       if (remaining <= 0) return { kind: "failed", outcome, reason };
       const leader = this.core.status().leader;
-      if (leader === null || leader === opts.avoidLeader || (leader !== this.self.id && !opts.mayForward)) {
+      if (leader !== null && leader === avoid) {
+        // That leader just failed us: give the cluster a moment to elect another, then try whoever leads.
+        await this.leaderChange(Math.min(remaining, AVOID_LEADER_MS));
+        avoid = undefined;
+        continue;
+      }
+      if (leader === null || (leader !== this.self.id && !opts.mayForward)) {
         if (!(await this.leaderChange(Math.min(remaining, this.leaderWaitMs)))) {
           return { kind: "failed", outcome, reason };
         }
