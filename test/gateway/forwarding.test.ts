@@ -63,6 +63,22 @@ describe("forwarding to the leader's gateway", () => {
     expect(services[1]!.seen[0]!.maybeApplied).toBe(false);
   });
 
+  it("routes the request again when a forward to a cut-off leader hangs, saying it may have been applied", async () => {
+    // Node 1 "leads" but never answers (cut off); then node 0 learns it leads itself.
+    const { services, post } = await twoNodes(
+      (_o, n, nodes) => (n === 1 ? { kind: "forward", leader: nodes[1]!, outcome: "not_applied" } : { kind: "appended", index: 1, duplicate: false }),
+      () => new Promise<AppendRoute>(() => {}),
+    );
+    const t0 = Date.now();
+    const r = await post();
+    expect(r.status).toBe(200);
+    expect(r.text).toBe('{"state":[0,1]}');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1900); // one forwarding attempt's budget, not the whole deadline
+    const again = services[0]!.seen[1]!;
+    expect(again.avoidLeader).toBe(1);
+    expect(again.maybeApplied).toBe(true);
+  });
+
   it("after a refused connection to a dead leader, waits for another instead of failing", async () => {
     // Node 0 first believes in a leader whose port is closed, then in node 1.
     let dead: NodeAddress | null = null;
