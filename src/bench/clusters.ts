@@ -224,6 +224,20 @@ abstract class ProcessGroup {
     return this.ports.map((p) => `http://127.0.0.1:${p}`);
   }
 
+  /** Sums the two counters over the members' /metrics, and reads each member's RSS. */
+  protected async scrapeCounters(fdatasyncMetric: string, peerBytesMetric: string): Promise<ClusterCounters> {
+    const texts = await Promise.all(this.origins.map(async (o) => (await httpText(`${o}/metrics`)).text));
+    const sum = (name: string) => {
+      const vs = texts.map((t) => sumMetric(t, name));
+      return vs.every((v) => v === null) ? null : vs.reduce<number>((a, v) => a + (v ?? 0), 0);
+    };
+    return {
+      fdatasyncs: sum(fdatasyncMetric),
+      peerBytes: sum(peerBytesMetric),
+      rssBytes: texts.map((t) => sumMetric(t, "process_resident_memory_bytes")),
+    };
+  }
+
   get pids(): number[] {
     return this.nodes.map((n) => n.proc.pid ?? -1);
   }
@@ -346,17 +360,8 @@ export class PaxosCluster extends ProcessGroup implements BenchCluster {
     return leader;
   }
 
-  async scrape(): Promise<ClusterCounters> {
-    const texts = await Promise.all(this.origins.map(async (o) => (await httpText(`${o}/metrics`)).text));
-    const sum = (name: string) => {
-      const vs = texts.map((t) => sumMetric(t, name));
-      return vs.every((v) => v === null) ? null : vs.reduce<number>((a, v) => a + (v ?? 0), 0);
-    };
-    return {
-      fdatasyncs: sum("paxos_fdatasyncs_total"),
-      peerBytes: sum("paxos_peer_bytes_sent_total"),
-      rssBytes: texts.map((t) => sumMetric(t, "process_resident_memory_bytes")),
-    };
+  scrape(): Promise<ClusterCounters> {
+    return this.scrapeCounters("paxos_fdatasyncs_total", "paxos_peer_bytes_sent_total");
   }
 }
 
@@ -449,17 +454,8 @@ export class EtcdCluster extends ProcessGroup implements BenchCluster {
     return leader;
   }
 
-  async scrape(): Promise<ClusterCounters> {
-    const texts = await Promise.all(this.origins.map(async (o) => (await httpText(`${o}/metrics`)).text));
-    const sum = (name: string) => {
-      const vs = texts.map((t) => sumMetric(t, name));
-      return vs.every((v) => v === null) ? null : vs.reduce<number>((a, v) => a + (v ?? 0), 0);
-    };
-    return {
-      fdatasyncs: sum("etcd_disk_wal_fsync_duration_seconds_count"),
-      peerBytes: sum("etcd_network_peer_sent_bytes_total"),
-      rssBytes: texts.map((t) => sumMetric(t, "process_resident_memory_bytes")),
-    };
+  scrape(): Promise<ClusterCounters> {
+    return this.scrapeCounters("etcd_disk_wal_fsync_duration_seconds_count", "etcd_network_peer_sent_bytes_total");
   }
 }
 
