@@ -13,7 +13,7 @@ import { checkHistory } from "../check/linearizability.js";
 import { formatBallot } from "../core/ballot.js";
 import { PaxosCore, waitsForDurability } from "../core/paxos-core.js";
 import { Rng } from "../core/rng.js";
-import type { ClientResult, Command, CoreConfig, Envelope, NodeId, PersistRecord, Ready } from "../core/types.js";
+import type { ClientResult, Command, CoreConfig, Envelope, NodeId, PersistRecord } from "../core/types.js";
 import { EventQueue } from "./event-queue.js";
 import { cutsFor, noCuts, planFaults, type Episode, type FaultPlan, type LinkCuts } from "./faults.js";
 import { Invariants, SafetyViolation } from "./invariants.js";
