@@ -36,6 +36,15 @@
   [op]
   (and (= :append (:f op)) (map? (:value op))))
 
+(defn read-step
+  "Both models: an :ok read must return exactly the state (a read without a
+  value, i.e. not :ok, constrains nothing)."
+  [state op]
+  (let [r (:value op)]
+    (if (or (nil? r) (= state (vec r)))
+      state
+      (inconsistent (str "read " (pr-str r) ", expected " (pr-str state))))))
+
 (defn append-list-step
   "The AppendableList model of the old test's contract. For an :ok append of v
   with reply S, from state st: inconsistent if S is shorter than st, or st is
@@ -68,10 +77,7 @@
         (conj state (:value op)))
 
       :read
-      (let [r (:value op)]
-        (if (or (nil? r) (= state (vec r)))
-          state
-          (inconsistent (str "read " (pr-str r) ", expected " (pr-str state)))))
+      (read-step state op)
 
       ; Not a client op of ours (e.g. a nemesis op): no change.
       state)))
@@ -94,10 +100,7 @@
         (conj state (:value op)))
 
       :read
-      (let [r (:value op)]
-        (if (or (nil? r) (= state (vec r)))
-          state
-          (inconsistent (str "read " (pr-str r) ", expected " (pr-str state)))))
+      (read-step state op)
 
       ; Not a client op of ours (e.g. a nemesis op): no change.
       state)))
