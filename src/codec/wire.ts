@@ -4,7 +4,7 @@
 
 import * as pb from "../../gen/paxos/v1/paxos.js";
 import * as store from "../../gen/paxos/v1/storage.js";
-import type { Ballot, ListState, Message, PersistRecord, SlotVote, Snapshot, Value } from "../core/types.js";
+import type { Ballot, Command, ListState, Message, PersistRecord, SlotVote, Snapshot, Value } from "../core/types.js";
 
 export class WireError extends Error {}
 
@@ -29,8 +29,11 @@ export function valueToPb(v: Value): pb.Value {
 export function valueFromPb(v: pb.Value | undefined): Value {
   const kind = need(need(v, "value").kind, "value kind");
   if (kind.$case === "noop") return { kind: "noop" };
-  const c = kind.value;
-  return { kind: "command", command: { clientId: c.clientId, commandId: c.commandId, payload: c.payload } };
+  return { kind: "command", command: commandFromPb(kind.value) };
+}
+
+function commandFromPb(c: pb.Command): Command {
+  return { clientId: c.clientId, commandId: c.commandId, payload: c.payload };
 }
 
 const valuesToPb = (vs: readonly Value[]): pb.Value[] => vs.map(valueToPb);
@@ -91,6 +94,20 @@ export function messageToPb(m: Message): pb.PeerMessage {
       return {
         kind: { $case: "catchupReply", value: { fromSlot: m.fromSlot, values: valuesToPb(m.values), commitIndex: m.commitIndex } },
       };
+    case "propose":
+      return { kind: { $case: "propose", value: { commands: m.commands.map((c) => ({ ...c })) } } };
+    case "proposeRefused":
+      return {
+        kind: {
+          $case: "proposeRefused",
+          value: {
+            commands: m.commands.map((c) => ({ ...c })),
+            reason: m.reason === "stale" ? pb.RefusalReason.REFUSAL_REASON_STALE : pb.RefusalReason.REFUSAL_REASON_OVERLOADED,
+          },
+        },
+      };
+    case "commit":
+      return { kind: { $case: "commit", value: { ballot: ballotToPb(m.ballot), commitIndex: m.commitIndex } } };
   }
 }
 
@@ -138,6 +155,17 @@ export function messageFromPb(p: pb.PeerMessage): Message {
       };
     case "catchupReply":
       return { type: "catchupReply", fromSlot: k.value.fromSlot, values: valuesFromPb(k.value.values), commitIndex: k.value.commitIndex };
+    case "propose":
+      return { type: "propose", commands: k.value.commands.map(commandFromPb) };
+    case "proposeRefused": {
+      const r = k.value.reason;
+      if (r !== pb.RefusalReason.REFUSAL_REASON_STALE && r !== pb.RefusalReason.REFUSAL_REASON_OVERLOADED) {
+        throw new WireError(`malformed message: unknown refusal reason ${r}`);
+      }
+      return { type: "proposeRefused", commands: k.value.commands.map(commandFromPb), reason: r === pb.RefusalReason.REFUSAL_REASON_STALE ? "stale" : "overloaded" };
+    }
+    case "commit":
+      return { type: "commit", ballot: ballotFromPb(k.value.ballot), commitIndex: k.value.commitIndex };
   }
 }
 

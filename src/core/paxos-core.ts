@@ -68,6 +68,15 @@ interface PendingCommand {
   readonly command: Command;
 }
 
+/** Client requests waiting for one command to be applied. */
+interface Waiter {
+  readonly requestIds: number[];
+  /** A copy may sit in some leader's queue or in a slot: a failure is then "unknown", never "not_applied". */
+  proposed: boolean;
+  /** Set on a follower: the command is forwarded to the leader and answered here once applied. */
+  forward: { readonly command: Command; sentAtTick: number; sends: number } | null;
+}
+
 interface PendingRead {
   readonly requestId: number;
   /** Every slot below must be applied before the read may answer. */
@@ -125,14 +134,19 @@ export class PaxosCore {
   private nextSlot = 0;
   private readonly inflight = new Map<number, InflightBatch>();
   private pending: PendingCommand[] = [];
-  /** Commands in an Accept but not yet applied, by command key, with their waiting requests. */
-  private readonly waiters = new Map<string, { requestIds: number[]; sent: boolean }>();
+  /** Commands queued, in an Accept or forwarded, not yet applied, by command key, with their waiting requests. */
+  private readonly waiters = new Map<string, Waiter>();
+  /** The commit point the followers were last told (in an Accept, a heartbeat or a Commit). */
+  private commitAnnounced = 0;
   private heartbeatElapsed = 0;
   private heartbeatSeq = 0;
   private heartbeatDue = false;
   private readonly ackedSeq = new Map<NodeId, number>();
   private readonly lastHeardTick = new Map<NodeId, number>();
   private pendingReads: PendingRead[] = [];
+
+  // follower: commands to hand to the leader in the next ready()
+  private forwardQueue: Command[] = [];
 
   // follower catch-up
   private catchupSentAtTick: number | null = null;
@@ -170,6 +184,7 @@ export class PaxosCore {
     } else {
       this.electionElapsed++;
       if (this.electionElapsed >= this.electionTimeout) this.startPreVote();
+      if (this.now % this.cfg.resendTicks === 0) this.forwardAgain((f) => this.now - f.sentAtTick >= this.cfg.resendTicks);
       if (this.catchupSentAtTick !== null && this.now - this.catchupSentAtTick >= this.cfg.resendTicks) {
         this.catchupSentAtTick = null;
         this.requestCatchupIfBehind();
@@ -205,12 +220,26 @@ export class PaxosCore {
         return this.onCatchupReply(msg);
       case "installSnapshot":
         return this.onInstallSnapshot(msg);
+      case "propose":
+        return this.onPropose(from, msg);
+      case "proposeRefused":
+        return this.onProposeRefused(msg);
+      case "commit":
+        this.onCommit(from, msg);
+        return;
     }
   }
 
-  /** A client asks to append a command; the answer comes later as a ClientResult. */
+  /**
+   * A client asks to append a command; the answer comes later as a
+   * ClientResult. The leader queues it for a slot; a follower that knows the
+   * leader forwards it there and answers once it has applied the command
+   * itself (etcd's MsgProp does the same), so the reply, cut from this node's
+   * own copy of the list, never crosses the network again.
+   */
   propose(requestId: number, command: Command): void {
-    if (this.role !== "leader") {
+    const forwarding = this.role === "follower" && this.leader !== null && this.leader !== this.id;
+    if (this.role !== "leader" && !forwarding) {
       this.outResults.push({ kind: "rejected", requestId, reason: "not_leader", outcome: "not_applied", leader: this.leader });
       return;
     }
@@ -230,12 +259,36 @@ export class PaxosCore {
       waiting.requestIds.push(requestId); // the same command is already on its way
       return;
     }
+    if (forwarding) {
+      if (this.waiters.size >= this.cfg.maxPending) {
+        this.outResults.push({ kind: "rejected", requestId, reason: "overloaded", outcome: "not_applied", leader: this.leader });
+        return;
+      }
+      this.waiters.set(key, { requestIds: [requestId], proposed: false, forward: { command, sentAtTick: this.now, sends: 0 } });
+      this.forwardQueue.push(command);
+      return;
+    }
     if (this.pending.length >= this.cfg.maxPending) {
       this.outResults.push({ kind: "rejected", requestId, reason: "overloaded", outcome: "not_applied", leader: this.id });
       return;
     }
     this.pending.push({ key, command });
-    this.waiters.set(key, { requestIds: [requestId], sent: false });
+    this.waiters.set(key, { requestIds: [requestId], proposed: false, forward: null });
+  }
+
+  /**
+   * The caller stopped waiting for a request (it timed out). A follower then
+   * stops forwarding a command nobody waits for; a leader keeps it queued,
+   * since it is the anchor that keeps a retry from taking a second slot.
+   */
+  cancel(requestId: number): void {
+    for (const [key, w] of this.waiters) {
+      const i = w.requestIds.indexOf(requestId);
+      if (i < 0) continue;
+      w.requestIds.splice(i, 1);
+      if (w.requestIds.length === 0 && w.forward !== null) this.waiters.delete(key);
+      return;
+    }
   }
 
   /**
@@ -261,7 +314,9 @@ export class PaxosCore {
   /** Drains the output. Queued proposals and heartbeats are sent here, so concurrent requests batch. */
   ready(): Ready {
     this.flushProposals();
+    this.flushForwards();
     if (this.heartbeatDue) this.broadcastHeartbeat();
+    this.announceCommit();
     const out: Ready = {
       persist: this.outPersist,
       messages: this.outMessages,
@@ -282,7 +337,9 @@ export class PaxosCore {
       this.outResults.length > 0 ||
       this.outApplied.length > 0 ||
       this.heartbeatDue ||
-      (this.pending.length > 0 && this.canSendBatch())
+      (this.pending.length > 0 && this.canSendBatch()) ||
+      this.forwardQueue.length > 0 ||
+      (this.role === "leader" && this.commitIndex > this.commitAnnounced)
     );
   }
 
@@ -486,6 +543,7 @@ export class PaxosCore {
     this.lastHeardTick.clear();
     for (const p of this.peers) this.lastHeardTick.set(p, this.now);
     this.advanceCommit();
+    this.commitAnnounced = this.commitIndex;
     this.nextSlot = this.commitIndex;
     const recovered: Value[] = [];
     for (let slot = this.commitIndex; slot <= top; slot++) {
@@ -494,6 +552,14 @@ export class PaxosCore {
     }
     for (let i = 0; i < recovered.length; i += this.cfg.maxBatch) {
       this.sendBatch(ballot, recovered.slice(i, i + this.cfg.maxBatch));
+    }
+    // Commands this node was forwarding are now its own to propose (a copy may already be
+    // in a recovered slot: the list applies a command once, the later copy is a duplicate).
+    this.forwardQueue = [];
+    for (const [key, w] of this.waiters) {
+      if (w.forward === null) continue;
+      this.pending.push({ key, command: w.forward.command });
+      w.forward = null;
     }
     this.heartbeatDue = true; // announce the new leadership at once
   }
@@ -528,7 +594,7 @@ export class PaxosCore {
       // A queued command whose earlier copy got applied meanwhile was answered then: skip it.
       const batch = this.pending.splice(0, this.cfg.maxBatch).filter((p) => this.waiters.has(p.key));
       if (batch.length === 0) continue;
-      for (const p of batch) this.waiters.get(p.key)!.sent = true;
+      for (const p of batch) this.waiters.get(p.key)!.proposed = true;
       this.sendBatch(
         this.ownBallot!,
         batch.map((p) => ({ kind: "command", command: p.command })),
@@ -545,6 +611,85 @@ export class PaxosCore {
     this.nextSlot += values.length;
     this.inflight.set(fromSlot, { fromSlot, values, acks: new Set(), sentAtTick: this.now });
     this.broadcast({ type: "accept", ballot, fromSlot, values, commitIndex: this.commitIndex }, true);
+    this.commitAnnounced = this.commitIndex;
+  }
+
+  /**
+   * Learn [Chand Fig. 1 learn], made prompt: when the commit point moved and
+   * no Accept of this Ready carried it, the followers get a Commit at once,
+   * so they apply (and answer the clients whose commands they forwarded)
+   * without waiting for the next Accept or heartbeat.
+   */
+  private announceCommit(): void {
+    if (this.role !== "leader" || this.commitIndex <= this.commitAnnounced) return;
+    this.commitAnnounced = this.commitIndex;
+    this.broadcast({ type: "commit", ballot: this.ownBallot!, commitIndex: this.commitIndex }, false);
+  }
+
+  /** A follower's clients' commands [cf. etcd MsgProp]: queued like the leader's own, answered by nobody here. */
+  private onPropose(from: NodeId, msg: Extract<Message, { type: "propose" }>): void {
+    if (this.role !== "leader") return; // the follower forwards again once it learns who leads
+    const stale: Command[] = [];
+    const overloaded: Command[] = [];
+    for (const command of msg.commands) {
+      const done = this.list.lookup(command);
+      if (done === "stale") stale.push(command);
+      if (done !== undefined) continue; // applied: the follower answers when it applies that slot too
+      const key = commandKey(command);
+      if (this.waiters.has(key)) continue; // already on its way
+      if (this.pending.length >= this.cfg.maxPending) {
+        overloaded.push(command);
+        continue;
+      }
+      this.pending.push({ key, command });
+      this.waiters.set(key, { requestIds: [], proposed: false, forward: null });
+    }
+    if (stale.length > 0) this.send(from, { type: "proposeRefused", commands: stale, reason: "stale" });
+    if (overloaded.length > 0) this.send(from, { type: "proposeRefused", commands: overloaded, reason: "overloaded" });
+  }
+
+  /** The leader refused forwarded commands: their requests fail ("not_applied" only if no other copy was ever sent). */
+  private onProposeRefused(msg: Extract<Message, { type: "proposeRefused" }>): void {
+    for (const command of msg.commands) {
+      const key = commandKey(command);
+      const w = this.waiters.get(key);
+      if (w === undefined || w.forward === null) continue;
+      this.waiters.delete(key);
+      const outcome = msg.reason === "overloaded" && w.forward.sends === 1 ? "not_applied" : "unknown";
+      for (const requestId of w.requestIds) {
+        this.outResults.push({ kind: "rejected", requestId, reason: msg.reason, outcome, leader: this.leader });
+      }
+    }
+  }
+
+  /** Sends the queued forwards to the leader; with no leader known they wait for forwardAgain. */
+  private flushForwards(): void {
+    if (this.forwardQueue.length === 0) return;
+    const queued = this.forwardQueue;
+    this.forwardQueue = [];
+    const leader = this.leader;
+    if (this.role !== "follower" || leader === null || leader === this.id) return;
+    const commands: Command[] = [];
+    for (const command of queued) {
+      const w = this.waiters.get(commandKey(command));
+      if (w === undefined || w.forward === null) continue; // answered or given up meanwhile
+      w.forward.sentAtTick = this.now;
+      w.forward.sends++;
+      w.proposed = true;
+      commands.push(command);
+    }
+    for (let i = 0; i < commands.length; i += this.cfg.maxBatch) {
+      this.send(leader, { type: "propose", commands: commands.slice(i, i + this.cfg.maxBatch) });
+    }
+  }
+
+  /**
+   * Forwards again the commands still waiting that `due` selects: after a
+   * leader change (the old one may never have got them) or a silence (a
+   * Propose can be lost). Repeats are harmless: leader and list deduplicate.
+   */
+  private forwardAgain(due: (f: NonNullable<Waiter["forward"]>) => boolean): void {
+    for (const w of this.waiters.values()) if (w.forward !== null && due(w.forward)) this.forwardQueue.push(w.forward.command);
   }
 
   /** Messages can be lost: an Accept still short of a majority goes again to the silent nodes (this one too, if its vote is missing). */
@@ -589,16 +734,23 @@ export class PaxosCore {
     this.heartbeatElapsed = 0;
     this.heartbeatSeq++;
     this.broadcast({ type: "heartbeat", ballot: this.ownBallot!, commitIndex: this.commitIndex, seq: this.heartbeatSeq }, false);
+    this.commitAnnounced = this.commitIndex;
   }
 
   private onHeartbeat(from: NodeId, msg: Extract<Message, { type: "heartbeat" }>): void {
+    if (!this.onCommit(from, msg)) return;
+    this.send(from, { type: "heartbeatAck", ballot: msg.ballot, seq: msg.seq, commitIndex: this.commitIndex });
+  }
+
+  /** The leader's commit point (a Commit, or a heartbeat's); false when its ballot was refused. */
+  private onCommit(from: NodeId, msg: { readonly ballot: Ballot; readonly commitIndex: number }): boolean {
     this.noteRound(msg.ballot);
     if (!this.admits(msg.ballot)) {
       this.send(from, { type: "nack", ballot: msg.ballot, promised: this.promised });
-      return;
+      return false;
     }
     this.followLeader(msg.ballot, msg.commitIndex);
-    this.send(from, { type: "heartbeatAck", ballot: msg.ballot, seq: msg.seq, commitIndex: this.commitIndex });
+    return true;
   }
 
   private onHeartbeatAck(from: NodeId, msg: Extract<Message, { type: "heartbeatAck" }>): void {
@@ -673,10 +825,28 @@ export class PaxosCore {
   private onInstallSnapshot(msg: Extract<Message, { type: "installSnapshot" }>): void {
     if (this.role === "leader" || msg.snapshot.upTo <= this.commitIndex) return;
     this.installSnapshot(msg.snapshot);
+    this.answerFromSnapshot();
     this.outPersist.push({ type: "snapshot", snapshot: msg.snapshot, retained: this.retainedRecords() });
     this.advanceCommit();
     this.catchupSentAtTick = null;
     this.requestCatchupIfBehind();
+  }
+
+  /** Forwarded commands applied inside an installed snapshot were never applied here one by one: answer them now. */
+  private answerFromSnapshot(): void {
+    for (const [key, w] of this.waiters) {
+      if (w.forward === null) continue;
+      const done = this.list.lookup(w.forward.command);
+      if (done === undefined) continue;
+      this.waiters.delete(key);
+      for (const requestId of w.requestIds) {
+        this.outResults.push(
+          done === "stale"
+            ? { kind: "rejected", requestId, reason: "stale", outcome: "unknown", leader: this.leader }
+            : { kind: "appended", requestId, index: done, duplicate: false },
+        );
+      }
+    }
   }
 
   private onCatchupReply(msg: Extract<Message, { type: "catchupReply" }>): void {
@@ -802,6 +972,7 @@ export class PaxosCore {
 
   private becomeFollower(leader: NodeId | null): void {
     this.stepDownRejectingClients(leader);
+    const newLeader = leader !== null && leader !== this.leader;
     this.role = "follower";
     this.leader = leader;
     this.ownBallot = null;
@@ -809,6 +980,7 @@ export class PaxosCore {
     this.promises.clear();
     this.catchupSentAtTick = null;
     this.leaderCommitIndex = 0; // a new leader tells its own
+    if (newLeader) this.forwardAgain(() => true); // the old leader may never have got them
   }
 
   /** Leaving leadership: commands already sent may still be chosen by a later leader; queued ones never will. */
@@ -820,7 +992,7 @@ export class PaxosCore {
           kind: "rejected",
           requestId,
           reason: "not_leader",
-          outcome: w.sent ? "unknown" : "not_applied",
+          outcome: w.proposed ? "unknown" : "not_applied",
           leader: newLeader,
         });
       }

@@ -8,8 +8,12 @@
 //   GET  /status  -> this node's view (never forwarded).
 //   GET  /metrics -> Prometheus metrics of this node (never forwarded).
 //
-// Any node accepts requests: a follower forwards them to the leader's
-// gateway with @fastify/http-proxy (the upstream is picked per request).
+// Any node accepts requests. An append is served where it arrives: a
+// follower hands the command to the leader over the peer protocol and
+// answers from its own copy of the list once it has applied it (so the
+// reply, which carries the list, never crosses between nodes). A read is
+// answered by the leader: a follower forwards it to the leader's gateway
+// with @fastify/http-proxy (the upstream is picked per request).
 // Errors are JSON: 400 {"error"} for bad input (nothing is appended), 503
 // {"error","outcome"} when no answer came, where outcome "not_applied" means
 // the append did not and will not happen and "unknown" means it may still.
@@ -18,7 +22,7 @@ import httpProxy from "@fastify/http-proxy";
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { dialHost, type NodeAddress } from "../config/cluster-config.js";
-import type { Command, Outcome } from "../core/types.js";
+import type { Outcome } from "../core/types.js";
 import type { NodeService } from "../service/node-service.js";
 import { ListJson } from "./list-json.js";
 import { validateAppendBody } from "./validate.js";
@@ -27,9 +31,7 @@ export const APPEND_PATH = "/proposer/client-request";
 export const HOPS_HEADER = "x-paxos-hops";
 /** Milliseconds the forwarding node has left for the request. */
 export const DEADLINE_HEADER = "x-paxos-deadline-ms";
-/** Set by a forwarding node whose own attempt may have applied the append. */
-export const MAYBE_APPLIED_HEADER = "x-paxos-maybe-applied";
-/** A request forwarded this often is served only where it lands (no forwarding loops). */
+/** A read forwarded this often is served only where it lands (no forwarding loops). */
 export const MAX_FORWARD_HOPS = 2;
 /** Far above any valid body (three integers); larger bodies are refused unread. */
 export const BODY_LIMIT_BYTES = 1024;
@@ -150,112 +152,79 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     );
   });
 
-  /** One client request on its way: where it must end, and what may already have happened to it. */
-  interface Job {
-    readonly req: FastifyRequest;
-    readonly reply: FastifyReply;
-    readonly dest: string;
-    /** The append, or null for a read. */
-    readonly command: Command | null;
-    readonly deadline: number;
-    /** An attempt here or at a forwarding node may have applied it: never answer "not_applied". */
-    maybeApplied: boolean;
-    avoidLeader?: number;
-  }
-
-  /**
-   * Sends the request on to the leader's gateway, with the time left and
-   * whether it may already have been applied. The leader may have been cut
-   * off since this node last heard of it, so one attempt gets at most
-   * FORWARD_ATTEMPT_MS; after a failure the request is routed again once
-   * another leader is known (until the deadline). A refused connection proves
-   * it never arrived; after any other failure it may have been applied, and
-   * the next attempt says so (retrying is safe: the command is deduplicated).
-   */
-  const forward = (job: Job, leader: NodeAddress) => {
-    const upstream = `http://${dialHost(leader.host)}:${leader.httpPort}`;
-    const remaining = Math.max(1, job.deadline - Date.now());
-    const attemptMs = Math.min(remaining, FORWARD_ATTEMPT_MS);
-    const headers: Record<string, string> = {
-      [HOPS_HEADER]: String(hopsOf(job.req) + 1),
-      [DEADLINE_HEADER]: String(remaining),
-      ...(job.maybeApplied ? { [MAYBE_APPLIED_HEADER]: "1" } : {}),
-    };
-    return job.reply.from(job.dest, {
-      getUpstream: () => upstream,
-      ...(job.command === null ? {} : { body: job.req.body }),
-      rewriteRequestHeaders: (_r, h) => ({ ...h, ...headers }),
-      retryDelay: () => null, // reply-from must not resend on its own: we decide, knowing the outcome
-      timeout: attemptMs,
-      onError: (r, { error }) => {
-        const cause = (error as { cause?: { code?: string } }).cause;
-        const neverArrived = cause?.code === "ECONNREFUSED" || cause?.code === "UND_ERR_CONNECT_TIMEOUT";
-        if (job.deadline - Date.now() > 0 && !r.sent) {
-          job.avoidLeader = leader.id;
-          job.maybeApplied ||= job.command !== null && !neverArrived;
-          return void serve(job);
-        }
-        // reply-from types its reply for Fastify's default server; it is this route's reply.
-        void unavailable(
-          r as unknown as FastifyReply,
-          `forwarding to leader ${leader.id} failed: ${error.message}`,
-          job.command === null || (neverArrived && !job.maybeApplied) ? "not_applied" : "unknown",
-        );
-      },
-    });
-  };
-
-  const serve = async (job: Job): Promise<FastifyReply> => {
-    const route = { deadline: job.deadline, mayForward: hopsOf(job.req) < MAX_FORWARD_HOPS, maybeApplied: job.maybeApplied, ...(job.avoidLeader === undefined ? {} : { avoidLeader: job.avoidLeader }) };
-    const res = job.command === null ? await service.routeRead(route) : await service.routeAppend(job.command, route);
-    switch (res.kind) {
-      case "appended":
-        if (wantsMinimal(job.req)) {
-          return sendJson(job.reply.header("preference-applied", "return=minimal"), 200, `{"index":${res.index}}`);
-        }
-        return stateReply(job.reply, res.index + 1);
-      case "read":
-        return stateReply(job.reply, res.length);
-      case "forward":
-        job.maybeApplied ||= res.outcome === "unknown";
-        return forward(job, res.leader);
-      case "failed":
-        // A read changes nothing: whatever happened, it did not take effect.
-        return unavailable(job.reply, res.reason, job.command === null ? "not_applied" : res.outcome);
-    }
-  };
-
   /** The request's deadline: our own timeout, or less when a forwarding node has less time left. */
   const deadlineOf = (req: FastifyRequest) => {
     const left = Number(req.headers[DEADLINE_HEADER]);
     return Date.now() + (Number.isFinite(left) && left > 0 ? Math.min(left, opts.requestTimeoutMs) : opts.requestTimeoutMs);
   };
-  const newJob = (req: FastifyRequest, reply: FastifyReply, dest: string, command: Command | null): Job => ({
-    req,
-    reply,
-    dest,
-    command,
-    deadline: deadlineOf(req),
-    maybeApplied: req.headers[MAYBE_APPLIED_HEADER] === "1",
+
+  app.post(APPEND_PATH, async (req, reply) => {
+    const command = validateAppendBody(req.body);
+    if (typeof command === "string") return badRequest(reply, command);
+    const res = await service.routeAppend(command, { deadline: deadlineOf(req) });
+    if (res.kind === "failed") return unavailable(reply, res.reason, res.outcome);
+    if (wantsMinimal(req)) {
+      return sendJson(reply.header("preference-applied", "return=minimal"), 200, `{"index":${res.index}}`);
+    }
+    return stateReply(reply, res.index + 1);
   });
 
-  // Leader-only routes go through http-proxy: served locally by the leader, forwarded by everyone else.
-  await app.register(httpProxy, {
-    upstream: "",
-    prefix: APPEND_PATH,
-    rewritePrefix: APPEND_PATH,
-    routes: ["/"],
-    httpMethods: ["POST"],
-    preValidation: async () => {}, // keep Fastify's body parsing (ours above) instead of raw proxying
-    disableRequestLogging: true,
-    replyOptions: { getUpstream: () => "" },
-    handler: async (req: FastifyRequest, reply: FastifyReply, dest: string) => {
-      const parsed = validateAppendBody(req.body);
-      if (typeof parsed === "string") return badRequest(reply, parsed);
-      return serve(newJob(req, reply, dest, parsed));
-    },
-  });
+  /** One read on its way to the leader. */
+  interface ReadJob {
+    readonly req: FastifyRequest;
+    readonly reply: FastifyReply;
+    readonly dest: string;
+    readonly deadline: number;
+    avoidLeader?: number;
+  }
 
+  /**
+   * Sends the read on to the leader's gateway with the time left. The leader
+   * may have been cut off since this node last heard of it, so one attempt
+   * gets at most FORWARD_ATTEMPT_MS; after a failure the read is routed
+   * again once another leader is known (until the deadline). A read changes
+   * nothing, so whatever failed, its outcome is "not_applied".
+   */
+  const forward = (job: ReadJob, leader: NodeAddress) => {
+    const upstream = `http://${dialHost(leader.host)}:${leader.httpPort}`;
+    const remaining = Math.max(1, job.deadline - Date.now());
+    const headers: Record<string, string> = {
+      [HOPS_HEADER]: String(hopsOf(job.req) + 1),
+      [DEADLINE_HEADER]: String(remaining),
+    };
+    return job.reply.from(job.dest, {
+      getUpstream: () => upstream,
+      rewriteRequestHeaders: (_r, h) => ({ ...h, ...headers }),
+      retryDelay: () => null, // reply-from must not resend on its own: we route again, knowing who leads now
+      timeout: Math.min(remaining, FORWARD_ATTEMPT_MS),
+      onError: (r, { error }) => {
+        if (job.deadline - Date.now() > 0 && !r.sent) {
+          job.avoidLeader = leader.id;
+          return void serveRead(job);
+        }
+        // reply-from types its reply for Fastify's default server; it is this route's reply.
+        void unavailable(r as unknown as FastifyReply, `forwarding to leader ${leader.id} failed: ${error.message}`, "not_applied");
+      },
+    });
+  };
+
+  const serveRead = async (job: ReadJob): Promise<FastifyReply> => {
+    const res = await service.routeRead({
+      deadline: job.deadline,
+      mayForward: hopsOf(job.req) < MAX_FORWARD_HOPS,
+      ...(job.avoidLeader === undefined ? {} : { avoidLeader: job.avoidLeader }),
+    });
+    switch (res.kind) {
+      case "read":
+        return stateReply(job.reply, res.length);
+      case "forward":
+        return forward(job, res.leader);
+      case "failed":
+        return unavailable(job.reply, res.reason, "not_applied"); // a read changes nothing
+    }
+  };
+
+  // Reads go through http-proxy: served by the leader, forwarded by everyone else.
   await app.register(httpProxy, {
     upstream: "",
     prefix: "/state",
@@ -264,7 +233,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     httpMethods: ["GET"],
     disableRequestLogging: true,
     replyOptions: { getUpstream: () => "" },
-    handler: async (req: FastifyRequest, reply: FastifyReply, dest: string) => serve(newJob(req, reply, dest, null)),
+    handler: async (req: FastifyRequest, reply: FastifyReply, dest: string) => serveRead({ req, reply, dest, deadline: deadlineOf(req) }),
   });
 
   await app.listen({ host: opts.host, port: opts.port });

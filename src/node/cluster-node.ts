@@ -9,8 +9,8 @@ import { messageToPb } from "../codec/wire.js";
 import type { NodeAddress } from "../config/cluster-config.js";
 import { formatBallot } from "../core/ballot.js";
 import { PaxosCore, waitsForDurability } from "../core/paxos-core.js";
-import type { ClientResult, Command, CoreConfig, Envelope, Message, NodeId, Ready } from "../core/types.js";
-import type { AppendRoute, NodeService, NodeStatus, ReadRoute, RouteOptions } from "../service/node-service.js";
+import type { ClientResult, Command, CoreConfig, Envelope, Message, NodeId, Outcome, Ready } from "../core/types.js";
+import type { AppendRoute, NodeService, NodeStatus, ReadRoute, ReadRouteOptions, RouteOptions } from "../service/node-service.js";
 import { DurableLog } from "../storage/durable-log.js";
 import { CorruptLogError } from "../storage/record-file.js";
 import { startGateway, type Gateway } from "../gateway/http-gateway.js";
@@ -194,28 +194,52 @@ export class ClusterNode implements NodeService, PeerInbox {
 
   // ----------------------------------------------------- NodeService ----
 
-  async routeAppend(command: Command, opts: RouteOptions): Promise<AppendRoute> {
-    return this.route(opts, (ms) => this.request((id) => this.core.propose(id, command), ms)) as Promise<AppendRoute>;
-  }
-
-  async routeRead(opts: RouteOptions): Promise<ReadRoute> {
-    return this.route(opts, (ms) => this.request((id) => this.core.read(id), ms)) as Promise<ReadRoute>;
-  }
-
   /**
-   * Serves a request here while this node leads, forwards it while another
-   * does, and otherwise waits (bounded) for an election. A request refused
-   * by a leader that stepped down is tried again under the next leader: a
-   * retry of the same command is deduplicated by the replicated session table.
+   * Any node serves an append while some node leads (see NodeService); with
+   * no leader it waits (bounded) for an election. A request refused by a
+   * leader that stepped down is tried again under the next leader: a retry
+   * of the same command is deduplicated by the replicated session table.
    */
-  private async route(opts: RouteOptions, serveHere: (ms: number) => Promise<ClientResult | null>): Promise<AppendRoute | ReadRoute> {
-    let outcome: "not_applied" | "unknown" = opts.maybeApplied ? "unknown" : "not_applied";
-    let avoid = opts.avoidLeader;
+  async routeAppend(command: Command, opts: RouteOptions): Promise<AppendRoute> {
+    let outcome: Outcome = "not_applied";
     let reason = "no leader was elected in time";
     for (;;) {
       const remaining = opts.deadline - Date.now();
       if (this.stopped) return { kind: "failed", outcome: "unknown", reason: "the node is shutting down" };
       if (remaining <= 0) return { kind: "failed", outcome, reason };
+      if (!this.canPropose()) {
+        if (!(await this.leaderChange(Math.min(remaining, this.leaderWaitMs)))) return { kind: "failed", outcome, reason };
+        continue;
+      }
+      const r = await this.request((id) => this.core.propose(id, command), remaining);
+      if (r === null) return { kind: "failed", outcome: "unknown", reason: "timed out waiting for consensus" };
+      if (r.kind === "appended") return { kind: "appended", index: r.index, duplicate: r.duplicate };
+      if (r.kind !== "rejected") throw new Error(`an append got a ${r.kind} result`);
+      if (r.outcome === "unknown") outcome = "unknown";
+      if (r.reason === "overloaded") return { kind: "failed", outcome, reason: "the leader's queue is full (overloaded)" };
+      if (r.reason === "stale") return { kind: "failed", outcome, reason: "a newer command of this client was already applied" };
+      reason = "leadership changed while the request was in flight";
+      if (!this.canPropose()) await this.leaderChange(Math.min(opts.deadline - Date.now(), this.leaderWaitMs));
+    }
+  }
+
+  /** Whether core.propose() takes a command now: as the leader, or as a follower that knows the leader. */
+  private canPropose(): boolean {
+    const st = this.core.status();
+    return st.role === "leader" || (st.role === "follower" && st.leader !== null);
+  }
+
+  /**
+   * Serves a read here while this node leads, says where to forward it while
+   * another does, and otherwise waits (bounded) for an election.
+   */
+  async routeRead(opts: ReadRouteOptions): Promise<ReadRoute> {
+    let avoid = opts.avoidLeader;
+    let reason = "no leader was elected in time";
+    for (;;) {
+      const remaining = opts.deadline - Date.now();
+      if (this.stopped) return { kind: "failed", outcome: "not_applied", reason: "the node is shutting down" };
+      if (remaining <= 0) return { kind: "failed", outcome: "not_applied", reason };
       const leader = this.core.status().leader;
       if (leader !== null && leader === avoid) {
         // That leader just failed us: give the cluster a moment to elect another, then try whoever leads.
@@ -224,20 +248,15 @@ export class ClusterNode implements NodeService, PeerInbox {
         continue;
       }
       if (leader === null || (leader !== this.self.id && !opts.mayForward)) {
-        if (!(await this.leaderChange(Math.min(remaining, this.leaderWaitMs)))) {
-          return { kind: "failed", outcome, reason };
-        }
+        if (!(await this.leaderChange(Math.min(remaining, this.leaderWaitMs)))) return { kind: "failed", outcome: "not_applied", reason };
         continue;
       }
-      if (leader !== this.self.id) return { kind: "forward", leader: this.nodes[leader]!, outcome };
-      const r = await serveHere(remaining);
-      if (r === null) return { kind: "failed", outcome: "unknown", reason: "timed out waiting for consensus" };
-      if (r.kind === "appended") return { kind: "appended", index: r.index, duplicate: r.duplicate };
+      if (leader !== this.self.id) return { kind: "forward", leader: this.nodes[leader]! };
+      const r = await this.request((id) => this.core.read(id), remaining);
+      if (r === null) return { kind: "failed", outcome: "not_applied", reason: "timed out waiting for a majority" };
       if (r.kind === "read") return { kind: "read", length: r.length };
-      if (r.outcome === "unknown") outcome = "unknown";
-      if (r.reason === "overloaded") return { kind: "failed", outcome, reason: "the leader's queue is full (overloaded)" };
-      if (r.reason === "stale") return { kind: "failed", outcome, reason: "a newer command of this client was already applied" };
-      reason = "leadership changed while the request was in flight";
+      if (r.kind === "rejected" && r.reason === "overloaded") return { kind: "failed", outcome: "not_applied", reason: "the leader's queue is full (overloaded)" };
+      reason = "leadership changed while the read was in flight";
       if (this.core.status().leader === this.self.id || this.core.status().leader === null) {
         await this.leaderChange(Math.min(opts.deadline - Date.now(), this.leaderWaitMs));
       }
@@ -251,6 +270,7 @@ export class ClusterNode implements NodeService, PeerInbox {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
+        this.core.cancel(requestId); // a follower stops forwarding a command nobody waits for
         resolve(null);
       }, ms);
       this.pending.set(requestId, { resolve, timer });

@@ -4,12 +4,10 @@
 import type { NodeAddress } from "../config/cluster-config.js";
 import type { Command, CoreStatus, Outcome } from "../core/types.js";
 
-/** Another node leads: the edge forwards the request there. */
+/** Another node leads: the edge forwards the read there. */
 export interface Forward {
   readonly kind: "forward";
   readonly leader: NodeAddress;
-  /** "unknown" when an attempt made here may still apply the append: the receiver must not say "not_applied". */
-  readonly outcome: Outcome;
 }
 
 /** No answer; `outcome` says whether the append may still take effect. */
@@ -19,27 +17,32 @@ export interface Failed {
   readonly reason: string;
 }
 
-export type AppendRoute = { readonly kind: "appended"; readonly index: number; readonly duplicate: boolean } | Forward | Failed;
+export type AppendRoute = { readonly kind: "appended"; readonly index: number; readonly duplicate: boolean } | Failed;
 export type ReadRoute = { readonly kind: "read"; readonly length: number } | Forward | Failed;
 
 export interface RouteOptions {
   /** Absolute time (Date.now() ms) by which an answer is due. */
   readonly deadline: number;
-  /** False when the request was already forwarded too often: then only this node may serve it. */
+}
+
+export interface ReadRouteOptions extends RouteOptions {
+  /** False when the read was already forwarded too often: then only this node may serve it. */
   readonly mayForward: boolean;
   /** A leader that just proved unreachable: wait for another instead of forwarding there again. */
   readonly avoidLeader?: number;
-  /** An earlier attempt (here, or at the node that forwarded this request) may have applied it. */
-  readonly maybeApplied?: boolean;
 }
 
 export interface NodeService {
   readonly self: NodeAddress;
   readonly nodes: readonly NodeAddress[];
-  /** Appends here if this node leads, waits a bounded time for an election if nobody does, or says where to forward. */
+  /**
+   * Appends through any node: the leader proposes the command, a follower
+   * hands it to the leader over the peer protocol and answers once it has
+   * applied it itself; with no leader it waits a bounded time for an election.
+   */
   routeAppend(command: Command, opts: RouteOptions): Promise<AppendRoute>;
-  /** A linearizable read, routed like an append. */
-  routeRead(opts: RouteOptions): Promise<ReadRoute>;
+  /** A linearizable read at the leader, or where to forward it; waits for an election like an append. */
+  routeRead(opts: ReadRouteOptions): Promise<ReadRoute>;
   /** The list's first n items (a copy). */
   listPrefix(n: number): readonly number[];
   /** The whole list, read-only and live: it only grows. */

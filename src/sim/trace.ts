@@ -71,5 +71,11 @@ export function describeMessage(m: Message): string {
       return `preVote b=${formatBallot(m.ballot)}`;
     case "preVoteReply":
       return `preVoteReply b=${formatBallot(m.ballot)} ${m.granted ? "granted" : "refused"} promised=${formatBallot(m.promised)}`;
+    case "propose":
+      return `propose ${m.commands.map((c) => describeValue({ kind: "command", command: c })).join(",")}`;
+    case "proposeRefused":
+      return `proposeRefused ${m.reason} ${m.commands.map((c) => describeValue({ kind: "command", command: c })).join(",")}`;
+    case "commit":
+      return `commit b=${formatBallot(m.ballot)} commit=${m.commitIndex}`;
   }
 }

@@ -33,11 +33,9 @@ import type { Message, NodeId } from "../core/types.js";
 import type { Failed, NodeService } from "../service/node-service.js";
 import { CHANNEL_OPTIONS } from "./peer-link.js";
 
-/** How many times a client request may be forwarded before only the receiving node may serve it. */
+/** How many times a read may be forwarded before only the receiving node may serve it. */
 export const MAX_FORWARD_HOPS = 2;
 export const HOPS_METADATA = "x-paxos-hops";
-/** Set by a forwarding node whose own attempt may have applied the append. */
-export const MAYBE_APPLIED_METADATA = "x-paxos-maybe-applied";
 
 export interface PeerInbox {
   deliver(from: NodeId, messages: Message[]): void;
@@ -180,17 +178,10 @@ export class GrpcServer {
         return;
       }
     }
-    const hops = this.hops(call);
-    const deadline = this.deadline(call);
-    const maybeApplied = call.metadata.get(MAYBE_APPLIED_METADATA)[0] === "1";
-    const res = await this.opts.service.routeAppend({ clientId, commandId, payload }, { deadline, mayForward: hops < MAX_FORWARD_HOPS, maybeApplied });
+    // Any node serves an append (a follower through the leader, answering from its own list).
+    const res = await this.opts.service.routeAppend({ clientId, commandId, payload }, { deadline: this.deadline(call) });
     if (res.kind === "appended") {
       cb(null, { state: call.request.minimal ? [] : [...this.opts.service.listPrefix(res.index + 1)], index: res.index });
-    } else if (res.kind === "forward") {
-      const md = new Metadata();
-      md.set(HOPS_METADATA, String(hops + 1));
-      if (maybeApplied || res.outcome === "unknown") md.set(MAYBE_APPLIED_METADATA, "1");
-      this.forwardClient(res.leader).append(call.request, md, { deadline }, (err, reply) => cb(err, reply));
     } else {
       cb(failure(res));
     }

@@ -1,24 +1,33 @@
 // A stand-in NodeService for gateway tests: the gateway only routes, so its
-// rules (forwarding, outcomes, flow control) are tested against answers the
+// rules (read forwarding, outcomes, flow control) are tested against answers the
 // test chooses; the real node behind it is tested in test/integration.
 
 import type { NodeAddress } from "../../src/config/cluster-config.js";
 import type { Command } from "../../src/core/types.js";
-import type { AppendRoute, NodeService, NodeStatus, ReadRoute, RouteOptions } from "../../src/service/node-service.js";
+import type { AppendRoute, NodeService, NodeStatus, ReadRoute, ReadRouteOptions, RouteOptions } from "../../src/service/node-service.js";
 
 export class StandIn implements NodeService {
+  /** The options of every append routed here, in order. */
   readonly seen: RouteOptions[] = [];
+  /** The options of every read routed here, in order. */
+  readonly seenReads: ReadRouteOptions[] = [];
   constructor(
     readonly self: NodeAddress,
     readonly nodes: NodeAddress[],
     private readonly answer: (opts: RouteOptions, n: number) => AppendRoute | Promise<AppendRoute>,
+    private readonly answerRead: (opts: ReadRouteOptions, n: number) => ReadRoute | Promise<ReadRoute> = () => ({
+      kind: "failed",
+      outcome: "not_applied",
+      reason: "unused",
+    }),
   ) {}
   async routeAppend(_c: Command, opts: RouteOptions): Promise<AppendRoute> {
     this.seen.push(opts);
     return this.answer(opts, this.seen.length);
   }
-  async routeRead(): Promise<ReadRoute> {
-    return { kind: "failed", outcome: "not_applied", reason: "unused" };
+  async routeRead(opts: ReadRouteOptions): Promise<ReadRoute> {
+    this.seenReads.push(opts);
+    return this.answerRead(opts, this.seenReads.length);
   }
   listPrefix(n: number): readonly number[] {
     return Array.from({ length: n }, (_, i) => i);

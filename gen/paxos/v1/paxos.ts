@@ -35,6 +35,48 @@ export const protobufFileName = "paxos/v1/paxos.proto";
  * (|n| <= 2^53 - 1); the gateway rejects anything outside that range.
  */
 
+/** Why a leader refused forwarded commands. */
+export enum RefusalReason {
+  REFUSAL_REASON_UNSPECIFIED = 0,
+  /** REFUSAL_REASON_OVERLOADED - The leader's queue is full: that copy will not be proposed. */
+  REFUSAL_REASON_OVERLOADED = 1,
+  /** REFUSAL_REASON_STALE - A newer command of the same client was already applied. */
+  REFUSAL_REASON_STALE = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function refusalReasonFromJSON(object: any): RefusalReason {
+  switch (object) {
+    case 0:
+    case "REFUSAL_REASON_UNSPECIFIED":
+      return RefusalReason.REFUSAL_REASON_UNSPECIFIED;
+    case 1:
+    case "REFUSAL_REASON_OVERLOADED":
+      return RefusalReason.REFUSAL_REASON_OVERLOADED;
+    case 2:
+    case "REFUSAL_REASON_STALE":
+      return RefusalReason.REFUSAL_REASON_STALE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RefusalReason.UNRECOGNIZED;
+  }
+}
+
+export function refusalReasonToJSON(object: RefusalReason): string {
+  switch (object) {
+    case RefusalReason.REFUSAL_REASON_UNSPECIFIED:
+      return "REFUSAL_REASON_UNSPECIFIED";
+    case RefusalReason.REFUSAL_REASON_OVERLOADED:
+      return "REFUSAL_REASON_OVERLOADED";
+    case RefusalReason.REFUSAL_REASON_STALE:
+      return "REFUSAL_REASON_STALE";
+    case RefusalReason.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /**
  * A ballot (Lamport's "proposal number"): totally ordered by round, then by
  * the proposing node's id, so two nodes never use the same ballot.
@@ -181,6 +223,29 @@ export interface InstallSnapshot {
   state?: ListState | undefined;
 }
 
+/**
+ * A follower hands its clients' commands to the leader (cf. etcd's MsgProp);
+ * the follower answers those clients itself once it has applied them.
+ */
+export interface Propose {
+  commands: Command[];
+}
+
+/** The leader will not propose these forwarded commands. */
+export interface ProposeRefused {
+  commands: Command[];
+  reason: RefusalReason;
+}
+
+/**
+ * The leader's commit point, sent as soon as it moves when no Accept
+ * carries it, so followers apply without waiting for a heartbeat.
+ */
+export interface Commit {
+  ballot?: Ballot | undefined;
+  commitIndex: number;
+}
+
 export interface PeerMessage {
   kind?:
     | { $case: "prepare"; value: Prepare }
@@ -195,6 +260,9 @@ export interface PeerMessage {
     | { $case: "preVote"; value: PreVote }
     | { $case: "preVoteReply"; value: PreVoteReply }
     | { $case: "installSnapshot"; value: InstallSnapshot }
+    | { $case: "propose"; value: Propose }
+    | { $case: "proposeRefused"; value: ProposeRefused }
+    | { $case: "commit"; value: Commit }
     | undefined;
 }
 
@@ -2072,6 +2140,251 @@ export const InstallSnapshot: MessageFns<InstallSnapshot> = {
   },
 };
 
+function createBasePropose(): Propose {
+  return { commands: [] };
+}
+
+export const Propose: MessageFns<Propose> = {
+  encode(message: Propose, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.commands) {
+      Command.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Propose {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePropose();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.commands.push(Command.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Propose {
+    return {
+      commands: globalThis.Array.isArray(object?.commands) ? object.commands.map((e: any) => Command.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: Propose): unknown {
+    const obj: any = {};
+    if (message.commands?.length) {
+      obj.commands = message.commands.map((e) => Command.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Propose>, I>>(base?: I): Propose {
+    return Propose.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Propose>, I>>(object: I): Propose {
+    const message = createBasePropose();
+    message.commands = object.commands?.map((e) => Command.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseProposeRefused(): ProposeRefused {
+  return { commands: [], reason: 0 };
+}
+
+export const ProposeRefused: MessageFns<ProposeRefused> = {
+  encode(message: ProposeRefused, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.commands) {
+      Command.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.reason !== 0) {
+      writer.uint32(16).int32(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProposeRefused {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProposeRefused();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.commands.push(Command.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.reason = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProposeRefused {
+    return {
+      commands: globalThis.Array.isArray(object?.commands) ? object.commands.map((e: any) => Command.fromJSON(e)) : [],
+      reason: isSet(object.reason) ? refusalReasonFromJSON(object.reason) : 0,
+    };
+  },
+
+  toJSON(message: ProposeRefused): unknown {
+    const obj: any = {};
+    if (message.commands?.length) {
+      obj.commands = message.commands.map((e) => Command.toJSON(e));
+    }
+    if (message.reason !== 0) {
+      obj.reason = refusalReasonToJSON(message.reason);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProposeRefused>, I>>(base?: I): ProposeRefused {
+    return ProposeRefused.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProposeRefused>, I>>(object: I): ProposeRefused {
+    const message = createBaseProposeRefused();
+    message.commands = object.commands?.map((e) => Command.fromPartial(e)) || [];
+    message.reason = object.reason ?? 0;
+    return message;
+  },
+};
+
+function createBaseCommit(): Commit {
+  return { ballot: undefined, commitIndex: 0 };
+}
+
+export const Commit: MessageFns<Commit> = {
+  encode(message: Commit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ballot !== undefined) {
+      Ballot.encode(message.ballot, writer.uint32(10).fork()).join();
+    }
+    if (message.commitIndex !== 0) {
+      writer.uint32(16).uint64(message.commitIndex);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Commit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ballot = Ballot.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.commitIndex = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Commit {
+    return {
+      ballot: isSet(object.ballot) ? Ballot.fromJSON(object.ballot) : undefined,
+      commitIndex: isSet(object.commitIndex)
+        ? globalThis.Number(object.commitIndex)
+        : isSet(object.commit_index)
+        ? globalThis.Number(object.commit_index)
+        : 0,
+    };
+  },
+
+  toJSON(message: Commit): unknown {
+    const obj: any = {};
+    if (message.ballot !== undefined) {
+      obj.ballot = Ballot.toJSON(message.ballot);
+    }
+    if (message.commitIndex !== 0) {
+      obj.commitIndex = Math.round(message.commitIndex);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Commit>, I>>(base?: I): Commit {
+    return Commit.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Commit>, I>>(object: I): Commit {
+    const message = createBaseCommit();
+    message.ballot = (object.ballot !== undefined && object.ballot !== null)
+      ? Ballot.fromPartial(object.ballot)
+      : undefined;
+    message.commitIndex = object.commitIndex ?? 0;
+    return message;
+  },
+};
+
 function createBasePeerMessage(): PeerMessage {
   return { kind: undefined };
 }
@@ -2114,6 +2427,15 @@ export const PeerMessage: MessageFns<PeerMessage> = {
         break;
       case "installSnapshot":
         InstallSnapshot.encode(message.kind.value, writer.uint32(98).fork()).join();
+        break;
+      case "propose":
+        Propose.encode(message.kind.value, writer.uint32(106).fork()).join();
+        break;
+      case "proposeRefused":
+        ProposeRefused.encode(message.kind.value, writer.uint32(114).fork()).join();
+        break;
+      case "commit":
+        Commit.encode(message.kind.value, writer.uint32(122).fork()).join();
         break;
     }
     return writer;
@@ -2228,6 +2550,30 @@ export const PeerMessage: MessageFns<PeerMessage> = {
             message.kind = { $case: "installSnapshot", value: InstallSnapshot.decode(reader, reader.uint32()) };
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.kind = { $case: "propose", value: Propose.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.kind = { $case: "proposeRefused", value: ProposeRefused.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.kind = { $case: "commit", value: Commit.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2278,6 +2624,14 @@ export const PeerMessage: MessageFns<PeerMessage> = {
         ? { $case: "installSnapshot", value: InstallSnapshot.fromJSON(object.installSnapshot) }
         : isSet(object.install_snapshot)
         ? { $case: "installSnapshot", value: InstallSnapshot.fromJSON(object.install_snapshot) }
+        : isSet(object.propose)
+        ? { $case: "propose", value: Propose.fromJSON(object.propose) }
+        : isSet(object.proposeRefused)
+        ? { $case: "proposeRefused", value: ProposeRefused.fromJSON(object.proposeRefused) }
+        : isSet(object.propose_refused)
+        ? { $case: "proposeRefused", value: ProposeRefused.fromJSON(object.propose_refused) }
+        : isSet(object.commit)
+        ? { $case: "commit", value: Commit.fromJSON(object.commit) }
         : undefined,
     };
   },
@@ -2308,6 +2662,12 @@ export const PeerMessage: MessageFns<PeerMessage> = {
       obj.preVoteReply = PreVoteReply.toJSON(message.kind.value);
     } else if (message.kind?.$case === "installSnapshot") {
       obj.installSnapshot = InstallSnapshot.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "propose") {
+      obj.propose = Propose.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "proposeRefused") {
+      obj.proposeRefused = ProposeRefused.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "commit") {
+      obj.commit = Commit.toJSON(message.kind.value);
     }
     return obj;
   },
@@ -2387,6 +2747,24 @@ export const PeerMessage: MessageFns<PeerMessage> = {
       case "installSnapshot": {
         if (object.kind?.value !== undefined && object.kind?.value !== null) {
           message.kind = { $case: "installSnapshot", value: InstallSnapshot.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "propose": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "propose", value: Propose.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "proposeRefused": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "proposeRefused", value: ProposeRefused.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "commit": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "commit", value: Commit.fromPartial(object.kind.value) };
         }
         break;
       }
@@ -4119,6 +4497,102 @@ export const protoMetadata: ProtoMetadata = {
       "reservedName": [],
       "visibility": 0,
     }, {
+      "name": "Propose",
+      "field": [{
+        "name": "commands",
+        "number": 1,
+        "label": 3,
+        "type": 11,
+        "typeName": ".paxos.v1.Command",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "commands",
+        "options": undefined,
+        "proto3Optional": false,
+      }],
+      "extension": [],
+      "nestedType": [],
+      "enumType": [],
+      "extensionRange": [],
+      "oneofDecl": [],
+      "options": undefined,
+      "reservedRange": [],
+      "reservedName": [],
+      "visibility": 0,
+    }, {
+      "name": "ProposeRefused",
+      "field": [{
+        "name": "commands",
+        "number": 1,
+        "label": 3,
+        "type": 11,
+        "typeName": ".paxos.v1.Command",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "commands",
+        "options": undefined,
+        "proto3Optional": false,
+      }, {
+        "name": "reason",
+        "number": 2,
+        "label": 1,
+        "type": 14,
+        "typeName": ".paxos.v1.RefusalReason",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "reason",
+        "options": undefined,
+        "proto3Optional": false,
+      }],
+      "extension": [],
+      "nestedType": [],
+      "enumType": [],
+      "extensionRange": [],
+      "oneofDecl": [],
+      "options": undefined,
+      "reservedRange": [],
+      "reservedName": [],
+      "visibility": 0,
+    }, {
+      "name": "Commit",
+      "field": [{
+        "name": "ballot",
+        "number": 1,
+        "label": 1,
+        "type": 11,
+        "typeName": ".paxos.v1.Ballot",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "ballot",
+        "options": undefined,
+        "proto3Optional": false,
+      }, {
+        "name": "commit_index",
+        "number": 2,
+        "label": 1,
+        "type": 4,
+        "typeName": "",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "commitIndex",
+        "options": undefined,
+        "proto3Optional": false,
+      }],
+      "extension": [],
+      "nestedType": [],
+      "enumType": [],
+      "extensionRange": [],
+      "oneofDecl": [],
+      "options": undefined,
+      "reservedRange": [],
+      "reservedName": [],
+      "visibility": 0,
+    }, {
       "name": "PeerMessage",
       "field": [{
         "name": "prepare",
@@ -4262,6 +4736,42 @@ export const protoMetadata: ProtoMetadata = {
         "defaultValue": "",
         "oneofIndex": 0,
         "jsonName": "installSnapshot",
+        "options": undefined,
+        "proto3Optional": false,
+      }, {
+        "name": "propose",
+        "number": 13,
+        "label": 1,
+        "type": 11,
+        "typeName": ".paxos.v1.Propose",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "propose",
+        "options": undefined,
+        "proto3Optional": false,
+      }, {
+        "name": "propose_refused",
+        "number": 14,
+        "label": 1,
+        "type": 11,
+        "typeName": ".paxos.v1.ProposeRefused",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "proposeRefused",
+        "options": undefined,
+        "proto3Optional": false,
+      }, {
+        "name": "commit",
+        "number": 15,
+        "label": 1,
+        "type": 11,
+        "typeName": ".paxos.v1.Commit",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "commit",
         "options": undefined,
         "proto3Optional": false,
       }],
@@ -4587,7 +5097,18 @@ export const protoMetadata: ProtoMetadata = {
       "reservedName": [],
       "visibility": 0,
     }],
-    "enumType": [],
+    "enumType": [{
+      "name": "RefusalReason",
+      "value": [{ "name": "REFUSAL_REASON_UNSPECIFIED", "number": 0, "options": undefined }, {
+        "name": "REFUSAL_REASON_OVERLOADED",
+        "number": 1,
+        "options": undefined,
+      }, { "name": "REFUSAL_REASON_STALE", "number": 2, "options": undefined }],
+      "options": undefined,
+      "reservedRange": [],
+      "reservedName": [],
+      "visibility": 0,
+    }],
     "service": [{
       "name": "PeerService",
       "method": [{
@@ -4790,71 +5311,109 @@ export const protoMetadata: ProtoMetadata = {
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
+        "path": [4, 18],
+        "span": [142, 0, 144, 1],
+        "leadingComments":
+          " A follower hands its clients' commands to the leader (cf. etcd's MsgProp);\n the follower answers those clients itself once it has applied them.\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }, {
+        "path": [5, 0],
+        "span": [147, 0, 153, 1],
+        "leadingComments": " Why a leader refused forwarded commands.\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }, {
+        "path": [5, 0, 2, 1],
+        "span": [150, 2, 32],
+        "leadingComments": " The leader's queue is full: that copy will not be proposed.\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }, {
+        "path": [5, 0, 2, 2],
+        "span": [152, 2, 27],
+        "leadingComments": " A newer command of the same client was already applied.\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }, {
         "path": [4, 19],
-        "span": [160, 0, 164, 1],
+        "span": [156, 0, 159, 1],
+        "leadingComments": " The leader will not propose these forwarded commands.\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }, {
+        "path": [4, 20],
+        "span": [163, 0, 166, 1],
+        "leadingComments":
+          " The leader's commit point, sent as soon as it moves when no Accept\n carries it, so followers apply without waiting for a heartbeat.\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }, {
+        "path": [4, 22],
+        "span": [191, 0, 195, 1],
         "leadingComments":
           " One-way delivery of protocol messages from one node to another. Replies\n travel as Deliver calls in the other direction, so the protocol core sees\n only messages, as in the papers.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
         "path": [6, 0, 2, 0],
-        "span": [170, 2, 53],
+        "span": [201, 2, 53],
         "leadingComments": " One batch of messages (handy for debugging with grpcurl).\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
         "path": [6, 0, 2, 1],
-        "span": [173, 2, 59],
+        "span": [204, 2, 59],
         "leadingComments":
           " What nodes use: one long-lived stream per peer, carrying every batch in\n order, so a message costs no HTTP/2 stream or headers of its own.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 21, 2, 3],
-        "span": [184, 2, 19],
+        "path": [4, 24, 2, 3],
+        "span": [215, 2, 19],
         "leadingComments": " Reply with the index only (state left empty), like HTTP's\n `Prefer: return=minimal`.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 22, 2, 0],
-        "span": [190, 2, 27],
+        "path": [4, 25, 2, 0],
+        "span": [221, 2, 27],
         "leadingComments":
           " The whole list right after this append was applied (empty when the\n request asked for a minimal reply).\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 22, 2, 1],
-        "span": [192, 2, 19],
+        "path": [4, 25, 2, 1],
+        "span": [223, 2, 19],
         "leadingComments": " The 0-based position of payload in the list.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 26, 2, 1],
-        "span": [205, 2, 18],
+        "path": [4, 29, 2, 1],
+        "span": [236, 2, 18],
         "leadingComments": "",
         "trailingComments": ' "leader", "candidate" or "follower"',
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 26, 2, 2],
-        "span": [206, 2, 19],
+        "path": [4, 29, 2, 2],
+        "span": [237, 2, 19],
         "leadingComments": "",
         "trailingComments": " -1 when no leader is known",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 26, 2, 3],
-        "span": [207, 2, 20],
+        "path": [4, 29, 2, 3],
+        "span": [238, 2, 20],
         "leadingComments": "",
         "trailingComments": " the highest ballot this node has promised",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 26, 2, 4],
-        "span": [208, 2, 26],
+        "path": [4, 29, 2, 4],
+        "span": [239, 2, 26],
         "leadingComments": "",
         "trailingComments": " slots below are known chosen",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 26, 2, 5],
-        "span": [209, 2, 27],
+        "path": [4, 29, 2, 5],
+        "span": [240, 2, 27],
         "leadingComments": "",
         "trailingComments": " slots below are applied to the list",
         "leadingDetachedComments": [],
@@ -4864,6 +5423,7 @@ export const protoMetadata: ProtoMetadata = {
     "edition": 0,
   },
   references: {
+    ".paxos.v1.RefusalReason": RefusalReason,
     ".paxos.v1.Ballot": Ballot,
     ".paxos.v1.Command": Command,
     ".paxos.v1.Noop": Noop,
@@ -4882,6 +5442,9 @@ export const protoMetadata: ProtoMetadata = {
     ".paxos.v1.PreVoteReply": PreVoteReply,
     ".paxos.v1.ListState": ListState,
     ".paxos.v1.InstallSnapshot": InstallSnapshot,
+    ".paxos.v1.Propose": Propose,
+    ".paxos.v1.ProposeRefused": ProposeRefused,
+    ".paxos.v1.Commit": Commit,
     ".paxos.v1.PeerMessage": PeerMessage,
     ".paxos.v1.DeliverRequest": DeliverRequest,
     ".paxos.v1.DeliverReply": DeliverReply,

@@ -1,0 +1,183 @@
+// A follower's clients: the follower hands their commands to the leader
+// (Propose), the leader tells the followers its commit point at once
+// (Commit), and the follower answers from its own copy of the list once it
+// has applied the command. Repeats are harmless (the leader and the list
+// deduplicate), so a follower forwards again after a leader change or a
+// silence; "not_applied" is said only when no copy can be in any queue.
+import { describe, expect, it } from "vitest";
+import { cmd, holdTypes, TestCluster } from "./cluster-harness.js";
+
+/** Leaves the leader with one batch in flight (its Accepteds held) and a full queue (maxPending 2, maxInflight 1, maxBatch 1). */
+function fillLeader(cl: TestCluster, l: number): void {
+  cl.propose(l, cmd(101, 1, 101));
+  cl.deliverAll(holdTypes("accepted"));
+  cl.propose(l, cmd(102, 1, 102));
+  cl.propose(l, cmd(103, 1, 103));
+}
+
+function clusterWithFollower(overrides = {}) {
+  const cl = new TestCluster(3, overrides);
+  const l = cl.electLeader();
+  cl.tickAll(3);
+  const f = cl.ids.find((id) => id !== l)!;
+  return { cl, l, f, other: cl.ids.find((id) => id !== l && id !== f)! };
+}
+
+describe("appends through a follower", () => {
+  it("are proposed by the leader and answered by the follower from its own list, with no tick needed", () => {
+    const { cl, l, f } = clusterWithFollower();
+    const w = cl.propose(f, cmd(1, 1, 10));
+    cl.deliverAll(); // no tick: the Commit, not a heartbeat, tells the follower
+    expect(cl.results[f]).toEqual([{ kind: "appended", requestId: w, index: 0, duplicate: false }]);
+    expect(cl.results[l]).toEqual([]);
+    expect(cl.list(f)).toEqual([10]);
+    expect(cl.sent("propose", { from: f, to: l })).toHaveLength(1);
+    expect(cl.sent("commit", { from: l }).length).toBeGreaterThan(0);
+  });
+
+  it("every follower learns the commit point at once, not at the next heartbeat", () => {
+    const { cl, l } = clusterWithFollower();
+    cl.propose(l, cmd(1, 1, 10));
+    cl.deliverAll();
+    for (const id of cl.ids) expect(cl.core(id).commitIndex).toBe(1);
+  });
+
+  it("forwards a command once however many requests wait for it, and answers them all", () => {
+    const { cl, f } = clusterWithFollower();
+    const a = cl.propose(f, cmd(1, 1, 10));
+    const b = cl.propose(f, cmd(1, 1, 10));
+    cl.deliverAll();
+    expect(cl.sent("propose", { from: f }).flatMap((e) => e.msg.commands)).toEqual([cmd(1, 1, 10)]);
+    expect(cl.result(a)).toMatchObject({ kind: "appended", index: 0 });
+    expect(cl.result(b)).toMatchObject({ kind: "appended", index: 0 });
+  });
+
+  it("commands forwarded in one ready() travel in one Propose", () => {
+    const { cl, f } = clusterWithFollower();
+    for (let i = 1; i <= 5; i++) cl.propose(f, cmd(i, 1, i));
+    cl.deliverAll();
+    expect(cl.sent("propose", { from: f })).toHaveLength(1);
+    expect(cl.list(f)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it("answers a retry of a command it has applied at once, without asking the leader", () => {
+    const { cl, f } = clusterWithFollower();
+    cl.propose(f, cmd(1, 1, 10));
+    cl.deliverAll();
+    const proposes = cl.sent("propose").length;
+    const again = cl.propose(f, cmd(1, 1, 10));
+    cl.deliverAll();
+    expect(cl.result(again)).toEqual({ kind: "appended", requestId: again, index: 0, duplicate: true });
+    expect(cl.sent("propose")).toHaveLength(proposes);
+  });
+
+  it("a lost Propose is sent again after resendTicks, and the command is applied once", () => {
+    const { cl, f } = clusterWithFollower({ resendTicks: 10 });
+    let dropped = 0;
+    const w = cl.propose(f, cmd(1, 1, 10));
+    cl.deliverAll((env) => (env.msg.type === "propose" && dropped++ === 0 ? "drop" : "deliver"));
+    expect(cl.result(w)).toBeUndefined();
+    cl.tickAll(20); // the follower looks for silent forwards every resendTicks
+    expect(cl.result(w)).toMatchObject({ kind: "appended", index: 0 });
+    for (const id of cl.ids) expect(cl.list(id)).toEqual([10]);
+  });
+
+  it("after a leader change it forwards again to the new leader; the command lands once", () => {
+    const { cl, l, f } = clusterWithFollower();
+    const w = cl.propose(f, cmd(1, 1, 10));
+    cl.deliverAll(holdTypes("propose")); // the old leader never gets it
+    cl.held = [];
+    cl.crash(l);
+    cl.electLeader();
+    cl.tickAll(5);
+    expect(cl.result(w)).toMatchObject({ kind: "appended", index: 0 });
+    for (const id of cl.upIds()) expect(cl.list(id)).toEqual([10]);
+  });
+
+  it("a copy both leaders got is applied once, and the follower answers with its one index", () => {
+    const { cl, l, f } = clusterWithFollower();
+    const w = cl.propose(f, cmd(1, 1, 10));
+    // The old leader gets the Propose and sends its Accept, but nothing comes back before it dies.
+    cl.deliverAll((env) => (env.msg.type === "accepted" && env.to === l ? "drop" : env.msg.type === "commit" ? "drop" : "deliver"));
+    cl.crash(l);
+    cl.electLeader();
+    cl.tickAll(5);
+    expect(cl.resultsFor(w)).toHaveLength(1);
+    expect(cl.result(w)).toMatchObject({ kind: "appended", index: 0 });
+    for (const id of cl.upIds()) expect(cl.list(id)).toEqual([10]);
+  });
+
+  it("a follower that becomes leader proposes the commands it was forwarding", () => {
+    const { cl, l, f } = clusterWithFollower();
+    const w = cl.propose(f, cmd(1, 1, 10));
+    cl.deliverAll(holdTypes("propose"));
+    cl.held = [];
+    cl.crash(l);
+    cl.campaign(f);
+    cl.tickAll(3);
+    expect(cl.result(w)).toMatchObject({ kind: "appended", index: 0 });
+    expect(cl.list(f)).toEqual([10]);
+  });
+
+  it("a full leader queue refuses a forwarded command: not_applied, as it was sent once", () => {
+    const { cl, l, f } = clusterWithFollower({ maxPending: 2, maxInflight: 1, maxBatch: 1 });
+    fillLeader(cl, l);
+    const w = cl.propose(f, cmd(1, 1, 10));
+    cl.deliverAll(holdTypes("accepted"));
+    expect(cl.result(w)).toEqual({ kind: "rejected", requestId: w, reason: "overloaded", outcome: "not_applied", leader: l });
+  });
+
+  it("a refusal after a second copy was sent says unknown: the first may still land", () => {
+    const { cl, l, f } = clusterWithFollower({ maxPending: 2, maxInflight: 1, maxBatch: 1, resendTicks: 10 });
+    fillLeader(cl, l);
+    const w = cl.propose(f, cmd(1, 1, 10));
+    cl.deliverAll(holdTypes("accepted", "propose"));
+    cl.tickAll(20, holdTypes("accepted", "propose")); // silent: forwarded again
+    expect(cl.held.filter((e) => e.msg.type === "propose" && e.from === f).length).toBeGreaterThanOrEqual(2);
+    cl.releaseHeld((e) => e.msg.type === "propose");
+    cl.deliverAll(holdTypes("accepted"));
+    expect(cl.result(w)).toMatchObject({ kind: "rejected", reason: "overloaded", outcome: "unknown" });
+  });
+
+  it("a command older than the client's applied one is refused as stale (unknown), by the follower or the leader", () => {
+    const { cl, l, f, other } = clusterWithFollower();
+    cl.propose(l, cmd(1, 2, 20)); // the client's newer command is applied everywhere but on f
+    cl.deliverAll((env) => (env.to === f && (env.msg.type === "accept" || env.msg.type === "commit") ? "drop" : "deliver"));
+    expect(cl.list(other)).toEqual([20]);
+    const w = cl.propose(f, cmd(1, 1, 10));
+    cl.deliverAll((env) => (env.to === f && (env.msg.type === "accept" || env.msg.type === "commit") ? "drop" : "deliver"));
+    expect(cl.result(w)).toEqual({ kind: "rejected", requestId: w, reason: "stale", outcome: "unknown", leader: l });
+  });
+
+  it("a command that reaches the follower inside an installed snapshot is answered from it", () => {
+    const { cl, l, f } = clusterWithFollower({ snapshotEvery: 4 });
+    const cut = (env: { to: number; msg: { type: string } }) => (env.to === f && env.msg.type !== "proposeRefused" ? "drop" : "deliver");
+    const w = cl.propose(f, cmd(1, 1, 10));
+    cl.deliverAll(cut); // the leader gets the Propose; f hears nothing back
+    for (let i = 2; i <= 6; i++) cl.propose(l, cmd(i, 1, i * 10));
+    cl.deliverAll(cut);
+    expect(cl.core(l).firstLoggedSlot).toBeGreaterThan(0); // compacted past what f lacks
+    cl.tickAll(30);
+    expect(cl.sent("installSnapshot", { to: f }).length).toBeGreaterThan(0);
+    expect(cl.result(w)).toEqual({ kind: "appended", requestId: w, index: 0, duplicate: false });
+    expect(cl.list(f)).toEqual([10, 20, 30, 40, 50, 60]);
+  });
+
+  it("cancel() stops a follower forwarding a command nobody waits for", () => {
+    const { cl, f } = clusterWithFollower({ resendTicks: 10 });
+    const w = cl.propose(f, cmd(1, 1, 10));
+    cl.deliverAll(holdTypes("propose"));
+    cl.core(f).cancel(w);
+    cl.held = [];
+    cl.tickAll(25);
+    expect(cl.sent("propose", { from: f })).toHaveLength(1); // the first one only, never again
+    expect(cl.list(f)).toEqual([]);
+  });
+
+  it("with no leader known a follower refuses at once (not_applied), so the caller waits for an election", () => {
+    const cl = new TestCluster(3);
+    const w = cl.propose(0, cmd(1, 1, 10));
+    cl.flush(0);
+    expect(cl.result(w)).toEqual({ kind: "rejected", requestId: w, reason: "not_leader", outcome: "not_applied", leader: null });
+  });
+});
