@@ -121,13 +121,16 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   // Flow control: beyond a bounded number of requests in progress, refuse at
   // once (nothing was applied) instead of queueing without end.
-  app.addHook("onRequest", async (req, reply) => {
-    if (req.url === "/status" || req.url === "/metrics") return;
+  // (A callback hook, not an async one: it runs on every request.)
+  app.addHook("onRequest", (req, reply, done) => {
+    if (req.url === "/status" || req.url === "/metrics") return done();
     if (inflight >= opts.maxInflightRequests) {
-      return unavailable(reply, `overloaded: ${inflight} requests in progress on this node`, "not_applied");
+      unavailable(reply, `overloaded: ${inflight} requests in progress on this node`, "not_applied");
+      return;
     }
     inflight++;
     reply.raw.once("close", () => inflight--);
+    done();
   });
 
   app.get("/metrics", async (_req, reply) =>

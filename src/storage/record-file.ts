@@ -11,12 +11,14 @@
 // synced data: opening refuses with the file name and offset, since
 // guessing could silently drop an acknowledged vote.
 
-import { closeSync, fsyncSync, openSync } from "node:fs";
+import { closeSync, fdatasync, fsyncSync, openSync, writeSync } from "node:fs";
 import { mkdir, open, readFile, rename, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
+import { promisify } from "node:util";
 import { crc32 } from "node:zlib";
 
 const HEADER_BYTES = 8;
+const fdatasyncAsync = promisify(fdatasync);
 /** No record is larger; a length above it is damage, not data. */
 export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 
@@ -134,12 +136,12 @@ export class RecordFile {
           await rewrite();
           await this.replaceFile(buf);
         } else {
+          // The write only fills the page cache (microseconds), so it runs here; the
+          // fdatasync, which waits for the disk, runs in the thread pool. One pool
+          // round trip per group instead of two: that is most of the write's latency.
           let off = 0;
-          while (off < buf.length) {
-            const { bytesWritten } = await this.handle.write(buf, off, buf.length - off, this.fileLength + off);
-            off += bytesWritten;
-          }
-          await this.handle.datasync();
+          while (off < buf.length) off += writeSync(this.handle.fd, buf, off, buf.length - off, this.fileLength + off);
+          await fdatasyncAsync(this.handle.fd);
           this.fileLength += buf.length;
         }
         this.syncCount++;
