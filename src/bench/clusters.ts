@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { request } from "undici";
+import { NODE_PROCESS_FLAGS } from "../node/process-flags.js";
 
 export type SystemName = "paxos" | "etcd";
 
@@ -313,6 +314,7 @@ export class PaxosCluster extends ProcessGroup implements BenchCluster {
     try {
       for (let i = 0; i < size; i++) {
         const args = [
+          ...NODE_PROCESS_FLAGS,
           ...(o.nodeArgs ?? []),
           bin,
           "node",
