@@ -2,6 +2,7 @@
 // types (gen/). Decoding is strict: a message missing a required part is
 // rejected with a WireError rather than guessed at.
 
+import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import * as pb from "../../gen/paxos/v1/paxos.js";
 import * as store from "../../gen/paxos/v1/storage.js";
 import type { Ballot, Command, ListState, Message, PersistRecord, SlotVote, Snapshot, Value } from "../core/types.js";
@@ -109,6 +110,24 @@ export function messageToPb(m: Message): pb.PeerMessage {
     case "commit":
       return { kind: { $case: "commit", value: { ballot: ballotToPb(m.ballot), commitIndex: m.commitIndex } } };
   }
+}
+
+/** One peer message as protobuf bytes (a PeerMessage). */
+export function encodeMessage(m: Message): Uint8Array {
+  return pb.PeerMessage.encode(messageToPb(m)).finish();
+}
+
+/**
+ * A DeliverRequest from messages encoded by encodeMessage: the same bytes as
+ * DeliverRequest.encode (an embedded message is its length and its bytes),
+ * so a message broadcast to several peers is encoded once, not once per peer.
+ */
+export function encodeDelivery(from: number, to: number, messages: readonly Uint8Array[]): Uint8Array {
+  const w = new BinaryWriter();
+  if (from !== 0) w.uint32(8).uint32(from); // field 1, varint (proto3 omits zeros, as DeliverRequest.encode does)
+  if (to !== 0) w.uint32(16).uint32(to); // field 2, varint
+  for (const m of messages) w.uint32(26).bytes(m); // field 3, length-delimited
+  return w.finish();
 }
 
 export function messageFromPb(p: pb.PeerMessage): Message {

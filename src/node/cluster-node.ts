@@ -4,8 +4,7 @@
 
 import { randomInt } from "node:crypto";
 import type { Logger } from "pino";
-import { DeliverRequest } from "../../gen/paxos/v1/paxos.js";
-import { messageToPb } from "../codec/wire.js";
+import { encodeDelivery, encodeMessage } from "../codec/wire.js";
 import type { NodeAddress } from "../config/cluster-config.js";
 import { formatBallot } from "../core/ballot.js";
 import { PaxosCore, waitsForDurability } from "../core/paxos-core.js";
@@ -363,8 +362,15 @@ export class ClusterNode implements NodeService, PeerInbox {
       if (list === undefined) byPeer.set(env.to, (list = []));
       list.push(env);
     }
+    // A broadcast puts one Message object in several envelopes: encode it once.
+    const encoded = new Map<Message, Uint8Array>();
+    const bytesOf = (m: Message) => {
+      let b = encoded.get(m);
+      if (b === undefined) encoded.set(m, (b = encodeMessage(m)));
+      return b;
+    };
     for (const [to, envs] of byPeer) {
-      this.links.get(to)?.send(DeliverRequest.fromPartial({ from: this.self.id, to, messages: envs.map((e) => messageToPb(e.msg)) }));
+      this.links.get(to)?.sendEncoded(encodeDelivery(this.self.id, to, envs.map((e) => bytesOf(e.msg))), envs.length);
     }
     for (const r of results) {
       const p = this.pending.get(r.requestId);

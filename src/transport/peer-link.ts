@@ -81,14 +81,17 @@ export class PeerLink {
 
   /** Sends a batch if the link can take it now; never waits. */
   send(request: DeliverRequest): void {
-    const count = request.messages.length;
+    this.sendEncoded(DeliverRequest.encode(request).finish(), request.messages.length);
+  }
+
+  /** send() for a DeliverRequest already encoded (see encodeDelivery) holding `count` messages. */
+  sendEncoded(bytes: Uint8Array, count: number): void {
     this.maybeRedial();
     const stream = this.stream ?? this.open();
     if (stream.writableLength > this.opts.maxBufferedBytes) {
       this.dropped += count;
       return;
     }
-    const bytes = DeliverRequest.encode(request).finish();
     this.bytesSent += bytes.length;
     this.sent += count;
     stream.write(bytes);
