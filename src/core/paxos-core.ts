@@ -670,9 +670,11 @@ export class PaxosCore {
     const leader = this.leader;
     if (this.role !== "follower" || leader === null || leader === this.id) return;
     const commands: Command[] = [];
+    const sent = new Set<Waiter>();
     for (const command of queued) {
       const w = this.waiters.get(commandKey(command));
-      if (w === undefined || w.forward === null) continue; // answered or given up meanwhile
+      if (w === undefined || w.forward === null || sent.has(w)) continue; // answered, given up, or queued twice
+      sent.add(w);
       w.forward.sentAtTick = this.now;
       w.forward.sends++;
       w.proposed = true;
