@@ -10,7 +10,6 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { request } from "undici";
-import { NODE_PROCESS_FLAGS } from "../node/process-flags.js";
 
 export type SystemName = "paxos" | "etcd";
 
@@ -314,7 +313,6 @@ export class PaxosCluster extends ProcessGroup implements BenchCluster {
     try {
       for (let i = 0; i < size; i++) {
         const args = [
-          ...NODE_PROCESS_FLAGS,
           ...(o.nodeArgs ?? []),
           bin,
           "node",

@@ -5,7 +5,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { loadClusterConfig } from "../config/cluster-config.js";
-import { NODE_PROCESS_FLAGS } from "../node/process-flags.js";
 
 export interface StartServersOptions {
   port: number;
@@ -39,7 +38,7 @@ export async function startServers(configPath: string, entryScript: string, o: S
       new Promise<number>((resolve) => {
         const child = spawn(
           process.execPath,
-          [...NODE_PROCESS_FLAGS, entryScript, "node", configPath, "--self", String(n.id), "--port", String(o.port), "--data-dir", join(o.dataDir, `node-${n.id}`), "--log-level", o.logLevel],
+          [entryScript, "node", configPath, "--self", String(n.id), "--port", String(o.port), "--data-dir", join(o.dataDir, `node-${n.id}`), "--log-level", o.logLevel],
           { stdio: ["ignore", "pipe", "pipe"] },
         );
         children.push(child);

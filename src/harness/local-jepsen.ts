@@ -15,7 +15,6 @@ import { runNemesis, type NemesisKind, type NodeControl } from "./nemesis.js";
 import { renderReport } from "./report.js";
 import type { HistoryEvent, NemesisInterval, RunResults } from "./report-types.js";
 import { runWorkload } from "./workload.js";
-import { NODE_PROCESS_FLAGS } from "../node/process-flags.js";
 
 export interface LocalJepsenOptions {
   readonly nodes: number;
@@ -46,7 +45,6 @@ const HTTP_PORT = 5000;
 function defaultNodeCommand(entry: string) {
   return (i: number, config: string, dataDir: string, logFile: string) => [
     process.execPath,
-    ...NODE_PROCESS_FLAGS,
     entry,
     "node",
     config,

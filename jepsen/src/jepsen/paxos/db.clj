@@ -96,8 +96,6 @@
            :chdir   install
            :exec    node-bin}
           node-bin
-          ;; the same V8 flag as src/node/process-flags.ts (a smaller young generation: less RSS)
-          "--max-semi-space-size=4"
           (str install "/bin/paxos.js") :node config
           :--self self
           :--data-dir data
