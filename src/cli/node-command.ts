@@ -30,7 +30,8 @@ export interface NodeCommandOptions {
 const HEAP_GROWING_PERCENT = 40;
 
 function limitHeapGrowth(): void {
-  if (process.execArgv.some((a) => a.startsWith("--heap-growing-percent"))) return;
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)];
+  if (given.some((a) => /^--heap[-_]growing[-_]percent/.test(a))) return;
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
 }
 

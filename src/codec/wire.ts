@@ -96,7 +96,7 @@ export function messageToPb(m: Message): pb.PeerMessage {
         kind: { $case: "catchupReply", value: { fromSlot: m.fromSlot, values: valuesToPb(m.values), commitIndex: m.commitIndex } },
       };
     case "propose":
-      return { kind: { $case: "propose", value: { commands: m.commands.map((c) => ({ ...c })) } } };
+      return { kind: { $case: "propose", value: { commands: m.commands.map((c) => ({ ...c })), seq: m.seq } } };
     case "proposeRefused":
       return {
         kind: {
@@ -104,6 +104,7 @@ export function messageToPb(m: Message): pb.PeerMessage {
           value: {
             commands: m.commands.map((c) => ({ ...c })),
             reason: m.reason === "stale" ? pb.RefusalReason.REFUSAL_REASON_STALE : pb.RefusalReason.REFUSAL_REASON_OVERLOADED,
+            seq: m.seq,
           },
         },
       };
@@ -175,13 +176,18 @@ export function messageFromPb(p: pb.PeerMessage): Message {
     case "catchupReply":
       return { type: "catchupReply", fromSlot: k.value.fromSlot, values: valuesFromPb(k.value.values), commitIndex: k.value.commitIndex };
     case "propose":
-      return { type: "propose", commands: k.value.commands.map(commandFromPb) };
+      return { type: "propose", commands: k.value.commands.map(commandFromPb), seq: k.value.seq };
     case "proposeRefused": {
       const r = k.value.reason;
       if (r !== pb.RefusalReason.REFUSAL_REASON_STALE && r !== pb.RefusalReason.REFUSAL_REASON_OVERLOADED) {
         throw new WireError(`malformed message: unknown refusal reason ${r}`);
       }
-      return { type: "proposeRefused", commands: k.value.commands.map(commandFromPb), reason: r === pb.RefusalReason.REFUSAL_REASON_STALE ? "stale" : "overloaded" };
+      return {
+        type: "proposeRefused",
+        commands: k.value.commands.map(commandFromPb),
+        reason: r === pb.RefusalReason.REFUSAL_REASON_STALE ? "stale" : "overloaded",
+        seq: k.value.seq,
+      };
     }
     case "commit":
       return { type: "commit", ballot: ballotFromPb(k.value.ballot), commitIndex: k.value.commitIndex };

@@ -74,7 +74,7 @@ interface Waiter {
   /** A copy may sit in some leader's queue or in a slot: a failure is then "unknown", never "not_applied". */
   proposed: boolean;
   /** Set on a follower: the command is forwarded to the leader and answered here once applied. */
-  forward: { readonly command: Command; sentAtTick: number; sends: number } | null;
+  forward: { readonly command: Command; sentAtTick: number; sends: number; lastSeq: number } | null;
 }
 
 interface PendingRead {
@@ -145,8 +145,11 @@ export class PaxosCore {
   private readonly lastHeardTick = new Map<NodeId, number>();
   private pendingReads: PendingRead[] = [];
 
-  // follower: commands to hand to the leader in the next ready()
+  // follower: commands to hand to the leader in the next ready(), and the last Propose's number
   private forwardQueue: Command[] = [];
+  private proposeSeq = 0;
+  /** The waiter (by command key) of every request waiting in `waiters`, so cancel() is O(1). */
+  private readonly requestKeys = new Map<number, string>();
 
   // follower catch-up
   private catchupSentAtTick: number | null = null;
@@ -238,11 +241,7 @@ export class PaxosCore {
    * own copy of the list, never crosses the network again.
    */
   propose(requestId: number, command: Command): void {
-    const forwarding = this.role === "follower" && this.leader !== null && this.leader !== this.id;
-    if (this.role !== "leader" && !forwarding) {
-      this.outResults.push({ kind: "rejected", requestId, reason: "not_leader", outcome: "not_applied", leader: this.leader });
-      return;
-    }
+    // Applied here means chosen: any node may say so, whatever its role.
     const done = this.list.lookup(command);
     if (done === "stale") {
       // An older copy may have been applied long ago (beyond the duplicate window): "unknown", not "not_applied".
@@ -256,7 +255,12 @@ export class PaxosCore {
     const key = commandKey(command);
     const waiting = this.waiters.get(key);
     if (waiting !== undefined) {
-      waiting.requestIds.push(requestId); // the same command is already on its way
+      this.attach(requestId, key, waiting); // the same command is already on its way
+      return;
+    }
+    const forwarding = this.role === "follower" && this.leader !== null && this.leader !== this.id;
+    if (this.role !== "leader" && !forwarding) {
+      this.outResults.push({ kind: "rejected", requestId, reason: "not_leader", outcome: "not_applied", leader: this.leader });
       return;
     }
     if (forwarding) {
@@ -264,7 +268,7 @@ export class PaxosCore {
         this.outResults.push({ kind: "rejected", requestId, reason: "overloaded", outcome: "not_applied", leader: this.leader });
         return;
       }
-      this.waiters.set(key, { requestIds: [requestId], proposed: false, forward: { command, sentAtTick: this.now, sends: 0 } });
+      this.attach(requestId, key, { requestIds: [], proposed: false, forward: { command, sentAtTick: this.now, sends: 0, lastSeq: 0 } });
       this.forwardQueue.push(command);
       return;
     }
@@ -273,7 +277,22 @@ export class PaxosCore {
       return;
     }
     this.pending.push({ key, command });
-    this.waiters.set(key, { requestIds: [requestId], proposed: false, forward: null });
+    this.attach(requestId, key, { requestIds: [], proposed: false, forward: null });
+  }
+
+  private attach(requestId: number, key: string, w: Waiter): void {
+    w.requestIds.push(requestId);
+    this.waiters.set(key, w);
+    this.requestKeys.set(requestId, key);
+  }
+
+  /** Ends a waiter: every request waiting on it gets its result. */
+  private settle(key: string, w: Waiter, result: (requestId: number) => ClientResult): void {
+    this.waiters.delete(key);
+    for (const requestId of w.requestIds) {
+      this.requestKeys.delete(requestId);
+      this.outResults.push(result(requestId));
+    }
   }
 
   /**
@@ -282,13 +301,14 @@ export class PaxosCore {
    * since it is the anchor that keeps a retry from taking a second slot.
    */
   cancel(requestId: number): void {
-    for (const [key, w] of this.waiters) {
-      const i = w.requestIds.indexOf(requestId);
-      if (i < 0) continue;
-      w.requestIds.splice(i, 1);
-      if (w.requestIds.length === 0 && w.forward !== null) this.waiters.delete(key);
-      return;
-    }
+    const key = this.requestKeys.get(requestId);
+    if (key === undefined) return;
+    this.requestKeys.delete(requestId);
+    const w = this.waiters.get(key);
+    if (w === undefined) return;
+    const i = w.requestIds.indexOf(requestId);
+    if (i >= 0) w.requestIds.splice(i, 1);
+    if (w.requestIds.length === 0 && w.forward !== null) this.waiters.delete(key);
   }
 
   /**
@@ -553,8 +573,19 @@ export class PaxosCore {
     for (let i = 0; i < recovered.length; i += this.cfg.maxBatch) {
       this.sendBatch(ballot, recovered.slice(i, i + this.cfg.maxBatch));
     }
-    // Commands this node was forwarding are now its own to propose (a copy may already be
-    // in a recovered slot: the list applies a command once, the later copy is a duplicate).
+    // A recovered command is on its way like a proposed one: a request for it waits for
+    // it (and is never told "not_applied" while that slot may still be chosen).
+    for (const v of recovered) {
+      if (v.kind !== "command") continue;
+      const key = commandKey(v.command);
+      const w = this.waiters.get(key);
+      if (w === undefined) this.waiters.set(key, { requestIds: [], proposed: true, forward: null });
+      else {
+        w.forward = null;
+        w.proposed = true;
+      }
+    }
+    // Commands this node was forwarding (and not recovered) are now its own to propose.
     this.forwardQueue = [];
     for (const [key, w] of this.waiters) {
       if (w.forward === null) continue;
@@ -644,21 +675,25 @@ export class PaxosCore {
       this.pending.push({ key, command });
       this.waiters.set(key, { requestIds: [], proposed: false, forward: null });
     }
-    if (stale.length > 0) this.send(from, { type: "proposeRefused", commands: stale, reason: "stale" });
-    if (overloaded.length > 0) this.send(from, { type: "proposeRefused", commands: overloaded, reason: "overloaded" });
+    if (stale.length > 0) this.send(from, { type: "proposeRefused", commands: stale, reason: "stale", seq: msg.seq });
+    if (overloaded.length > 0) this.send(from, { type: "proposeRefused", commands: overloaded, reason: "overloaded", seq: msg.seq });
   }
 
-  /** The leader refused forwarded commands: their requests fail ("not_applied" only if no other copy was ever sent). */
+  /**
+   * The leader refused forwarded commands. A stale command is never applied,
+   * whichever copy was refused. A full queue refuses one copy: it fails the
+   * requests only if it is their latest copy ("not_applied" if it was their
+   * only one); a refusal of an older copy (sent again since, or sent for a
+   * request that gave up) leaves the latest one to the leader.
+   */
   private onProposeRefused(msg: Extract<Message, { type: "proposeRefused" }>): void {
     for (const command of msg.commands) {
       const key = commandKey(command);
       const w = this.waiters.get(key);
       if (w === undefined || w.forward === null) continue;
-      this.waiters.delete(key);
+      if (msg.reason === "overloaded" && w.forward.lastSeq !== msg.seq) continue;
       const outcome = msg.reason === "overloaded" && w.forward.sends === 1 ? "not_applied" : "unknown";
-      for (const requestId of w.requestIds) {
-        this.outResults.push({ kind: "rejected", requestId, reason: msg.reason, outcome, leader: this.leader });
-      }
+      this.settle(key, w, (requestId) => ({ kind: "rejected", requestId, reason: msg.reason, outcome, leader: this.leader }));
     }
   }
 
@@ -669,19 +704,25 @@ export class PaxosCore {
     this.forwardQueue = [];
     const leader = this.leader;
     if (this.role !== "follower" || leader === null || leader === this.id) return;
-    const commands: Command[] = [];
+    const waiting: Waiter[] = [];
     const sent = new Set<Waiter>();
     for (const command of queued) {
       const w = this.waiters.get(commandKey(command));
       if (w === undefined || w.forward === null || sent.has(w)) continue; // answered, given up, or queued twice
       sent.add(w);
-      w.forward.sentAtTick = this.now;
-      w.forward.sends++;
-      w.proposed = true;
-      commands.push(command);
+      waiting.push(w);
     }
-    for (let i = 0; i < commands.length; i += this.cfg.maxBatch) {
-      this.send(leader, { type: "propose", commands: commands.slice(i, i + this.cfg.maxBatch) });
+    for (let i = 0; i < waiting.length; i += this.cfg.maxBatch) {
+      const seq = ++this.proposeSeq;
+      const chunk = waiting.slice(i, i + this.cfg.maxBatch);
+      for (const w of chunk) {
+        const f = w.forward!;
+        f.sentAtTick = this.now;
+        f.sends++;
+        f.lastSeq = seq;
+        w.proposed = true;
+      }
+      this.send(leader, { type: "propose", commands: chunk.map((w) => w.forward!.command), seq });
     }
   }
 
@@ -840,14 +881,11 @@ export class PaxosCore {
       if (w.forward === null) continue;
       const done = this.list.lookup(w.forward.command);
       if (done === undefined) continue;
-      this.waiters.delete(key);
-      for (const requestId of w.requestIds) {
-        this.outResults.push(
-          done === "stale"
-            ? { kind: "rejected", requestId, reason: "stale", outcome: "unknown", leader: this.leader }
-            : { kind: "appended", requestId, index: done, duplicate: false },
-        );
-      }
+      this.settle(key, w, (requestId) =>
+        done === "stale"
+          ? { kind: "rejected", requestId, reason: "stale", outcome: "unknown", leader: this.leader }
+          : { kind: "appended", requestId, index: done, duplicate: false },
+      );
     }
   }
 
@@ -935,14 +973,11 @@ export class PaxosCore {
     const key = commandKey(value.command);
     const waiting = this.waiters.get(key);
     if (waiting === undefined) return;
-    this.waiters.delete(key);
-    for (const requestId of waiting.requestIds) {
-      this.outResults.push(
-        applied.kind === "stale"
-          ? { kind: "rejected", requestId, reason: "stale", outcome: "unknown", leader: this.leader }
-          : { kind: "appended", requestId, index: applied.index, duplicate: applied.duplicate },
-      );
-    }
+    this.settle(key, waiting, (requestId) =>
+      applied.kind === "stale"
+        ? { kind: "rejected", requestId, reason: "stale", outcome: "unknown", leader: this.leader }
+        : { kind: "appended", requestId, index: applied.index, duplicate: applied.duplicate },
+    );
   }
 
   // ------------------------------------------- rules, as overridable hooks ----
@@ -989,16 +1024,8 @@ export class PaxosCore {
   private stepDownRejectingClients(newLeader: NodeId | null): void {
     if (this.role !== "leader") return;
     for (const [key, w] of this.waiters) {
-      for (const requestId of w.requestIds) {
-        this.outResults.push({
-          kind: "rejected",
-          requestId,
-          reason: "not_leader",
-          outcome: w.proposed ? "unknown" : "not_applied",
-          leader: newLeader,
-        });
-      }
-      this.waiters.delete(key);
+      const outcome = w.proposed ? "unknown" : "not_applied";
+      this.settle(key, w, (requestId) => ({ kind: "rejected", requestId, reason: "not_leader", outcome, leader: newLeader }));
     }
     for (const r of this.pendingReads) {
       this.outResults.push({ kind: "rejected", requestId: r.requestId, reason: "not_leader", outcome: "not_applied", leader: newLeader });

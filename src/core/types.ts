@@ -59,9 +59,9 @@ export type Message =
   | { readonly type: "preVote"; readonly ballot: Ballot }
   | { readonly type: "preVoteReply"; readonly ballot: Ballot; readonly granted: boolean; readonly promised: Ballot }
   /** A follower hands its clients' commands to the leader; it answers them itself once it has applied them. */
-  | { readonly type: "propose"; readonly commands: readonly Command[] }
-  /** The leader will not take these forwarded commands (stale: the client already moved on). */
-  | { readonly type: "proposeRefused"; readonly commands: readonly Command[]; readonly reason: "overloaded" | "stale" }
+  | { readonly type: "propose"; readonly commands: readonly Command[]; readonly seq: number }
+  /** The leader will not take these forwarded commands of Propose `seq` (stale: the client already moved on). */
+  | { readonly type: "proposeRefused"; readonly commands: readonly Command[]; readonly reason: "overloaded" | "stale"; readonly seq: number }
   /** The leader's commit point moved and no Accept carried it: followers learn it at once. */
   | { readonly type: "commit"; readonly ballot: Ballot; readonly commitIndex: number }
   | {

@@ -87,6 +87,8 @@ type Event =
   | { kind: "client-arrive"; node: NodeId; requestId: number }
   | { kind: "client-reply"; requestId: number; result: ClientResult; state: readonly number[] | null }
   | { kind: "client-attempt-timeout"; client: number; attempt: number }
+  /** The node stops waiting for a request, as the runtime's request timer does (core.cancel). */
+  | { kind: "node-request-timeout"; node: NodeId; requestId: number }
   | { kind: "end-faults" }
   | { kind: "probe" };
 
@@ -125,6 +127,8 @@ interface ClientState {
 
 const ATTEMPT_TIMEOUT_MS = 400;
 const OP_TIMEOUT_MS = 3000;
+/** A node gives up on a client request after this long (the runtime's --request-timeout-ms). */
+const NODE_REQUEST_TIMEOUT_MS = OP_TIMEOUT_MS;
 
 export class Simulation {
   private readonly rng: Rng;
@@ -426,6 +430,8 @@ export class Simulation {
         return this.clientArrive(ev.node, ev.requestId);
       case "client-reply":
         return this.clientReply(ev.requestId, ev.result, ev.state);
+      case "node-request-timeout":
+        return this.slots[ev.node]!.core?.cancel(ev.requestId);
       case "client-attempt-timeout":
         return this.clientAttemptTimeout(ev.client, ev.attempt);
       case "end-faults":
@@ -519,6 +525,7 @@ export class Simulation {
     if (op.command !== null) {
       op.maybeApplied.add(req.attempt); // from here on a leader may put it in an Accept
       core.propose(requestId, op.command);
+      this.queue.push(this.now + NODE_REQUEST_TIMEOUT_MS, { kind: "node-request-timeout", node, requestId });
     } else {
       core.read(requestId);
     }

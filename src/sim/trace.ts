@@ -72,9 +72,9 @@ export function describeMessage(m: Message): string {
     case "preVoteReply":
       return `preVoteReply b=${formatBallot(m.ballot)} ${m.granted ? "granted" : "refused"} promised=${formatBallot(m.promised)}`;
     case "propose":
-      return `propose ${m.commands.map((c) => describeValue({ kind: "command", command: c })).join(",")}`;
+      return `propose #${m.seq} ${m.commands.map((c) => describeValue({ kind: "command", command: c })).join(",")}`;
     case "proposeRefused":
-      return `proposeRefused ${m.reason} ${m.commands.map((c) => describeValue({ kind: "command", command: c })).join(",")}`;
+      return `proposeRefused #${m.seq} ${m.reason} ${m.commands.map((c) => describeValue({ kind: "command", command: c })).join(",")}`;
     case "commit":
       return `commit b=${formatBallot(m.ballot)} commit=${m.commitIndex}`;
   }

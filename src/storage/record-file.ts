@@ -140,7 +140,11 @@ export class RecordFile {
           // fdatasync, which waits for the disk, runs in the thread pool. One pool
           // round trip per group instead of two: that is most of the write's latency.
           let off = 0;
-          while (off < buf.length) off += writeSync(this.handle.fd, buf, off, buf.length - off, this.fileLength + off);
+          while (off < buf.length) {
+            const n = writeSync(this.handle.fd, buf, off, buf.length - off, this.fileLength + off);
+            if (n <= 0) throw new Error(`${this.path}: write made no progress`);
+            off += n;
+          }
           await fdatasyncAsync(this.handle.fd);
           this.fileLength += buf.length;
         }

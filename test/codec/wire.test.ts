@@ -23,9 +23,9 @@ const EVERY_TYPE: Message[] = [
   { type: "installSnapshot", snapshot: { upTo: 3, state: { items: [1, 2, 3], sessions: [7, 1, 3, 2], recent: [7, 1, 3, 2, 2] } } },
   { type: "preVote", ballot: b(5, 0) },
   { type: "preVoteReply", ballot: b(5, 0), granted: true, promised: b(3, 1) },
-  { type: "propose", commands: [command.command, { clientId: 1, commandId: 1, payload: 0 }] },
-  { type: "proposeRefused", commands: [command.command], reason: "stale" },
-  { type: "proposeRefused", commands: [command.command], reason: "overloaded" },
+  { type: "propose", commands: [command.command, { clientId: 1, commandId: 1, payload: 0 }], seq: 12 },
+  { type: "proposeRefused", commands: [command.command], reason: "stale", seq: 3 },
+  { type: "proposeRefused", commands: [command.command], reason: "overloaded", seq: 2 ** 40 },
   { type: "commit", ballot: b(3, 1), commitIndex: 15 },
 ];
 
@@ -44,7 +44,7 @@ describe("wire codec", () => {
   });
 
   it("refuses a ProposeRefused without a reason", () => {
-    const pbMsg = messageToPb({ type: "proposeRefused", commands: [], reason: "stale" });
+    const pbMsg = messageToPb({ type: "proposeRefused", commands: [], reason: "stale", seq: 1 });
     if (pbMsg.kind?.$case !== "proposeRefused") throw new Error("unexpected case");
     pbMsg.kind.value.reason = 0;
     expect(() => messageFromPb(pbMsg)).toThrow(/refusal reason/);

@@ -3,7 +3,7 @@
 // (Commit), and the follower answers from its own copy of the list once it
 // has applied the command. Repeats are harmless (the leader and the list
 // deduplicate), so a follower forwards again after a leader change or a
-// silence; "not_applied" is said only when no copy can be in any queue.
+// silence; "not_applied" is said only when the request's one copy was refused.
 import { describe, expect, it } from "vitest";
 import { cmd, holdTypes, TestCluster } from "./cluster-harness.js";
 
@@ -139,7 +139,48 @@ describe("appends through a follower", () => {
     expect(cl.result(w)).toMatchObject({ kind: "rejected", reason: "overloaded", outcome: "unknown" });
   });
 
-  it("a command older than the client's applied one is refused as stale (unknown), by the follower or the leader", () => {
+  it("a refusal of an older copy, sent for a request that gave up, does not fail the retry's copy", () => {
+    const { cl, l, f } = clusterWithFollower({ maxPending: 2, maxInflight: 1, maxBatch: 1 });
+    fillLeader(cl, l);
+    const r1 = cl.propose(f, cmd(1, 1, 10));
+    cl.deliverAll(holdTypes("accepted", "proposeRefused")); // copy 1 reaches the full leader; its refusal is late
+    cl.core(f).cancel(r1); // r1 timed out
+    const r2 = cl.propose(f, cmd(1, 1, 10)); // the client retries
+    cl.deliverAll(holdTypes("accepted", "proposeRefused", "propose")); // copy 2 is on its way
+    cl.releaseHeld((e) => e.msg.type === "proposeRefused"); // copy 1's refusal arrives
+    cl.deliverAll(holdTypes("accepted", "propose"));
+    expect(cl.result(r2)).toBeUndefined(); // not "not_applied": copy 2 may still be taken
+    cl.releaseHeld(); // the leader's queue drains, then copy 2 arrives
+    cl.deliverAll();
+    cl.tickAll(3);
+    expect(cl.result(r2)).toMatchObject({ kind: "appended" });
+    expect(cl.list(f)).toContain(10);
+    expect(cl.results[f].filter((r) => r.requestId === r1)).toEqual([]); // the runtime answered r1 itself
+  });
+
+  it("a node that stopped following (a candidate) still lets a second request wait for a command it forwarded", () => {
+    const { cl, l, f } = clusterWithFollower();
+    const r1 = cl.propose(f, cmd(1, 1, 10));
+    cl.deliverAll(holdTypes("propose"));
+    cl.held = [];
+    cl.crash(l);
+    // f campaigns; the Promises are held, so it stays a candidate for now.
+    const campaignOnly = (env: { from: number; msg: { type: string } }) =>
+      env.msg.type === "promise" ? "hold" : (env.msg.type === "prepare" || env.msg.type === "preVote") && env.from !== f ? "drop" : "deliver";
+    for (let t = 0; t < 200 && cl.core(f).status().role !== "candidate"; t++) cl.tickAll(1, campaignOnly);
+    expect(cl.core(f).status().role).toBe("candidate");
+    const r2 = cl.propose(f, cmd(1, 1, 10));
+    cl.flush(f);
+    expect(cl.result(r2)).toBeUndefined(); // waiting with r1, not refused "not_applied"
+    cl.releaseHeld();
+    cl.deliverAll();
+    cl.electLeader();
+    cl.tickAll(5);
+    expect(cl.result(r1)).toMatchObject({ kind: "appended", index: 0 });
+    expect(cl.result(r2)).toMatchObject({ kind: "appended", index: 0 });
+  });
+
+  it("a command older than the client's applied one is refused by the leader as stale (unknown)", () => {
     const { cl, l, f, other } = clusterWithFollower();
     cl.propose(l, cmd(1, 2, 20)); // the client's newer command is applied everywhere but on f
     cl.deliverAll((env) => (env.to === f && (env.msg.type === "accept" || env.msg.type === "commit") ? "drop" : "deliver"));

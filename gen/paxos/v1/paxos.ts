@@ -229,12 +229,16 @@ export interface InstallSnapshot {
  */
 export interface Propose {
   commands: Command[];
+  /** Numbers the sender's Proposes, so a refusal names the copy it refuses. */
+  seq: number;
 }
 
 /** The leader will not propose these forwarded commands. */
 export interface ProposeRefused {
   commands: Command[];
   reason: RefusalReason;
+  /** The seq of the Propose refused. */
+  seq: number;
 }
 
 /**
@@ -2141,13 +2145,16 @@ export const InstallSnapshot: MessageFns<InstallSnapshot> = {
 };
 
 function createBasePropose(): Propose {
-  return { commands: [] };
+  return { commands: [], seq: 0 };
 }
 
 export const Propose: MessageFns<Propose> = {
   encode(message: Propose, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.commands) {
       Command.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.seq !== 0) {
+      writer.uint32(16).uint64(message.seq);
     }
     return writer;
   },
@@ -2173,6 +2180,14 @@ export const Propose: MessageFns<Propose> = {
             message.commands.push(Command.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2188,6 +2203,7 @@ export const Propose: MessageFns<Propose> = {
   fromJSON(object: any): Propose {
     return {
       commands: globalThis.Array.isArray(object?.commands) ? object.commands.map((e: any) => Command.fromJSON(e)) : [],
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
     };
   },
 
@@ -2195,6 +2211,9 @@ export const Propose: MessageFns<Propose> = {
     const obj: any = {};
     if (message.commands?.length) {
       obj.commands = message.commands.map((e) => Command.toJSON(e));
+    }
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
     }
     return obj;
   },
@@ -2205,12 +2224,13 @@ export const Propose: MessageFns<Propose> = {
   fromPartial<I extends Exact<DeepPartial<Propose>, I>>(object: I): Propose {
     const message = createBasePropose();
     message.commands = object.commands?.map((e) => Command.fromPartial(e)) || [];
+    message.seq = object.seq ?? 0;
     return message;
   },
 };
 
 function createBaseProposeRefused(): ProposeRefused {
-  return { commands: [], reason: 0 };
+  return { commands: [], reason: 0, seq: 0 };
 }
 
 export const ProposeRefused: MessageFns<ProposeRefused> = {
@@ -2220,6 +2240,9 @@ export const ProposeRefused: MessageFns<ProposeRefused> = {
     }
     if (message.reason !== 0) {
       writer.uint32(16).int32(message.reason);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(24).uint64(message.seq);
     }
     return writer;
   },
@@ -2253,6 +2276,14 @@ export const ProposeRefused: MessageFns<ProposeRefused> = {
             message.reason = reader.int32() as any;
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2269,6 +2300,7 @@ export const ProposeRefused: MessageFns<ProposeRefused> = {
     return {
       commands: globalThis.Array.isArray(object?.commands) ? object.commands.map((e: any) => Command.fromJSON(e)) : [],
       reason: isSet(object.reason) ? refusalReasonFromJSON(object.reason) : 0,
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
     };
   },
 
@@ -2280,6 +2312,9 @@ export const ProposeRefused: MessageFns<ProposeRefused> = {
     if (message.reason !== 0) {
       obj.reason = refusalReasonToJSON(message.reason);
     }
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
+    }
     return obj;
   },
 
@@ -2290,6 +2325,7 @@ export const ProposeRefused: MessageFns<ProposeRefused> = {
     const message = createBaseProposeRefused();
     message.commands = object.commands?.map((e) => Command.fromPartial(e)) || [];
     message.reason = object.reason ?? 0;
+    message.seq = object.seq ?? 0;
     return message;
   },
 };
@@ -4510,6 +4546,18 @@ export const protoMetadata: ProtoMetadata = {
         "jsonName": "commands",
         "options": undefined,
         "proto3Optional": false,
+      }, {
+        "name": "seq",
+        "number": 2,
+        "label": 1,
+        "type": 4,
+        "typeName": "",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "seq",
+        "options": undefined,
+        "proto3Optional": false,
       }],
       "extension": [],
       "nestedType": [],
@@ -4544,6 +4592,18 @@ export const protoMetadata: ProtoMetadata = {
         "defaultValue": "",
         "oneofIndex": 0,
         "jsonName": "reason",
+        "options": undefined,
+        "proto3Optional": false,
+      }, {
+        "name": "seq",
+        "number": 3,
+        "label": 1,
+        "type": 4,
+        "typeName": "",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "seq",
         "options": undefined,
         "proto3Optional": false,
       }],
@@ -5312,108 +5372,120 @@ export const protoMetadata: ProtoMetadata = {
         "leadingDetachedComments": [],
       }, {
         "path": [4, 18],
-        "span": [142, 0, 144, 1],
+        "span": [142, 0, 146, 1],
         "leadingComments":
           " A follower hands its clients' commands to the leader (cf. etcd's MsgProp);\n the follower answers those clients itself once it has applied them.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
+        "path": [4, 18, 2, 1],
+        "span": [145, 2, 17],
+        "leadingComments": " Numbers the sender's Proposes, so a refusal names the copy it refuses.\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }, {
         "path": [5, 0],
-        "span": [147, 0, 153, 1],
+        "span": [149, 0, 155, 1],
         "leadingComments": " Why a leader refused forwarded commands.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
         "path": [5, 0, 2, 1],
-        "span": [150, 2, 32],
+        "span": [152, 2, 32],
         "leadingComments": " The leader's queue is full: that copy will not be proposed.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
         "path": [5, 0, 2, 2],
-        "span": [152, 2, 27],
+        "span": [154, 2, 27],
         "leadingComments": " A newer command of the same client was already applied.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
         "path": [4, 19],
-        "span": [156, 0, 159, 1],
+        "span": [158, 0, 163, 1],
         "leadingComments": " The leader will not propose these forwarded commands.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
+        "path": [4, 19, 2, 2],
+        "span": [162, 2, 17],
+        "leadingComments": " The seq of the Propose refused.\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }, {
         "path": [4, 20],
-        "span": [163, 0, 166, 1],
+        "span": [167, 0, 170, 1],
         "leadingComments":
           " The leader's commit point, sent as soon as it moves when no Accept\n carries it, so followers apply without waiting for a heartbeat.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
         "path": [4, 22],
-        "span": [191, 0, 195, 1],
+        "span": [195, 0, 199, 1],
         "leadingComments":
           " One-way delivery of protocol messages from one node to another. Replies\n travel as Deliver calls in the other direction, so the protocol core sees\n only messages, as in the papers.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
         "path": [6, 0, 2, 0],
-        "span": [201, 2, 53],
+        "span": [205, 2, 53],
         "leadingComments": " One batch of messages (handy for debugging with grpcurl).\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
         "path": [6, 0, 2, 1],
-        "span": [204, 2, 59],
+        "span": [208, 2, 59],
         "leadingComments":
           " What nodes use: one long-lived stream per peer, carrying every batch in\n order, so a message costs no HTTP/2 stream or headers of its own.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
         "path": [4, 24, 2, 3],
-        "span": [215, 2, 19],
+        "span": [219, 2, 19],
         "leadingComments": " Reply with the index only (state left empty), like HTTP's\n `Prefer: return=minimal`.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
         "path": [4, 25, 2, 0],
-        "span": [221, 2, 27],
+        "span": [225, 2, 27],
         "leadingComments":
           " The whole list right after this append was applied (empty when the\n request asked for a minimal reply).\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
         "path": [4, 25, 2, 1],
-        "span": [223, 2, 19],
+        "span": [227, 2, 19],
         "leadingComments": " The 0-based position of payload in the list.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
         "path": [4, 29, 2, 1],
-        "span": [236, 2, 18],
+        "span": [240, 2, 18],
         "leadingComments": "",
         "trailingComments": ' "leader", "candidate" or "follower"',
         "leadingDetachedComments": [],
       }, {
         "path": [4, 29, 2, 2],
-        "span": [237, 2, 19],
+        "span": [241, 2, 19],
         "leadingComments": "",
         "trailingComments": " -1 when no leader is known",
         "leadingDetachedComments": [],
       }, {
         "path": [4, 29, 2, 3],
-        "span": [238, 2, 20],
+        "span": [242, 2, 20],
         "leadingComments": "",
         "trailingComments": " the highest ballot this node has promised",
         "leadingDetachedComments": [],
       }, {
         "path": [4, 29, 2, 4],
-        "span": [239, 2, 26],
+        "span": [243, 2, 26],
         "leadingComments": "",
         "trailingComments": " slots below are known chosen",
         "leadingDetachedComments": [],
       }, {
         "path": [4, 29, 2, 5],
-        "span": [240, 2, 27],
+        "span": [244, 2, 27],
         "leadingComments": "",
         "trailingComments": " slots below are applied to the list",
         "leadingDetachedComments": [],
