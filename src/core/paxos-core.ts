@@ -258,12 +258,11 @@ export class PaxosCore {
       this.attach(requestId, key, waiting); // the same command is already on its way
       return;
     }
-    const forwarding = this.role === "follower" && this.leader !== null && this.leader !== this.id;
-    if (this.role !== "leader" && !forwarding) {
+    if (!this.acceptsProposals()) {
       this.outResults.push({ kind: "rejected", requestId, reason: "not_leader", outcome: "not_applied", leader: this.leader });
       return;
     }
-    if (forwarding) {
+    if (this.role !== "leader") {
       if (this.waiters.size >= this.cfg.maxPending) {
         this.outResults.push({ kind: "rejected", requestId, reason: "overloaded", outcome: "not_applied", leader: this.leader });
         return;
@@ -278,6 +277,11 @@ export class PaxosCore {
     }
     this.pending.push({ key, command });
     this.attach(requestId, key, { requestIds: [], proposed: false, forward: null });
+  }
+
+  /** Whether propose() takes a new command now: as the leader, or as a follower that knows the leader. */
+  acceptsProposals(): boolean {
+    return this.role === "leader" || (this.role === "follower" && this.leader !== null && this.leader !== this.id);
   }
 
   private attach(requestId: number, key: string, w: Waiter): void {

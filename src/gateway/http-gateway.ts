@@ -23,16 +23,13 @@ import Fastify, { LogController, type FastifyReply, type FastifyRequest } from "
 import type { Logger } from "pino";
 import { dialHost, type NodeAddress } from "../config/cluster-config.js";
 import type { Outcome } from "../core/types.js";
-import type { NodeService } from "../service/node-service.js";
+import { HOPS_KEY, MAX_FORWARD_HOPS, type NodeService } from "../service/node-service.js";
 import { ListJson } from "./list-json.js";
 import { validateAppendBody } from "./validate.js";
 
 export const APPEND_PATH = "/proposer/client-request";
-export const HOPS_HEADER = "x-paxos-hops";
 /** Milliseconds the forwarding node has left for the request. */
 export const DEADLINE_HEADER = "x-paxos-deadline-ms";
-/** A read forwarded this often is served only where it lands (no forwarding loops). */
-export const MAX_FORWARD_HOPS = 2;
 /** Far above any valid body (three integers); larger bodies are refused unread. */
 export const BODY_LIMIT_BYTES = 1024;
 /** Longest one forwarding attempt may take before the request is routed again. */
@@ -69,7 +66,7 @@ function wantsMinimal(req: FastifyRequest): boolean {
 }
 
 function hopsOf(req: FastifyRequest): number {
-  const h = Number(req.headers[HOPS_HEADER] ?? 0);
+  const h = Number(req.headers[HOPS_KEY] ?? 0);
   return Number.isInteger(h) && h >= 0 ? h : 0;
 }
 
@@ -192,7 +189,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const upstream = `http://${dialHost(leader.host)}:${leader.httpPort}`;
     const remaining = Math.max(1, job.deadline - Date.now());
     const headers: Record<string, string> = {
-      [HOPS_HEADER]: String(hopsOf(job.req) + 1),
+      [HOPS_KEY]: String(hopsOf(job.req) + 1),
       [DEADLINE_HEADER]: String(remaining),
     };
     return job.reply.from(job.dest, {

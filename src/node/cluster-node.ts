@@ -206,7 +206,7 @@ export class ClusterNode implements NodeService, PeerInbox {
       const remaining = opts.deadline - Date.now();
       if (this.stopped) return { kind: "failed", outcome: "unknown", reason: "the node is shutting down" };
       if (remaining <= 0) return { kind: "failed", outcome, reason };
-      if (!this.canPropose()) {
+      if (!this.core.acceptsProposals()) {
         if (!(await this.leaderChange(Math.min(remaining, this.leaderWaitMs)))) return { kind: "failed", outcome, reason };
         continue;
       }
@@ -218,14 +218,8 @@ export class ClusterNode implements NodeService, PeerInbox {
       if (r.reason === "overloaded") return { kind: "failed", outcome, reason: "the leader's queue is full (overloaded)" };
       if (r.reason === "stale") return { kind: "failed", outcome, reason: "a newer command of this client was already applied" };
       reason = "leadership changed while the request was in flight";
-      if (!this.canPropose()) await this.leaderChange(Math.min(opts.deadline - Date.now(), this.leaderWaitMs));
+      if (!this.core.acceptsProposals()) await this.leaderChange(Math.min(opts.deadline - Date.now(), this.leaderWaitMs));
     }
-  }
-
-  /** Whether core.propose() takes a command now: as the leader, or as a follower that knows the leader. */
-  private canPropose(): boolean {
-    const st = this.core.status();
-    return st.role === "leader" || (st.role === "follower" && st.leader !== null);
   }
 
   /**
@@ -256,9 +250,8 @@ export class ClusterNode implements NodeService, PeerInbox {
       if (r.kind === "read") return { kind: "read", length: r.length };
       if (r.kind === "rejected" && r.reason === "overloaded") return { kind: "failed", outcome: "not_applied", reason: "the leader's queue is full (overloaded)" };
       reason = "leadership changed while the read was in flight";
-      if (this.core.status().leader === this.self.id || this.core.status().leader === null) {
-        await this.leaderChange(Math.min(opts.deadline - Date.now(), this.leaderWaitMs));
-      }
+      const now = this.core.status().leader;
+      if (now === this.self.id || now === null) await this.leaderChange(Math.min(opts.deadline - Date.now(), this.leaderWaitMs));
     }
   }
 
@@ -370,7 +363,7 @@ export class ClusterNode implements NodeService, PeerInbox {
       return b;
     };
     for (const [to, envs] of byPeer) {
-      this.links.get(to)?.sendEncoded(encodeDelivery(this.self.id, to, envs.map((e) => bytesOf(e.msg))), envs.length);
+      this.links.get(to)?.send(encodeDelivery(this.self.id, to, envs.map((e) => bytesOf(e.msg))), envs.length);
     }
     for (const r of results) {
       const p = this.pending.get(r.requestId);

@@ -25,6 +25,11 @@ export interface RouteOptions {
   readonly deadline: number;
 }
 
+/** A read forwarded this often is served only where it lands (no forwarding loops). */
+export const MAX_FORWARD_HOPS = 2;
+/** How many times a read was forwarded: an HTTP header, and gRPC metadata of the same name. */
+export const HOPS_KEY = "x-paxos-hops";
+
 export interface ReadRouteOptions extends RouteOptions {
   /** False when the read was already forwarded too often: then only this node may serve it. */
   readonly mayForward: boolean;

@@ -30,12 +30,9 @@ import {
 import { messageFromPb, WireError } from "../codec/wire.js";
 import { dialHost, type NodeAddress } from "../config/cluster-config.js";
 import type { Message, NodeId } from "../core/types.js";
-import type { Failed, NodeService } from "../service/node-service.js";
+import { HOPS_KEY, MAX_FORWARD_HOPS, type Failed, type NodeService } from "../service/node-service.js";
 import { CHANNEL_OPTIONS } from "./peer-link.js";
 
-/** How many times a read may be forwarded before only the receiving node may serve it. */
-export const MAX_FORWARD_HOPS = 2;
-export const HOPS_METADATA = "x-paxos-hops";
 
 export interface PeerInbox {
   deliver(from: NodeId, messages: Message[]): void;
@@ -155,7 +152,7 @@ export class GrpcServer {
   }
 
   private hops(call: ServerUnaryCall<unknown, unknown>): number {
-    const v = Number(call.metadata.get(HOPS_METADATA)[0] ?? 0);
+    const v = Number(call.metadata.get(HOPS_KEY)[0] ?? 0);
     return Number.isFinite(v) ? v : 0;
   }
 
@@ -195,7 +192,7 @@ export class GrpcServer {
       cb(null, { state: [...this.opts.service.listPrefix(res.length)] });
     } else if (res.kind === "forward") {
       const md = new Metadata();
-      md.set(HOPS_METADATA, String(hops + 1));
+      md.set(HOPS_KEY, String(hops + 1));
       this.forwardClient(res.leader).read({}, md, { deadline }, (err, reply) => cb(err, reply));
     } else {
       cb(failure(res));

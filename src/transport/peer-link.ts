@@ -12,7 +12,7 @@
 // whose stream has `maxBufferedBytes` unsent drops instead of queueing.
 
 import { connectivityState, credentials, makeGenericClientConstructor, Metadata, type Client, type ClientWritableStream } from "@grpc/grpc-js";
-import { DeliverRequest, PeerServiceService } from "../../gen/paxos/v1/paxos.js";
+import { PeerServiceService } from "../../gen/paxos/v1/paxos.js";
 import { dialHost, type NodeAddress } from "../config/cluster-config.js";
 
 export interface PeerLinkOptions {
@@ -79,13 +79,8 @@ export class PeerLink {
     return this.stream?.writableLength ?? 0;
   }
 
-  /** Sends a batch if the link can take it now; never waits. */
-  send(request: DeliverRequest): void {
-    this.sendEncoded(DeliverRequest.encode(request).finish(), request.messages.length);
-  }
-
-  /** send() for a DeliverRequest already encoded (see encodeDelivery) holding `count` messages. */
-  sendEncoded(bytes: Uint8Array, count: number): void {
+  /** Sends an encoded DeliverRequest (see encodeDelivery) of `count` messages if the link can take it now; never waits. */
+  send(bytes: Uint8Array, count: number): void {
     this.maybeRedial();
     const stream = this.stream ?? this.open();
     if (stream.writableLength > this.opts.maxBufferedBytes) {

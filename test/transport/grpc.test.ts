@@ -3,7 +3,7 @@
 
 import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClientServiceClient, type AppendReply, type StatusReply } from "../../gen/paxos/v1/paxos.js";
+import { ClientServiceClient, type AppendReply, type ReadReply, type StatusReply } from "../../gen/paxos/v1/paxos.js";
 import { ProcessCluster } from "../support/process-cluster.js";
 import { dynamicUnaryCall, listServices, registryFor } from "../support/reflection-client.js";
 
@@ -38,7 +38,7 @@ describe("the gRPC client API", () => {
       expect(r.state).toEqual(expected);
       expect(r.index).toBe(i);
     }
-    const read = await unary(1, (c, md, o, cb) => c.read({}, md, o, cb));
+    const read = await unary<unknown, ReadReply>(1, (c, md, o, cb) => c.read({}, md, o, cb));
     expect(read.state).toEqual(expected);
     const st = await unary<unknown, StatusReply>(2, (c, md, o, cb) => c.status({}, md, o, cb));
     expect(st.id).toBe(2);
