@@ -292,7 +292,7 @@ interface PaxosStatus {
   leader: number | null;
 }
 
-/** 3 `paxos node` processes on loopback, fresh data directories, config of 127.0.0.1:http:grpc lines. */
+/** 3 `paxos node` processes on loopback, fresh data directories, config of 127.0.0.1:http:grpc:peer lines. */
 export class PaxosCluster extends ProcessGroup implements BenchCluster {
   readonly system = "paxos" as const;
 
@@ -302,12 +302,13 @@ export class PaxosCluster extends ProcessGroup implements BenchCluster {
 
   static async start(o: PaxosClusterOptions = {}): Promise<PaxosCluster> {
     const size = o.size ?? 3;
-    const ports = await freePorts(2 * size);
+    const ports = await freePorts(3 * size);
     const http = ports.slice(0, size);
-    const grpc = ports.slice(size);
+    const grpc = ports.slice(size, 2 * size);
+    const peer = ports.slice(2 * size);
     const dir = mkdtempSync(join(tmpdir(), "paxos-bench-"));
     const config = join(dir, "config");
-    writeFileSync(config, http.map((p, i) => `127.0.0.1:${p}:${grpc[i]}`).join("\n") + "\n");
+    writeFileSync(config, http.map((p, i) => `127.0.0.1:${p}:${grpc[i]}:${peer[i]}`).join("\n") + "\n");
     const c = new PaxosCluster(dir, o.keepData ?? false, http);
     const bin = join(repoRoot(), "bin", "paxos.js");
     try {

@@ -2,6 +2,8 @@
 
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, DEFAULT_HTTP_PORT } from "../config/cluster-config.js";
+import { DEFAULT_CLUSTER_TOKEN } from "../storage/cluster-identity.js";
+import { ClusterMismatchError } from "../storage/cluster-identity.js";
 import { NodeStartError } from "../node/cluster-node.js";
 import { CorruptLogError } from "../storage/record-file.js";
 import { parseModelOption, runCheck } from "./check-command.js";
@@ -52,6 +54,15 @@ export function buildProgram(entryScript: string): Command {
     .option("--request-timeout-ms <ms>", "longest a client request waits before a 503", intOption("timeout", 100, 600_000), 10_000)
     .option("--tick-ms <ms>", "protocol tick (heartbeat every 5 ticks, elections after 30-60)", intOption("tick", 1, 1000), 10)
     .option("--snapshot-every <slots>", "fold the applied log into a snapshot every this many slots", intOption("snapshot interval", 1, 100_000_000), 10_000)
+    .option("--cluster-token <token>", "names the cluster at bootstrap, with its members; give each cluster its own", DEFAULT_CLUSTER_TOKEN)
+    .option("--peer-cert-file <file>", "this node's certificate for the peer port (mutual TLS between nodes; must name its config host)")
+    .option("--peer-key-file <file>", "the key of --peer-cert-file")
+    .option("--peer-trusted-ca-file <file>", "the cluster CA: peers must present a certificate it signed")
+    .option("--peer-client-cert-auth", "accepted for etcd-style command lines: with peer TLS, peers always need a certificate")
+    .option("--cert-file <file>", "serve clients over TLS (HTTPS gateway, TLS on the gRPC client port) with this certificate")
+    .option("--key-file <file>", "the key of --cert-file")
+    .option("--trusted-ca-file <file>", "the CA that signs client certificates (with --client-cert-auth)")
+    .option("--client-cert-auth", "require clients to present a certificate signed by --trusted-ca-file")
     .action(runNode);
 
   program
@@ -135,7 +146,7 @@ export async function main(argv: string[], entryScript: string): Promise<void> {
       process.exitCode = 2;
       return;
     }
-    if (e instanceof NodeStartError) {
+    if (e instanceof NodeStartError || e instanceof ClusterMismatchError) {
       const hint = /EADDRINUSE/.test(e.message) ? " (is another node already running on this port?)" : "";
       console.error(`paxos: ${e.message}${hint}`);
       process.exit(1); // also ends timers and sockets a half-started node may hold

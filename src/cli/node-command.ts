@@ -6,6 +6,10 @@ import { setFlagsFromString } from "node:v8";
 import { pino } from "pino";
 import { findSelf, loadClusterConfig } from "../config/cluster-config.js";
 import { ClusterNode, DEFAULT_TIMING } from "../node/cluster-node.js";
+import { DEFAULT_CLUSTER_TOKEN } from "../storage/cluster-identity.js";
+import { describeMaterial, loadTlsMaterial, TlsConfigError, type TlsMaterial } from "../tls/tls-material.js";
+import type { ClientTls } from "../transport/client-grpc-server.js";
+import { UsageError } from "./client-command.js";
 
 export interface NodeCommandOptions {
   self: string;
@@ -16,6 +20,59 @@ export interface NodeCommandOptions {
   requestTimeoutMs: number;
   tickMs: number;
   snapshotEvery: number;
+  clusterToken?: string;
+  peerCertFile?: string;
+  peerKeyFile?: string;
+  peerTrustedCaFile?: string;
+  /** Accepted for etcd-style command lines: with peer TLS, client certificates are always required. */
+  peerClientCertAuth?: boolean;
+  certFile?: string;
+  keyFile?: string;
+  trustedCaFile?: string;
+  clientCertAuth?: boolean;
+}
+
+/** The TLS settings of a node's command line, read from their files (again on SIGHUP). */
+export interface NodeTls {
+  peer: TlsMaterial | null;
+  client: ClientTls | null;
+}
+
+/** Reads the certificate files the flags name; throws UsageError for flags that do not go together. */
+export function loadNodeTls(o: NodeCommandOptions): NodeTls {
+  const peerFiles = [o.peerCertFile, o.peerKeyFile, o.peerTrustedCaFile];
+  if (peerFiles.some((f) => f !== undefined) && peerFiles.some((f) => f === undefined)) {
+    throw new UsageError("peer TLS needs all three of --peer-cert-file, --peer-key-file and --peer-trusted-ca-file");
+  }
+  if (o.peerClientCertAuth && o.peerCertFile === undefined) throw new UsageError("--peer-client-cert-auth needs --peer-cert-file, --peer-key-file and --peer-trusted-ca-file");
+  if ((o.certFile === undefined) !== (o.keyFile === undefined)) throw new UsageError("client TLS needs both --cert-file and --key-file");
+  if ((o.clientCertAuth || o.trustedCaFile !== undefined) && o.certFile === undefined) {
+    throw new UsageError("--client-cert-auth and --trusted-ca-file need --cert-file and --key-file (the gateway must serve HTTPS to ask for client certificates)");
+  }
+  if (o.clientCertAuth && o.trustedCaFile === undefined) throw new UsageError("--client-cert-auth needs --trusted-ca-file: the CA that signs client certificates");
+  try {
+    const peer =
+      o.peerCertFile === undefined
+        ? null
+        : loadTlsMaterial(
+            { certFile: o.peerCertFile, keyFile: o.peerKeyFile!, caFile: o.peerTrustedCaFile! },
+            { cert: "--peer-cert-file", key: "--peer-key-file", ca: "--peer-trusted-ca-file" },
+          );
+    const client =
+      o.certFile === undefined
+        ? null
+        : {
+            material: loadTlsMaterial(
+              { certFile: o.certFile, keyFile: o.keyFile!, caFile: o.trustedCaFile },
+              { cert: "--cert-file", key: "--key-file", ca: "--trusted-ca-file" },
+            ),
+            clientCertAuth: o.clientCertAuth ?? false,
+          };
+    return { peer, client };
+  } catch (e) {
+    if (e instanceof TlsConfigError) throw new UsageError(e.message);
+    throw e;
+  }
 }
 
 /**
@@ -39,6 +96,7 @@ export async function runNode(configPath: string, o: NodeCommandOptions): Promis
   limitHeapGrowth();
   const nodes = loadClusterConfig(configPath, o.port);
   const self = findSelf(nodes, o.self);
+  const tls = loadNodeTls(o);
   if (o.logFile) mkdirSync(dirname(o.logFile), { recursive: true });
   const logger = pino(
     { level: o.logLevel, base: { node: self.id } },
@@ -52,8 +110,27 @@ export async function runNode(configPath: string, o: NodeCommandOptions): Promis
     requestTimeoutMs: o.requestTimeoutMs,
     timing: { ...DEFAULT_TIMING, tickMs: o.tickMs },
     snapshotEvery: o.snapshotEvery,
+    clusterToken: o.clusterToken ?? DEFAULT_CLUSTER_TOKEN,
+    peerTls: tls.peer,
+    clientTls: tls.client,
   });
   await node.start();
+  for (const [what, m] of [["peer", tls.peer], ["client", tls.client?.material ?? null]] as const) {
+    if (m !== null) logger.info(describeMaterial(m), `${what} TLS certificate loaded`);
+  }
+  // Certificate rotation: SIGHUP reads the files again; new connections use them. A bad file keeps the old ones.
+  process.on("SIGHUP", () => {
+    try {
+      const fresh = loadNodeTls(o);
+      node.reloadCertificates(fresh.peer, fresh.client);
+      for (const [what, m] of [["peer", fresh.peer], ["client", fresh.client?.material ?? null]] as const) {
+        if (m !== null) logger.info(describeMaterial(m), `${what} TLS certificate reloaded (SIGHUP)`);
+      }
+      if (fresh.peer === null && fresh.client === null) logger.info("SIGHUP: this node uses no TLS certificates; nothing to reload");
+    } catch (e) {
+      logger.error({ err: (e as Error).message }, "SIGHUP: cannot reload the TLS certificates; keeping the ones in use");
+    }
+  });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -2,21 +2,27 @@
 // `host` alone (then the default port, 5000, or --port). Blank lines and
 // surrounding whitespace are ignored. The port is the node's HTTP port.
 //
-// Each node also listens for gRPC (peer protocol, client API, reflection) on
-// its HTTP port + GRPC_PORT_OFFSET, or on an explicit third field:
-// `host:httpPort:grpcPort`. A node's id is its 0-based line number among the
-// non-blank lines.
+// Each node also listens on two gRPC ports: the client API (ClientService
+// and reflection, for grpcurl) on its HTTP port + GRPC_PORT_OFFSET, and the
+// peer protocol (PeerService, which only other nodes should reach, with
+// mutual TLS when configured) on its HTTP port + PEER_PORT_OFFSET; either
+// can be given explicitly: `host:httpPort:grpcPort:peerPort`. A node's id is
+// its 0-based line number among the non-blank lines.
 
 import { readFileSync } from "node:fs";
 
 export const DEFAULT_HTTP_PORT = 5000;
 export const GRPC_PORT_OFFSET = 1000;
+export const PEER_PORT_OFFSET = 2000;
 
 export interface NodeAddress {
   readonly id: number;
   readonly host: string;
   readonly httpPort: number;
+  /** gRPC for clients: ClientService and reflection. */
   readonly grpcPort: number;
+  /** gRPC for the other nodes: PeerService. */
+  readonly peerPort: number;
   /** The line as written (trimmed), for messages. */
   readonly line: string;
 }
@@ -36,17 +42,27 @@ export function parseClusterConfig(text: string, defaultPort = DEFAULT_HTTP_PORT
     const line = raw.trim();
     if (line === "") continue;
     const parts = line.split(":");
-    if (parts.length > 3 || parts[0] === "") throw new ConfigError(`bad config line "${line}": expected host, host:port or host:port:grpcPort`);
+    if (parts.length > 4 || parts[0] === "") {
+      throw new ConfigError(`bad config line "${line}": expected host, host:port, host:port:grpcPort or host:port:grpcPort:peerPort`);
+    }
     const host = parts[0]!;
     const httpPort = parts[1] !== undefined ? parsePort(parts[1], "port", line) : defaultPort;
-    const grpcPort = parts[2] !== undefined ? parsePort(parts[2], "gRPC port", line) : httpPort + GRPC_PORT_OFFSET;
-    if (grpcPort > 65535) throw new ConfigError(`gRPC port ${grpcPort} (HTTP port + ${GRPC_PORT_OFFSET}) out of range in config line "${line}"; give it explicitly as host:port:grpcPort`);
-    nodes.push({ id: nodes.length, host, httpPort, grpcPort, line });
+    const derived = (field: string | undefined, what: string, offset: number, form: string) => {
+      if (field !== undefined) return parsePort(field, what, line);
+      const port = httpPort + offset;
+      if (port > 65535) throw new ConfigError(`${what} ${port} (HTTP port + ${offset}) out of range in config line "${line}"; give it explicitly as ${form}`);
+      return port;
+    };
+    const grpcPort = derived(parts[2], "gRPC port", GRPC_PORT_OFFSET, "host:port:grpcPort");
+    const peerPort = derived(parts[3], "peer port", PEER_PORT_OFFSET, "host:port:grpcPort:peerPort");
+    nodes.push({ id: nodes.length, host, httpPort, grpcPort, peerPort, line });
   }
   if (nodes.length === 0) throw new ConfigError("the config lists no nodes");
   const seen = new Set<string>();
   for (const n of nodes) {
-    for (const key of [`${n.host}:${n.httpPort}`, `${n.host}:${n.grpcPort}`]) {
+    const own = new Set([n.httpPort, n.grpcPort, n.peerPort]);
+    if (own.size < 3) throw new ConfigError(`config line "${n.line}" uses one port for two purposes (HTTP ${n.httpPort}, gRPC ${n.grpcPort}, peer ${n.peerPort})`);
+    for (const key of [`${n.host}:${n.httpPort}`, `${n.host}:${n.grpcPort}`, `${n.host}:${n.peerPort}`]) {
       if (seen.has(key)) throw new ConfigError(`two nodes share the address ${key}`);
       seen.add(key);
     }

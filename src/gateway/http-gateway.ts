@@ -8,32 +8,33 @@
 //   GET  /status  -> this node's view (never forwarded).
 //   GET  /metrics -> Prometheus metrics of this node (never forwarded).
 //
-// Any node accepts requests. An append is served where it arrives: a
-// follower hands the command to the leader over the peer protocol and
-// answers from its own copy of the list once it has applied it (so the
-// reply, which carries the list, never crosses between nodes). A read is
-// answered by the leader: a follower forwards it to the leader's gateway
-// with @fastify/http-proxy (the upstream is picked per request).
+// Any node accepts requests and answers them from its own copy of the list:
+// a follower hands an append's command to the leader over the peer protocol
+// and answers once it has applied it; for a read it asks the leader for a
+// read index, then serves its own list (see ClusterNode.routeRead). So the
+// reply, which carries the list, never crosses between nodes, and no
+// request header means anything between nodes: the gateway trusts nothing a
+// client sends but the body and the Prefer header.
 // Errors are JSON: 400 {"error"} for bad input (nothing is appended), 503
 // {"error","outcome"} when no answer came, where outcome "not_applied" means
 // the append did not and will not happen and "unknown" means it may still.
 
-import httpProxy from "@fastify/http-proxy";
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from "fastify";
+import type { Server as HttpsServer } from "node:https";
+import type { TLSSocket } from "node:tls";
 import type { Logger } from "pino";
-import { dialHost, type NodeAddress } from "../config/cluster-config.js";
 import type { Outcome } from "../core/types.js";
-import { HOPS_KEY, MAX_FORWARD_HOPS, type NodeService } from "../service/node-service.js";
+import type { NodeService } from "../service/node-service.js";
+import type { TlsMaterial } from "../tls/tls-material.js";
+import type { ClientTls } from "../transport/client-grpc-server.js";
+import { OnceLog } from "../transport/once-log.js";
+import { explainVerifyError } from "../transport/tls-listener.js";
 import { ListJson } from "./list-json.js";
 import { validateAppendBody } from "./validate.js";
 
 export const APPEND_PATH = "/proposer/client-request";
-/** Milliseconds the forwarding node has left for the request. */
-export const DEADLINE_HEADER = "x-paxos-deadline-ms";
 /** Far above any valid body (three integers); larger bodies are refused unread. */
 export const BODY_LIMIT_BYTES = 1024;
-/** Longest one forwarding attempt may take before the request is routed again. */
-export const FORWARD_ATTEMPT_MS = 2000;
 
 export interface GatewayOptions {
   readonly service: NodeService;
@@ -43,6 +44,8 @@ export interface GatewayOptions {
   readonly requestTimeoutMs: number;
   /** Requests in progress beyond which new ones get 503 at once. */
   readonly maxInflightRequests: number;
+  /** HTTPS (and optionally required client certificates) instead of plain HTTP. */
+  readonly tls?: ClientTls | null;
 }
 
 function sendJson(reply: FastifyReply, code: number, body: string): FastifyReply {
@@ -65,12 +68,9 @@ function wantsMinimal(req: FastifyRequest): boolean {
   return values.some((v) => v.split(",").some((p) => p.trim().toLowerCase() === "return=minimal"));
 }
 
-function hopsOf(req: FastifyRequest): number {
-  const h = Number(req.headers[HOPS_KEY] ?? 0);
-  return Number.isInteger(h) && h >= 0 ? h : 0;
-}
-
 export interface Gateway {
+  /** New connections use the new certificate and CA (SIGHUP). */
+  reloadTls(material: TlsMaterial): void;
   close(): Promise<void>;
 }
 
@@ -84,12 +84,33 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   };
   let inflight = 0;
 
+  const tls = opts.tls ?? null;
   const app = Fastify({
     loggerInstance: opts.logger,
     logController: new LogController({ disableRequestLogging: true }), // protocol events are logged, not every request
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: true,
+    // Cast: with `https` Fastify types its server as https.Server; the routes below do not care which.
+    ...((tls === null
+      ? {}
+      : {
+          https: {
+            cert: tls.material.cert,
+            key: tls.material.key,
+            ...(tls.material.ca === null ? {} : { ca: tls.material.ca }),
+            requestCert: tls.clientCertAuth,
+            rejectUnauthorized: false, // checked per request below, so that the refusal says why
+            minVersion: "TLSv1.2",
+          },
+        }) as object),
   });
+  const onceLog = new OnceLog(opts.logger);
+  if (tls !== null) {
+    app.server.on("tlsClientError", (err: Error & { code?: string }, socket: TLSSocket) => {
+      const reason = /wrong version number|http request/i.test(err.message) ? "not a TLS connection (plain HTTP to the HTTPS port?)" : `TLS handshake failed: ${err.code ?? err.message}`;
+      onceLog.warn(`${reason}|${socket.remoteAddress}`, { remote: socket.remoteAddress, reason }, `refusing HTTPS connection: ${reason}`);
+    });
+  }
 
   // Every body is parsed as JSON whatever its Content-Type (`curl -d` sends
   // form-urlencoded), so a client's header never decides between 400 and 415.
@@ -120,6 +141,16 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   // once (nothing was applied) instead of queueing without end.
   // (A callback hook, not an async one: it runs on every request.)
   app.addHook("onRequest", (req, reply, done) => {
+    if (tls?.clientCertAuth) {
+      const socket = req.raw.socket as TLSSocket;
+      if (!socket.authorized) {
+        const hasCert = Object.keys(socket.getPeerCertificate()).length > 0;
+        const reason = explainVerifyError(hasCert ? socket.authorizationError : "");
+        onceLog.warn(`${reason}|${socket.remoteAddress}`, { remote: socket.remoteAddress, reason }, `refusing HTTPS client: ${reason}`);
+        sendJson(reply, 403, JSON.stringify({ error: `a client certificate signed by this cluster's CA is required: ${reason}` }));
+        return;
+      }
+    }
     if (req.url === "/status" || req.url === "/metrics") return done();
     if (inflight >= opts.maxInflightRequests) {
       unavailable(reply, `overloaded: ${inflight} requests in progress on this node`, "not_applied");
@@ -152,16 +183,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     );
   });
 
-  /** The request's deadline: our own timeout, or less when a forwarding node has less time left. */
-  const deadlineOf = (req: FastifyRequest) => {
-    const left = Number(req.headers[DEADLINE_HEADER]);
-    return Date.now() + (Number.isFinite(left) && left > 0 ? Math.min(left, opts.requestTimeoutMs) : opts.requestTimeoutMs);
-  };
+  const deadlineOf = () => Date.now() + opts.requestTimeoutMs;
 
   app.post(APPEND_PATH, async (req, reply) => {
     const command = validateAppendBody(req.body);
     if (typeof command === "string") return badRequest(reply, command);
-    const res = await service.routeAppend(command, { deadline: deadlineOf(req) });
+    const res = await service.routeAppend(command, { deadline: deadlineOf() });
     if (res.kind === "failed") return unavailable(reply, res.reason, res.outcome);
     if (wantsMinimal(req)) {
       return sendJson(reply.header("preference-applied", "return=minimal"), 200, `{"index":${res.index}}`);
@@ -169,73 +196,16 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     return stateReply(reply, res.index + 1);
   });
 
-  /** One read on its way to the leader. */
-  interface ReadJob {
-    readonly req: FastifyRequest;
-    readonly reply: FastifyReply;
-    readonly dest: string;
-    readonly deadline: number;
-    avoidLeader?: number;
-  }
-
-  /**
-   * Sends the read on to the leader's gateway with the time left. The leader
-   * may have been cut off since this node last heard of it, so one attempt
-   * gets at most FORWARD_ATTEMPT_MS; after a failure the read is routed
-   * again once another leader is known (until the deadline). A read changes
-   * nothing, so whatever failed, its outcome is "not_applied".
-   */
-  const forward = (job: ReadJob, leader: NodeAddress) => {
-    const upstream = `http://${dialHost(leader.host)}:${leader.httpPort}`;
-    const remaining = Math.max(1, job.deadline - Date.now());
-    const headers: Record<string, string> = {
-      [HOPS_KEY]: String(hopsOf(job.req) + 1),
-      [DEADLINE_HEADER]: String(remaining),
-    };
-    return job.reply.from(job.dest, {
-      getUpstream: () => upstream,
-      rewriteRequestHeaders: (_r, h) => ({ ...h, ...headers }),
-      retryDelay: () => null, // reply-from must not resend on its own: we route again, knowing who leads now
-      timeout: Math.min(remaining, FORWARD_ATTEMPT_MS),
-      onError: (r, { error }) => {
-        if (job.deadline - Date.now() > 0 && !r.sent) {
-          job.avoidLeader = leader.id;
-          return void serveRead(job);
-        }
-        // reply-from types its reply for Fastify's default server; it is this route's reply.
-        void unavailable(r as unknown as FastifyReply, `forwarding to leader ${leader.id} failed: ${error.message}`, "not_applied");
-      },
-    });
-  };
-
-  const serveRead = async (job: ReadJob): Promise<FastifyReply> => {
-    const res = await service.routeRead({
-      deadline: job.deadline,
-      mayForward: hopsOf(job.req) < MAX_FORWARD_HOPS,
-      ...(job.avoidLeader === undefined ? {} : { avoidLeader: job.avoidLeader }),
-    });
-    switch (res.kind) {
-      case "read":
-        return stateReply(job.reply, res.length);
-      case "forward":
-        return forward(job, res.leader);
-      case "failed":
-        return unavailable(job.reply, res.reason, "not_applied"); // a read changes nothing
-    }
-  };
-
-  // Reads go through http-proxy: served by the leader, forwarded by everyone else.
-  await app.register(httpProxy, {
-    upstream: "",
-    prefix: "/state",
-    rewritePrefix: "/state",
-    routes: ["/"],
-    httpMethods: ["GET"],
-    disableRequestLogging: true,
-    replyOptions: { getUpstream: () => "" },
-    handler: async (req: FastifyRequest, reply: FastifyReply, dest: string) => serveRead({ req, reply, dest, deadline: deadlineOf(req) }),
+  app.get("/state", async (_req, reply) => {
+    const res = await service.routeRead({ deadline: deadlineOf() });
+    if (res.kind === "failed") return unavailable(reply, res.reason, res.outcome);
+    return stateReply(reply, res.length);
   });
 
   await app.listen({ host: opts.host, port: opts.port });
-  return { close: () => app.close() };
+  return {
+    reloadTls: (m) =>
+      (app.server as unknown as HttpsServer).setSecureContext({ cert: m.cert, key: m.key, ...(m.ca === null ? {} : { ca: m.ca }) }),
+    close: () => app.close(),
+  };
 }

@@ -9,12 +9,15 @@ import type { NodeAddress } from "../config/cluster-config.js";
 import { formatBallot } from "../core/ballot.js";
 import { PaxosCore, waitsForDurability } from "../core/paxos-core.js";
 import type { ClientResult, Command, CoreConfig, Envelope, Message, NodeId, Outcome, Ready } from "../core/types.js";
-import type { AppendRoute, NodeService, NodeStatus, ReadRoute, ReadRouteOptions, RouteOptions } from "../service/node-service.js";
+import type { AppendRoute, NodeService, NodeStatus, ReadRoute, RouteOptions } from "../service/node-service.js";
+import { claimDataDir, clusterIdFor, DEFAULT_CLUSTER_TOKEN } from "../storage/cluster-identity.js";
 import { DurableLog } from "../storage/durable-log.js";
 import { CorruptLogError } from "../storage/record-file.js";
 import { startGateway, type Gateway } from "../gateway/http-gateway.js";
-import { GrpcServer, type PeerInbox } from "../transport/grpc-server.js";
-import { DEFAULT_PEER_LINK_OPTIONS, PeerLink } from "../transport/peer-link.js";
+import type { TlsMaterial } from "../tls/tls-material.js";
+import { ClientGrpcServer, type ClientTls } from "../transport/client-grpc-server.js";
+import { DEFAULT_PEER_LINK_OPTIONS, PeerLink, type LinkEvent } from "../transport/peer-link.js";
+import { PeerServer, type PeerInbox, type PeerSecurity, type ReadIndexAnswer } from "../transport/peer-server.js";
 import { nodeMetrics } from "./metrics.js";
 import type { Registry } from "prom-client";
 
@@ -51,10 +54,18 @@ export interface ClusterNodeOptions {
   readonly snapshotEvery?: number;
   /** HTTP requests in progress beyond which new ones are refused with 503 (default 10,000). */
   readonly maxInflightRequests?: number;
+  /** Names the cluster at bootstrap, with the members (see cluster-identity.ts). */
+  readonly clusterToken?: string;
+  /** Mutual TLS between peers; null or absent: plaintext peers. */
+  readonly peerTls?: TlsMaterial | null;
+  /** TLS for clients (HTTPS gateway, TLS on the client gRPC port); null or absent: plaintext. */
+  readonly clientTls?: ClientTls | null;
 }
 
 /** How long a request waits for a new leader after the current one failed it, before trying it again. */
 const AVOID_LEADER_MS = 1500;
+/** Longest one read-index request to the leader may take before the read is routed again (it may have been cut off). */
+export const READ_INDEX_ATTEMPT_MS = 2000;
 
 /** A node could not start (a port in use, an unreadable data directory...). */
 export class NodeStartError extends Error {}
@@ -70,8 +81,12 @@ export class ClusterNode implements NodeService, PeerInbox {
   private readonly leaderWaitMs: number;
   private core!: PaxosCore;
   private durableLog!: DurableLog;
-  private grpc!: GrpcServer;
+  private peerServer: PeerServer | null = null;
+  private clientGrpc: ClientGrpcServer | null = null;
   private gateway: Gateway | null = null;
+  private security!: PeerSecurity;
+  /** Reads waiting until this node's list is `length` long, in arrival order. */
+  private appliedWaiters: { length: number; resolve: (reached: boolean) => void }[] = [];
   private readonly links = new Map<NodeId, PeerLink>();
   private ticker: NodeJS.Timeout | null = null;
   private readyScheduled = false;
@@ -107,8 +122,15 @@ export class ClusterNode implements NodeService, PeerInbox {
 
   private async startServing(): Promise<void> {
     const { log, snapshot, records, truncatedBytes } = await DurableLog.open(this.opts.dataDir);
-    if (truncatedBytes > 0) this.log.warn({ truncatedBytes }, "cut a torn record off the end of the log (crash during a write)");
     this.durableLog = log;
+    if (truncatedBytes > 0) this.log.warn({ truncatedBytes }, "cut a torn record off the end of the log (crash during a write)");
+    // Before this node votes for anything, its data directory must belong to the cluster it was started for.
+    const clusterId = clusterIdFor(this.opts.clusterToken ?? DEFAULT_CLUSTER_TOKEN, this.nodes);
+    if (await claimDataDir(this.opts.dataDir, clusterId)) this.log.info({ cluster: clusterId }, "recorded the cluster id in the data directory");
+    this.security = { clusterId, tls: this.opts.peerTls ?? null };
+    if (this.security.tls === null) {
+      this.log.warn({ peerPort: this.self.peerPort }, "peers are not authenticated (no --peer-cert-file): anyone who can reach the peer port can take part in consensus");
+    }
     const seed = randomInt(2 ** 31); // randomness comes from the edge; the core only uses the seed
     const cfg: CoreConfig = {
       id: this.self.id,
@@ -133,35 +155,64 @@ export class ClusterNode implements NodeService, PeerInbox {
     );
     for (const peer of this.nodes) {
       if (peer.id === this.self.id) continue;
-      this.links.set(
-        peer.id,
-        new PeerLink(peer, DEFAULT_PEER_LINK_OPTIONS, (p, err) => this.log.debug({ peer: p.id, err: err.message }, "peer stream ended")),
-      );
+      this.links.set(peer.id, new PeerLink(peer, this.security, DEFAULT_PEER_LINK_OPTIONS, (p, e) => this.onLinkEvent(p, e)));
     }
-    this.grpc = new GrpcServer({
-      host: this.opts.bindHost ?? "0.0.0.0",
+    const host = this.opts.bindHost ?? "0.0.0.0";
+    this.peerServer = new PeerServer({ host, self: this.self, nodes: this.nodes, inbox: this, security: this.security, logger: this.log });
+    await this.peerServer.start();
+    this.clientGrpc = new ClientGrpcServer({
+      host,
       port: this.self.grpcPort,
-      inbox: this,
       service: this,
       requestTimeoutMs: this.requestTimeoutMs,
+      tls: this.opts.clientTls ?? null,
+      logger: this.log,
     });
-    await this.grpc.start();
+    await this.clientGrpc.start();
     this.gateway = await startGateway({
       service: this,
-      host: this.opts.bindHost ?? "0.0.0.0",
+      host,
       port: this.self.httpPort,
       logger: this.log,
       requestTimeoutMs: this.requestTimeoutMs,
       maxInflightRequests: this.opts.maxInflightRequests ?? 10_000,
+      tls: this.opts.clientTls ?? null,
     });
     this.ticker = setInterval(() => {
       this.core.tick();
       this.scheduleReady();
     }, this.timing.tickMs);
     this.log.info(
-      { id: this.self.id, httpPort: this.self.httpPort, grpcPort: this.self.grpcPort, dataDir: this.opts.dataDir },
+      {
+        id: this.self.id,
+        cluster: clusterId,
+        httpPort: this.self.httpPort,
+        grpcPort: this.self.grpcPort,
+        peerPort: this.self.peerPort,
+        peerTls: this.security.tls !== null,
+        clientTls: this.opts.clientTls ? (this.opts.clientTls.clientCertAuth ? "client certificates required" : "server only") : false,
+        dataDir: this.opts.dataDir,
+      },
       "node started",
     );
+  }
+
+  /** New certificates (SIGHUP): used by every connection made from now on; peer links reconnect with them at once. */
+  reloadCertificates(peerTls: TlsMaterial | null, clientTls: ClientTls | null): void {
+    if (peerTls !== null) {
+      this.security = { ...this.security, tls: peerTls };
+      this.peerServer?.reload(peerTls);
+      for (const l of this.links.values()) l.reload(this.security);
+    }
+    if (clientTls !== null) {
+      this.clientGrpc?.reload(clientTls.material);
+      this.gateway?.reloadTls(clientTls.material);
+    }
+  }
+
+  private onLinkEvent(peer: NodeAddress, e: LinkEvent): void {
+    if (e.kind === "up") this.log.info({ peer: peer.id }, `peer link to node ${peer.id} is up`);
+    else this.log.warn({ peer: peer.id, error: e.error }, e.kind === "refused" ? `node ${peer.id} refuses this node's peer traffic` : `cannot reach node ${peer.id}`);
   }
 
   async stop(): Promise<void> {
@@ -176,9 +227,12 @@ export class ClusterNode implements NodeService, PeerInbox {
     }
     this.pending.clear();
     for (const w of [...this.leaderWatchers]) w();
+    for (const w of this.appliedWaiters) w.resolve(false);
+    this.appliedWaiters = [];
     await this.gateway?.close();
     for (const l of this.links.values()) l.close();
-    await this.grpc?.close();
+    await this.clientGrpc?.close();
+    await this.peerServer?.close();
     await this.durable.catch(() => {});
     await this.durableLog?.close();
   }
@@ -223,16 +277,24 @@ export class ClusterNode implements NodeService, PeerInbox {
   }
 
   /**
-   * Serves a read here while this node leads, says where to forward it while
-   * another does, and otherwise waits (bounded) for an election.
+   * A linearizable read through any node (the read-index technique). The
+   * leader confirms with a majority, by a heartbeat sent after the read
+   * arrived, that it still leads, and reads its list's length at that point.
+   * A follower asks the leader for that length over the peer protocol (as
+   * etcd's followers send MsgReadIndex) and serves its own list's prefix of
+   * that length once it has applied that far: the logs agree, so it is the
+   * leader's prefix, and the list never crosses between nodes. A leader
+   * that does not answer within READ_INDEX_ATTEMPT_MS (it may have been cut
+   * off) is avoided for a moment, then the read goes to whoever leads.
    */
-  async routeRead(opts: ReadRouteOptions): Promise<ReadRoute> {
-    let avoid = opts.avoidLeader;
+  async routeRead(opts: RouteOptions): Promise<ReadRoute> {
+    const failed = (reason: string): ReadRoute => ({ kind: "failed", outcome: "not_applied", reason }); // a read changes nothing
+    let avoid: NodeId | undefined;
     let reason = "no leader was elected in time";
     for (;;) {
       const remaining = opts.deadline - Date.now();
-      if (this.stopped) return { kind: "failed", outcome: "not_applied", reason: "the node is shutting down" };
-      if (remaining <= 0) return { kind: "failed", outcome: "not_applied", reason };
+      if (this.stopped) return failed("the node is shutting down");
+      if (remaining <= 0) return failed(reason);
       const leader = this.core.status().leader;
       if (leader !== null && leader === avoid) {
         // That leader just failed us: give the cluster a moment to elect another, then try whoever leads.
@@ -240,19 +302,74 @@ export class ClusterNode implements NodeService, PeerInbox {
         avoid = undefined;
         continue;
       }
-      if (leader === null || (leader !== this.self.id && !opts.mayForward)) {
-        if (!(await this.leaderChange(Math.min(remaining, this.leaderWaitMs)))) return { kind: "failed", outcome: "not_applied", reason };
+      if (leader === null) {
+        if (!(await this.leaderChange(Math.min(remaining, this.leaderWaitMs)))) return failed(reason);
         continue;
       }
-      if (leader !== this.self.id) return { kind: "forward", leader: this.nodes[leader]! };
-      const r = await this.request((id) => this.core.read(id), remaining);
-      if (r === null) return { kind: "failed", outcome: "not_applied", reason: "timed out waiting for a majority" };
-      if (r.kind === "read") return { kind: "read", length: r.length };
-      if (r.kind === "rejected" && r.reason === "overloaded") return { kind: "failed", outcome: "not_applied", reason: "the leader's queue is full (overloaded)" };
-      reason = "leadership changed while the read was in flight";
-      const now = this.core.status().leader;
-      if (now === this.self.id || now === null) await this.leaderChange(Math.min(opts.deadline - Date.now(), this.leaderWaitMs));
+      if (leader === this.self.id) {
+        const r = await this.readIndex(opts.deadline);
+        if (r.kind === "length") return { kind: "read", length: r.length };
+        reason = r.reason;
+        if (r.overloaded) return failed(reason);
+        const now = this.core.status().leader;
+        if (now === this.self.id || now === null) await this.leaderChange(Math.min(opts.deadline - Date.now(), this.leaderWaitMs));
+        continue;
+      }
+      let length: number;
+      try {
+        length = await this.links.get(leader)!.readIndex(this.self.id, Math.min(opts.deadline, Date.now() + READ_INDEX_ATTEMPT_MS));
+      } catch (e) {
+        reason = `asking leader ${leader} for a read index failed: ${(e as { details?: string }).details ?? (e as Error).message}`;
+        avoid = leader;
+        continue;
+      }
+      if (await this.appliedUpTo(length, opts.deadline)) return { kind: "read", length };
+      return failed(`timed out applying the log up to the leader's read index (list length ${length})`);
     }
+  }
+
+  /**
+   * PeerInbox: a read index, served only while this node leads; a follower
+   * asks for it on behalf of its client (see routeRead).
+   */
+  async readIndex(deadline: number): Promise<ReadIndexAnswer & { readonly overloaded?: boolean }> {
+    const leader = this.core.status().leader;
+    if (leader !== this.self.id) return { kind: "refused", reason: `node ${this.self.id} does not lead (it believes in ${leader ?? "no leader"})` };
+    const r = await this.request((id) => this.core.read(id), deadline - Date.now());
+    if (r === null) return { kind: "refused", reason: "timed out waiting for a majority to confirm the leader" };
+    if (r.kind === "read") return { kind: "length", length: r.length };
+    if (r.kind === "rejected" && r.reason === "overloaded") return { kind: "refused", reason: "the leader's queue is full (overloaded)", overloaded: true };
+    return { kind: "refused", reason: "leadership changed while the read was in flight" };
+  }
+
+  /** Resolves true once this node's list is at least `length` long, false at the deadline. */
+  private appliedUpTo(length: number, deadline: number): Promise<boolean> {
+    if (this.core.list.length >= length) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = {
+        length,
+        resolve: (reached: boolean) => {
+          clearTimeout(timer);
+          resolve(reached);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.appliedWaiters = this.appliedWaiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, Math.max(0, deadline - Date.now()));
+      this.appliedWaiters.push(waiter);
+    });
+  }
+
+  private wakeAppliedWaiters(): void {
+    if (this.appliedWaiters.length === 0) return;
+    const have = this.core.list.length;
+    const still: typeof this.appliedWaiters = [];
+    for (const w of this.appliedWaiters) {
+      if (w.length <= have) w.resolve(true);
+      else still.push(w);
+    }
+    this.appliedWaiters = still;
   }
 
   /** Hands one request to the core; resolves with its result, or null after `ms`. */
@@ -338,6 +455,7 @@ export class ClusterNode implements NodeService, PeerInbox {
       this.release(votes.length === rd.messages.length ? [] : rd.messages.filter((e) => !waitsForDurability(e.msg)), rd.results);
       if (votes.length > 0) void this.durable.then(() => this.release(votes, []), () => {});
     }
+    this.wakeAppliedWaiters();
     this.noticeRoleChange();
   }
 

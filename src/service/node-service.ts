@@ -4,12 +4,6 @@
 import type { NodeAddress } from "../config/cluster-config.js";
 import type { Command, CoreStatus, Outcome } from "../core/types.js";
 
-/** Another node leads: the edge forwards the read there. */
-export interface Forward {
-  readonly kind: "forward";
-  readonly leader: NodeAddress;
-}
-
 /** No answer; `outcome` says whether the append may still take effect. */
 export interface Failed {
   readonly kind: "failed";
@@ -18,23 +12,12 @@ export interface Failed {
 }
 
 export type AppendRoute = { readonly kind: "appended"; readonly index: number; readonly duplicate: boolean } | Failed;
-export type ReadRoute = { readonly kind: "read"; readonly length: number } | Forward | Failed;
+/** A linearizable read: the list's first `length` elements, which this node has applied. */
+export type ReadRoute = { readonly kind: "read"; readonly length: number } | Failed;
 
 export interface RouteOptions {
   /** Absolute time (Date.now() ms) by which an answer is due. */
   readonly deadline: number;
-}
-
-/** A read forwarded this often is served only where it lands (no forwarding loops). */
-export const MAX_FORWARD_HOPS = 2;
-/** How many times a read was forwarded: an HTTP header, and gRPC metadata of the same name. */
-export const HOPS_KEY = "x-paxos-hops";
-
-export interface ReadRouteOptions extends RouteOptions {
-  /** False when the read was already forwarded too often: then only this node may serve it. */
-  readonly mayForward: boolean;
-  /** A leader that just proved unreachable: wait for another instead of forwarding there again. */
-  readonly avoidLeader?: number;
 }
 
 export interface NodeService {
@@ -46,8 +29,13 @@ export interface NodeService {
    * applied it itself; with no leader it waits a bounded time for an election.
    */
   routeAppend(command: Command, opts: RouteOptions): Promise<AppendRoute>;
-  /** A linearizable read at the leader, or where to forward it; waits for an election like an append. */
-  routeRead(opts: ReadRouteOptions): Promise<ReadRoute>;
+  /**
+   * A linearizable read through any node: the leader confirms it still
+   * leads; a follower asks the leader for that point (its read index) over
+   * the peer protocol and serves its own list once it has applied that far.
+   * With no leader it waits a bounded time for an election, like an append.
+   */
+  routeRead(opts: RouteOptions): Promise<ReadRoute>;
   /** The list's first n items (a copy). */
   listPrefix(n: number): readonly number[];
   /** The whole list, read-only and live: it only grows. */

@@ -10,10 +10,30 @@
 // subchannel pool makes the new channel really reconnect); and nothing ever
 // waits on the network: the protocol tolerates lost messages, so a link
 // whose stream has `maxBufferedBytes` unsent drops instead of queueing.
+//
+// Every call carries this cluster's id; with mutual TLS the link presents
+// this node's certificate and accepts only a peer whose certificate, signed
+// by the cluster CA, names the peer's host as the config writes it. A link
+// reports trouble once per kind of error, not once per retry, and says when
+// the peer took a stream again.
 
-import { connectivityState, credentials, makeGenericClientConstructor, Metadata, type Client, type ClientWritableStream } from "@grpc/grpc-js";
-import { PeerServiceService } from "../../gen/paxos/v1/paxos.js";
+import {
+  connectivityState,
+  credentials,
+  makeGenericClientConstructor,
+  Metadata,
+  status,
+  type ChannelCredentials,
+  type Client,
+  type ClientWritableStream,
+  type ServiceError,
+} from "@grpc/grpc-js";
+import { isIP } from "node:net";
+import { PeerServiceService, ReadIndexReply, ReadIndexRequest } from "../../gen/paxos/v1/paxos.js";
 import { dialHost, type NodeAddress } from "../config/cluster-config.js";
+import type { TlsMaterial } from "../tls/tls-material.js";
+import { CLUSTER_ID_KEY } from "./call-guard.js";
+import type { PeerSecurity } from "./peer-server.js";
 
 export interface PeerLinkOptions {
   /** Redial when the channel has not been READY for this long while there is something to send. */
@@ -40,22 +60,44 @@ export const CHANNEL_OPTIONS = {
 } as const;
 
 /**
- * PeerService's client, but taking requests already encoded: the link
- * encodes each DeliverRequest once, and so knows exactly how many bytes it sends.
+ * PeerService's client, but its stream takes requests already encoded: the
+ * link encodes each DeliverRequest once, and so knows exactly how many bytes it sends.
  */
 const PreEncodedPeerClient = makeGenericClientConstructor(
-  { stream: { ...PeerServiceService.stream, requestSerialize: (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) } },
+  {
+    stream: { ...PeerServiceService.stream, requestSerialize: (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) },
+    readIndex: PeerServiceService.readIndex,
+  },
   "paxos.v1.PeerService",
 );
 
 type StreamClient = Client & {
-  stream(metadata: Metadata, callback: (error: Error | null) => void): ClientWritableStream<Uint8Array>;
+  stream(metadata: Metadata, callback: (error: ServiceError | null) => void): ClientWritableStream<Uint8Array>;
+  readIndex(req: ReadIndexRequest, metadata: Metadata, options: { deadline: number }, callback: (error: ServiceError | null, reply?: ReadIndexReply) => void): void;
 };
+
+/** What a link tells its node about (the node logs it). */
+export type LinkEvent =
+  | { readonly kind: "up" }
+  /** A kind of failure seen for the first time since the link was last up. */
+  | { readonly kind: "refused" | "unreachable"; readonly error: string };
+
+/** Mutual TLS for one peer: this node's certificate, and the peer's checked against the CA and its config host. */
+function peerCredentials(peer: NodeAddress, tls: TlsMaterial | null): { creds: ChannelCredentials; options: Record<string, string> } {
+  if (tls === null) return { creds: credentials.createInsecure(), options: {} };
+  const creds = credentials.createSsl(tls.ca, tls.key, tls.cert);
+  // The certificate must name the host as the config writes it ("localhost" even though we dial 127.0.0.1).
+  // An IP needs no override: it is what we dial, and TLS must not send an IP as the server name (RFC 6066).
+  return { creds, options: isIP(peer.host) === 0 ? { "grpc.ssl_target_name_override": peer.host } : {} };
+}
 
 export class PeerLink {
   private client: StreamClient;
   private stream: ClientWritableStream<Uint8Array> | null = null;
   private notReadySince: number | null = null;
+  /** The last failure reported, so that a retry failing the same way is not reported again; null while the link is up. */
+  private lastReported: string | null = "not connected yet";
+  private security: PeerSecurity;
   dropped = 0;
   sent = 0;
   failed = 0;
@@ -63,15 +105,30 @@ export class PeerLink {
 
   constructor(
     readonly peer: NodeAddress,
+    security: PeerSecurity,
     private readonly opts: PeerLinkOptions = DEFAULT_PEER_LINK_OPTIONS,
-    private readonly onError: (peer: NodeAddress, err: Error) => void = () => {},
+    private readonly onEvent: (peer: NodeAddress, event: LinkEvent) => void = () => {},
   ) {
+    this.security = security;
     this.client = this.dial();
   }
 
   private dial(): StreamClient {
-    // Cast: makeGenericClientConstructor returns an untyped client; its stream method is the one declared above.
-    return new PreEncodedPeerClient(`${dialHost(this.peer.host)}:${this.peer.grpcPort}`, credentials.createInsecure(), CHANNEL_OPTIONS) as unknown as StreamClient;
+    const { creds, options } = peerCredentials(this.peer, this.security.tls);
+    // Cast: makeGenericClientConstructor returns an untyped client; its methods are the ones declared above.
+    return new PreEncodedPeerClient(`${dialHost(this.peer.host)}:${this.peer.peerPort}`, creds, { ...CHANNEL_OPTIONS, ...options }) as unknown as StreamClient;
+  }
+
+  private metadata(): Metadata {
+    const md = new Metadata();
+    md.set(CLUSTER_ID_KEY, this.security.clusterId);
+    return md;
+  }
+
+  /** New certificates (SIGHUP): the next connection presents them; the current one is replaced now. */
+  reload(security: PeerSecurity): void {
+    this.security = security;
+    this.redial();
   }
 
   /** Bytes written to the stream that have not left the process yet. */
@@ -92,18 +149,51 @@ export class PeerLink {
     stream.write(bytes);
   }
 
+  /**
+   * Asks the peer (the leader) for its read index: the list's length at a
+   * point where it confirmed that it leads. Rejects when it does not lead,
+   * is unreachable, or the deadline passes.
+   */
+  readIndex(from: number, deadline: number): Promise<number> {
+    this.maybeRedial();
+    return new Promise((resolve, reject) => {
+      this.client.readIndex({ from, to: this.peer.id }, this.metadata(), { deadline }, (err, reply) => {
+        if (err !== null || reply === undefined) {
+          if (err !== null && err.code !== status.FAILED_PRECONDITION && err.code !== status.DEADLINE_EXCEEDED) this.report(err);
+          reject(err ?? new Error("empty reply"));
+        } else resolve(reply.length);
+      });
+    });
+  }
+
   private open(): ClientWritableStream<Uint8Array> {
-    const stream = this.client.stream(new Metadata(), (err) => {
+    const stream = this.client.stream(this.metadata(), (err) => {
       // The stream ended (the peer restarted, the connection died, or we closed it): the next batch opens another.
       if (this.stream === stream) this.stream = null;
-      if (err !== null) {
+      if (err !== null && err.code !== status.CANCELLED) {
         this.failed++;
-        this.onError(this.peer, err);
+        this.report(err);
       }
+    });
+    // The peer sends headers as soon as it takes the stream: the link is up (again).
+    stream.on("metadata", () => {
+      if (this.lastReported === null) return;
+      this.lastReported = null;
+      this.onEvent(this.peer, { kind: "up" });
     });
     stream.on("error", () => {}); // reported through the callback above
     this.stream = stream;
     return stream;
+  }
+
+  /** Reports a failure unless the last report was the same failure. */
+  private report(err: ServiceError): void {
+    const refused = err.code === status.UNAUTHENTICATED || err.code === status.PERMISSION_DENIED || err.code === status.FAILED_PRECONDITION;
+    // grpc-js puts a timestamp into "No connection established" details: compare without it.
+    const error = `${status[err.code] ?? err.code}: ${err.details.replace(/\s*\(\d{4}-\d\d-\d\dT[^)]*\)/g, "")}`.trim();
+    if (error === this.lastReported) return;
+    this.lastReported = error;
+    this.onEvent(this.peer, { kind: refused ? "refused" : "unreachable", error });
   }
 
   /** A channel stuck outside READY (e.g. CONNECTING through a black hole) is replaced by a fresh one. */
@@ -116,6 +206,10 @@ export class PeerLink {
     }
     this.notReadySince ??= now;
     if (now - this.notReadySince < this.opts.reconnectAfterMs) return;
+    this.redial();
+  }
+
+  private redial(): void {
     this.notReadySince = null;
     this.stream?.cancel();
     this.stream = null;

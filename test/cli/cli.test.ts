@@ -180,8 +180,8 @@ describe("node errors", () => {
     bytes[secondAt + 8 + 1]! ^= 0x10; // a payload byte of the second (middle) record
     writeFileSync(logPath, bytes);
 
-    const [http, grpc] = [await freePort(), await freePort()];
-    const cfg = writeConfig([`127.0.0.1:${http}:${grpc}`]);
+    const [http, grpc, peer] = [await freePort(), await freePort(), await freePort()];
+    const cfg = writeConfig([`127.0.0.1:${http}:${grpc}:${peer}`]);
     const r = await paxos(["node", cfg, "--self", "0", "--data-dir", dataDir]);
     expect(r.signal).toBeNull();
     expect(r.code).not.toBe(0);
@@ -207,8 +207,8 @@ describe("a 1-node cluster", () => {
   });
 
   it("serves client appends and shuts down cleanly on SIGTERM", async () => {
-    const [httpPort, grpcPort] = [await freePort(), await freePort()];
-    const cfg = writeConfig([`127.0.0.1:${httpPort}:${grpcPort}`]);
+    const [httpPort, grpcPort, peerPort] = [await freePort(), await freePort(), await freePort()];
+    const cfg = writeConfig([`127.0.0.1:${httpPort}:${grpcPort}:${peerPort}`]);
     const dataDir = join(dir, "happy-node");
     const c = spawn(process.execPath, [PAXOS_BIN, "node", cfg, "--self", "0", "--data-dir", dataDir], {
       cwd: ROOT,

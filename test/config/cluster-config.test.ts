@@ -10,6 +10,7 @@ import {
   dialHost,
   findSelf,
   GRPC_PORT_OFFSET,
+  PEER_PORT_OFFSET,
   loadClusterConfig,
   parseClusterConfig,
   type NodeAddress,
@@ -29,14 +30,16 @@ describe("parseClusterConfig", () => {
   it("has the documented defaults", () => {
     expect(DEFAULT_HTTP_PORT).toBe(5000);
     expect(GRPC_PORT_OFFSET).toBe(1000);
+    expect(PEER_PORT_OFFSET).toBe(2000);
   });
 
-  it("reads host, host:port and host:port:grpcPort lines, numbering nodes from 0", () => {
-    const nodes = parseClusterConfig("alpha\nbeta:5001\ngamma:7000:9100\n");
+  it("reads host, host:port, host:port:grpcPort and host:port:grpcPort:peerPort lines, numbering nodes from 0", () => {
+    const nodes = parseClusterConfig("alpha\nbeta:5001\ngamma:7000:9100\ndelta:8000:8100:8200\n");
     expect(nodes).toStrictEqual<NodeAddress[]>([
-      { id: 0, host: "alpha", httpPort: 5000, grpcPort: 6000, line: "alpha" },
-      { id: 1, host: "beta", httpPort: 5001, grpcPort: 6001, line: "beta:5001" },
-      { id: 2, host: "gamma", httpPort: 7000, grpcPort: 9100, line: "gamma:7000:9100" },
+      { id: 0, host: "alpha", httpPort: 5000, grpcPort: 6000, peerPort: 7000, line: "alpha" },
+      { id: 1, host: "beta", httpPort: 5001, grpcPort: 6001, peerPort: 7001, line: "beta:5001" },
+      { id: 2, host: "gamma", httpPort: 7000, grpcPort: 9100, peerPort: 9000, line: "gamma:7000:9100" },
+      { id: 3, host: "delta", httpPort: 8000, grpcPort: 8100, peerPort: 8200, line: "delta:8000:8100:8200" },
     ]);
   });
 
@@ -69,11 +72,11 @@ describe("parseClusterConfig", () => {
   });
 
   it("accepts the extreme ports 1 and 65535", () => {
-    const nodes = parseClusterConfig("a:1\nb:64535\nc:65535:1000\n");
-    expect(nodes.map((n) => [n.httpPort, n.grpcPort])).toStrictEqual([
-      [1, 1001],
-      [64535, 65535],
-      [65535, 1000],
+    const nodes = parseClusterConfig("a:1\nb:63535\nc:65535:1000:1001\n");
+    expect(nodes.map((n) => [n.httpPort, n.grpcPort, n.peerPort])).toStrictEqual([
+      [1, 1001, 2001],
+      [63535, 64535, 65535],
+      [65535, 1000, 1001],
     ]);
   });
 
@@ -87,8 +90,10 @@ describe("parseClusterConfig", () => {
     ["a:65536", `port 65536 out of range 1-65535 in config line "a:65536"`],
     ["a:5000:0", `gRPC port 0 out of range 1-65535 in config line "a:5000:0"`],
     ["a:5000:70000", `gRPC port 70000 out of range 1-65535 in config line "a:5000:70000"`],
-    ["a:1:2:3", `bad config line "a:1:2:3": expected host, host:port or host:port:grpcPort`],
-    [":5000", `bad config line ":5000": expected host, host:port or host:port:grpcPort`],
+    ["a:5000:6000:x", `bad peer port "x" in config line "a:5000:6000:x"`],
+    ["a:5000:6000:0", `peer port 0 out of range 1-65535 in config line "a:5000:6000:0"`],
+    ["a:1:2:3:4", `bad config line "a:1:2:3:4": expected host, host:port, host:port:grpcPort or host:port:grpcPort:peerPort`],
+    [":5000", `bad config line ":5000": expected host, host:port, host:port:grpcPort or host:port:grpcPort:peerPort`],
   ])("rejects the line %j", (line, message) => {
     const e = configError(() => parseClusterConfig(`ok:4000\n${line}\n`));
     expect(e.message).toBe(message);
@@ -99,6 +104,12 @@ describe("parseClusterConfig", () => {
     expect(e.message).toContain("gRPC port 65536");
     expect(e.message).toContain('"a:64536"');
     expect(e.message).toContain("host:port:grpcPort");
+  });
+
+  it("rejects an HTTP port whose implied peer port would pass 65535, suggesting the explicit form", () => {
+    const e = configError(() => parseClusterConfig("a:63536"));
+    expect(e.message).toContain("peer port 65536");
+    expect(e.message).toContain("host:port:grpcPort:peerPort");
   });
 
   it.each(["", "\n\n", "   \n\t\n  "])("rejects a config with no nodes (%j)", (textIn) => {
@@ -117,8 +128,13 @@ describe("parseClusterConfig", () => {
     expect(configError(() => parseClusterConfig("a:5000\na:6000\n")).message).toBe("two nodes share the address a:6000");
   });
 
-  it("rejects a node whose gRPC port equals its own HTTP port", () => {
-    expect(configError(() => parseClusterConfig("a:5000:5000\n")).message).toBe("two nodes share the address a:5000");
+  it("rejects a node whose gRPC or peer port equals another of its own ports", () => {
+    expect(configError(() => parseClusterConfig("a:5000:5000\n")).message).toBe('config line "a:5000:5000" uses one port for two purposes (HTTP 5000, gRPC 5000, peer 7000)');
+    expect(configError(() => parseClusterConfig("a:5000:6000:6000\n")).message).toContain("uses one port for two purposes");
+  });
+
+  it("rejects one node's peer port equal to another's HTTP port on the same host", () => {
+    expect(configError(() => parseClusterConfig("a:5000\na:7000:7100:7200\n")).message).toBe("two nodes share the address a:7000");
   });
 });
 
@@ -133,9 +149,9 @@ describe("loadClusterConfig", () => {
     dir = mkdtempSync(join(tmpdir(), "paxos-config-"));
     const path = join(dir, "config");
     writeFileSync(path, "h1\nh2:5005\n");
-    expect(loadClusterConfig(path, 7000).map((n) => [n.host, n.httpPort, n.grpcPort])).toStrictEqual([
-      ["h1", 7000, 8000],
-      ["h2", 5005, 6005],
+    expect(loadClusterConfig(path, 7000).map((n) => [n.host, n.httpPort, n.grpcPort, n.peerPort])).toStrictEqual([
+      ["h1", 7000, 8000, 9000],
+      ["h2", 5005, 6005, 7005],
     ]);
   });
 
@@ -172,8 +188,8 @@ describe("findSelf", () => {
   });
 
   it("finds a node by its full line", () => {
-    const withGrpc = parseClusterConfig("h:5000:7000\nh:5001:7001\n");
-    expect(findSelf(withGrpc, "h:5001:7001")).toBe(withGrpc[1]);
+    const withGrpc = parseClusterConfig("h:5000:6500:7500\nh:5001:6501:7501\n");
+    expect(findSelf(withGrpc, "h:5001:6501:7501")).toBe(withGrpc[1]);
   });
 
   it("refuses a host that appears on several lines", () => {

@@ -14,7 +14,7 @@ afterEach(async () => {
 });
 
 async function start(answer: () => AppendRoute | Promise<AppendRoute>, maxInflightRequests = 100) {
-  const self = { id: 0, host: "127.0.0.1", httpPort: await freePort(), grpcPort: 1, line: "" };
+  const self = { id: 0, host: "127.0.0.1", httpPort: await freePort(), grpcPort: 1, peerPort: 2, line: "" };
   const service = new StandIn(self, [self], answer);
   gateway = await startGateway({ service, host: "127.0.0.1", port: self.httpPort, logger: pino({ level: "silent" }), requestTimeoutMs: 3000, maxInflightRequests });
   const post = (headers: Record<string, string> = {}) =>

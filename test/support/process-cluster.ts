@@ -76,22 +76,25 @@ export class ProcessCluster {
   private constructor(
     readonly httpPorts: number[],
     readonly grpcPorts: number[],
+    readonly peerPorts: number[],
     private readonly extraArgs: readonly string[],
   ) {
     this.dir = mkdtempSync(join(tmpdir(), "paxos-it-"));
     this.configPath = join(this.dir, "config");
-    writeFileSync(this.configPath, httpPorts.map((p, i) => `localhost:${p}:${grpcPorts[i]}`).join("\n") + "\n");
+    writeFileSync(this.configPath, httpPorts.map((p, i) => `localhost:${p}:${grpcPorts[i]}:${peerPorts[i]}`).join("\n") + "\n");
   }
 
   /** Starts `size` nodes; `extraArgs` go to every `paxos node` command line. */
   static async start(size = 3, extraArgs: readonly string[] = []): Promise<ProcessCluster> {
     const http: number[] = [];
     const grpc: number[] = [];
+    const peer: number[] = [];
     for (let i = 0; i < size; i++) {
       http.push(await freePort());
       grpc.push(await freePort());
+      peer.push(await freePort());
     }
-    const c = new ProcessCluster(http, grpc, extraArgs);
+    const c = new ProcessCluster(http, grpc, peer, extraArgs);
     for (let i = 0; i < size; i++) c.startNode(i);
     await c.waitForLeader();
     return c;

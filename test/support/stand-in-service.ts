@@ -1,21 +1,21 @@
 // A stand-in NodeService for gateway tests: the gateway only routes, so its
-// rules (read forwarding, outcomes, flow control) are tested against answers the
+// rules (outcomes, flow control, the HTTP edge) are tested against answers the
 // test chooses; the real node behind it is tested in test/integration.
 
 import type { NodeAddress } from "../../src/config/cluster-config.js";
 import type { Command } from "../../src/core/types.js";
-import type { AppendRoute, NodeService, NodeStatus, ReadRoute, ReadRouteOptions, RouteOptions } from "../../src/service/node-service.js";
+import type { AppendRoute, NodeService, NodeStatus, ReadRoute, RouteOptions } from "../../src/service/node-service.js";
 
 export class StandIn implements NodeService {
   /** The options of every append routed here, in order. */
   readonly seen: RouteOptions[] = [];
   /** The options of every read routed here, in order. */
-  readonly seenReads: ReadRouteOptions[] = [];
+  readonly seenReads: RouteOptions[] = [];
   constructor(
     readonly self: NodeAddress,
     readonly nodes: NodeAddress[],
     private readonly answer: (opts: RouteOptions, n: number) => AppendRoute | Promise<AppendRoute>,
-    private readonly answerRead: (opts: ReadRouteOptions, n: number) => ReadRoute | Promise<ReadRoute> = () => ({
+    private readonly answerRead: (opts: RouteOptions, n: number) => ReadRoute | Promise<ReadRoute> = () => ({
       kind: "failed",
       outcome: "not_applied",
       reason: "unused",
@@ -25,7 +25,7 @@ export class StandIn implements NodeService {
     this.seen.push(opts);
     return this.answer(opts, this.seen.length);
   }
-  async routeRead(opts: ReadRouteOptions): Promise<ReadRoute> {
+  async routeRead(opts: RouteOptions): Promise<ReadRoute> {
     this.seenReads.push(opts);
     return this.answerRead(opts, this.seenReads.length);
   }

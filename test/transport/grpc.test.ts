@@ -83,7 +83,7 @@ describe("server reflection (what grpcurl needs)", () => {
     expect(state).toEqual([...before, 4711]);
 
     const peer = await registryFor(grpcAddress(2), "paxos.v1.PeerService");
-    expect(peer.getService("paxos.v1.PeerService")?.methods.map((m) => m.name)).toEqual(["Deliver", "Stream"]);
+    expect(peer.getService("paxos.v1.PeerService")?.methods.map((m) => m.name)).toEqual(["Deliver", "Stream", "ReadIndex"]);
     expect(peer.getMessage("paxos.v1.Accept")?.fields.map((f) => f.name)).toEqual(["ballot", "from_slot", "values", "commit_index"]);
   });
 });

@@ -284,6 +284,24 @@ export interface DeliverRequest {
 export interface DeliverReply {
 }
 
+/**
+ * A follower's linearizable read (the read-index technique, as etcd's
+ * MsgReadIndex): the leader confirms that it still leads with a heartbeat
+ * round sent after this request arrived, and answers how long the list is
+ * at that point. The follower then serves the first `length` elements of
+ * its own copy once it has applied that far, so the list itself never
+ * crosses between nodes. A node that does not lead answers
+ * FAILED_PRECONDITION and the follower asks the next leader.
+ */
+export interface ReadIndexRequest {
+  from: number;
+  to: number;
+}
+
+export interface ReadIndexReply {
+  length: number;
+}
+
 export interface AppendRequest {
   clientId: number;
   commandId: number;
@@ -2964,6 +2982,158 @@ export const DeliverReply: MessageFns<DeliverReply> = {
   },
 };
 
+function createBaseReadIndexRequest(): ReadIndexRequest {
+  return { from: 0, to: 0 };
+}
+
+export const ReadIndexRequest: MessageFns<ReadIndexRequest> = {
+  encode(message: ReadIndexRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.from !== 0) {
+      writer.uint32(8).uint32(message.from);
+    }
+    if (message.to !== 0) {
+      writer.uint32(16).uint32(message.to);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadIndexRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadIndexRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.from = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.to = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadIndexRequest {
+    return {
+      from: isSet(object.from) ? globalThis.Number(object.from) : 0,
+      to: isSet(object.to) ? globalThis.Number(object.to) : 0,
+    };
+  },
+
+  toJSON(message: ReadIndexRequest): unknown {
+    const obj: any = {};
+    if (message.from !== 0) {
+      obj.from = Math.round(message.from);
+    }
+    if (message.to !== 0) {
+      obj.to = Math.round(message.to);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReadIndexRequest>, I>>(base?: I): ReadIndexRequest {
+    return ReadIndexRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReadIndexRequest>, I>>(object: I): ReadIndexRequest {
+    const message = createBaseReadIndexRequest();
+    message.from = object.from ?? 0;
+    message.to = object.to ?? 0;
+    return message;
+  },
+};
+
+function createBaseReadIndexReply(): ReadIndexReply {
+  return { length: 0 };
+}
+
+export const ReadIndexReply: MessageFns<ReadIndexReply> = {
+  encode(message: ReadIndexReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.length !== 0) {
+      writer.uint32(8).uint64(message.length);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadIndexReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadIndexReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.length = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadIndexReply {
+    return { length: isSet(object.length) ? globalThis.Number(object.length) : 0 };
+  },
+
+  toJSON(message: ReadIndexReply): unknown {
+    const obj: any = {};
+    if (message.length !== 0) {
+      obj.length = Math.round(message.length);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReadIndexReply>, I>>(base?: I): ReadIndexReply {
+    return ReadIndexReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReadIndexReply>, I>>(object: I): ReadIndexReply {
+    const message = createBaseReadIndexReply();
+    message.length = object.length ?? 0;
+    return message;
+  },
+};
+
 function createBaseAppendRequest(): AppendRequest {
   return { clientId: 0, commandId: 0, payload: 0, minimal: false };
 }
@@ -3570,9 +3740,15 @@ export const StatusReply: MessageFns<StatusReply> = {
   },
 };
 
+/**
+ * Served on the peer port only (HTTP port + 2000 by default), which only
+ * other nodes should reach: with --peer-cert-file etc. it takes only
+ * connections with a certificate from the cluster's CA (mutual TLS), and
+ * every call must carry the cluster id in the `x-paxos-cluster` metadata.
+ */
 export type PeerServiceService = typeof PeerServiceService;
 export const PeerServiceService = {
-  /** One batch of messages (handy for debugging with grpcurl). */
+  /** One batch of messages. */
   deliver: {
     path: "/paxos.v1.PeerService/Deliver" as const,
     requestStream: false as const,
@@ -3595,20 +3771,30 @@ export const PeerServiceService = {
     responseSerialize: (value: DeliverReply): Buffer => Buffer.from(DeliverReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeliverReply => DeliverReply.decode(value),
   },
+  readIndex: {
+    path: "/paxos.v1.PeerService/ReadIndex" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReadIndexRequest): Buffer => Buffer.from(ReadIndexRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReadIndexRequest => ReadIndexRequest.decode(value),
+    responseSerialize: (value: ReadIndexReply): Buffer => Buffer.from(ReadIndexReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReadIndexReply => ReadIndexReply.decode(value),
+  },
 } as const;
 
 export interface PeerServiceServer extends UntypedServiceImplementation {
-  /** One batch of messages (handy for debugging with grpcurl). */
+  /** One batch of messages. */
   deliver: handleUnaryCall<DeliverRequest, DeliverReply>;
   /**
    * What nodes use: one long-lived stream per peer, carrying every batch in
    * order, so a message costs no HTTP/2 stream or headers of its own.
    */
   stream: handleClientStreamingCall<DeliverRequest, DeliverReply>;
+  readIndex: handleUnaryCall<ReadIndexRequest, ReadIndexReply>;
 }
 
 export interface PeerServiceClient extends Client {
-  /** One batch of messages (handy for debugging with grpcurl). */
+  /** One batch of messages. */
   deliver(
     request: DeliverRequest,
     callback: (error: ServiceError | null, response: DeliverReply) => void,
@@ -3642,6 +3828,21 @@ export interface PeerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeliverReply) => void,
   ): ClientWritableStream<DeliverRequest>;
+  readIndex(
+    request: ReadIndexRequest,
+    callback: (error: ServiceError | null, response: ReadIndexReply) => void,
+  ): ClientUnaryCall;
+  readIndex(
+    request: ReadIndexRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReadIndexReply) => void,
+  ): ClientUnaryCall;
+  readIndex(
+    request: ReadIndexRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReadIndexReply) => void,
+  ): ClientUnaryCall;
 }
 
 export const PeerServiceClient = makeGenericClientConstructor(
@@ -4905,6 +5106,66 @@ export const protoMetadata: ProtoMetadata = {
       "reservedName": [],
       "visibility": 0,
     }, {
+      "name": "ReadIndexRequest",
+      "field": [{
+        "name": "from",
+        "number": 1,
+        "label": 1,
+        "type": 13,
+        "typeName": "",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "from",
+        "options": undefined,
+        "proto3Optional": false,
+      }, {
+        "name": "to",
+        "number": 2,
+        "label": 1,
+        "type": 13,
+        "typeName": "",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "to",
+        "options": undefined,
+        "proto3Optional": false,
+      }],
+      "extension": [],
+      "nestedType": [],
+      "enumType": [],
+      "extensionRange": [],
+      "oneofDecl": [],
+      "options": undefined,
+      "reservedRange": [],
+      "reservedName": [],
+      "visibility": 0,
+    }, {
+      "name": "ReadIndexReply",
+      "field": [{
+        "name": "length",
+        "number": 1,
+        "label": 1,
+        "type": 4,
+        "typeName": "",
+        "extendee": "",
+        "defaultValue": "",
+        "oneofIndex": 0,
+        "jsonName": "length",
+        "options": undefined,
+        "proto3Optional": false,
+      }],
+      "extension": [],
+      "nestedType": [],
+      "enumType": [],
+      "extensionRange": [],
+      "oneofDecl": [],
+      "options": undefined,
+      "reservedRange": [],
+      "reservedName": [],
+      "visibility": 0,
+    }, {
       "name": "AppendRequest",
       "field": [{
         "name": "client_id",
@@ -5185,6 +5446,13 @@ export const protoMetadata: ProtoMetadata = {
         "options": undefined,
         "clientStreaming": true,
         "serverStreaming": false,
+      }, {
+        "name": "ReadIndex",
+        "inputType": ".paxos.v1.ReadIndexRequest",
+        "outputType": ".paxos.v1.ReadIndexReply",
+        "options": undefined,
+        "clientStreaming": false,
+        "serverStreaming": false,
       }],
       "options": undefined,
     }, {
@@ -5428,64 +5696,78 @@ export const protoMetadata: ProtoMetadata = {
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
+        "path": [4, 24],
+        "span": [210, 0, 213, 1],
+        "leadingComments":
+          " A follower's linearizable read (the read-index technique, as etcd's\n MsgReadIndex): the leader confirms that it still leads with a heartbeat\n round sent after this request arrived, and answers how long the list is\n at that point. The follower then serves the first `length` elements of\n its own copy once it has applied that far, so the list itself never\n crosses between nodes. A node that does not lead answers\n FAILED_PRECONDITION and the follower asks the next leader.\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }, {
+        "path": [6, 0],
+        "span": [223, 0, 230, 1],
+        "leadingComments":
+          " Served on the peer port only (HTTP port + 2000 by default), which only\n other nodes should reach: with --peer-cert-file etc. it takes only\n connections with a certificate from the cluster's CA (mutual TLS), and\n every call must carry the cluster id in the `x-paxos-cluster` metadata.\n",
+        "trailingComments": "",
+        "leadingDetachedComments": [],
+      }, {
         "path": [6, 0, 2, 0],
-        "span": [205, 2, 53],
-        "leadingComments": " One batch of messages (handy for debugging with grpcurl).\n",
+        "span": [225, 2, 53],
+        "leadingComments": " One batch of messages.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
         "path": [6, 0, 2, 1],
-        "span": [208, 2, 59],
+        "span": [228, 2, 59],
         "leadingComments":
           " What nodes use: one long-lived stream per peer, carrying every batch in\n order, so a message costs no HTTP/2 stream or headers of its own.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 24, 2, 3],
-        "span": [219, 2, 19],
+        "path": [4, 26, 2, 3],
+        "span": [240, 2, 19],
         "leadingComments": " Reply with the index only (state left empty), like HTTP's\n `Prefer: return=minimal`.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 25, 2, 0],
-        "span": [225, 2, 27],
+        "path": [4, 27, 2, 0],
+        "span": [246, 2, 27],
         "leadingComments":
           " The whole list right after this append was applied (empty when the\n request asked for a minimal reply).\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 25, 2, 1],
-        "span": [227, 2, 19],
+        "path": [4, 27, 2, 1],
+        "span": [248, 2, 19],
         "leadingComments": " The 0-based position of payload in the list.\n",
         "trailingComments": "",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 29, 2, 1],
-        "span": [240, 2, 18],
+        "path": [4, 31, 2, 1],
+        "span": [261, 2, 18],
         "leadingComments": "",
         "trailingComments": ' "leader", "candidate" or "follower"',
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 29, 2, 2],
-        "span": [241, 2, 19],
+        "path": [4, 31, 2, 2],
+        "span": [262, 2, 19],
         "leadingComments": "",
         "trailingComments": " -1 when no leader is known",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 29, 2, 3],
-        "span": [242, 2, 20],
+        "path": [4, 31, 2, 3],
+        "span": [263, 2, 20],
         "leadingComments": "",
         "trailingComments": " the highest ballot this node has promised",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 29, 2, 4],
-        "span": [243, 2, 26],
+        "path": [4, 31, 2, 4],
+        "span": [264, 2, 26],
         "leadingComments": "",
         "trailingComments": " slots below are known chosen",
         "leadingDetachedComments": [],
       }, {
-        "path": [4, 29, 2, 5],
-        "span": [244, 2, 27],
+        "path": [4, 31, 2, 5],
+        "span": [265, 2, 27],
         "leadingComments": "",
         "trailingComments": " slots below are applied to the list",
         "leadingDetachedComments": [],
@@ -5520,6 +5802,8 @@ export const protoMetadata: ProtoMetadata = {
     ".paxos.v1.PeerMessage": PeerMessage,
     ".paxos.v1.DeliverRequest": DeliverRequest,
     ".paxos.v1.DeliverReply": DeliverReply,
+    ".paxos.v1.ReadIndexRequest": ReadIndexRequest,
+    ".paxos.v1.ReadIndexReply": ReadIndexReply,
     ".paxos.v1.AppendRequest": AppendRequest,
     ".paxos.v1.AppendReply": AppendReply,
     ".paxos.v1.ReadRequest": ReadRequest,

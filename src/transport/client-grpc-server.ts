@@ -1,49 +1,43 @@
-// The gRPC side of a node: the peer protocol (PeerService), the client API
-// (ClientService) and server reflection, on the node's gRPC port.
+// The client API over gRPC (ClientService) and server reflection, on the
+// node's gRPC port (HTTP port + 1000 by default): what grpcurl and buf curl
+// talk to. Plaintext by default; TLS, and optionally required client
+// certificates, with --cert-file, --key-file, --trusted-ca-file and
+// --client-cert-auth. The peer protocol has a port of its own (peer-server.ts).
 
-import {
-  Metadata,
-  Server,
-  ServerCredentials,
-  credentials,
-  status,
-  type ServerUnaryCall,
-  type sendUnaryData,
-  type ServiceError,
-} from "@grpc/grpc-js";
+import { Server, ServerCredentials, status, type ServerUnaryCall, type sendUnaryData, type ServiceError } from "@grpc/grpc-js";
 import type { PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { FileDescriptorProto } from "ts-proto-descriptors";
+import type { Logger } from "pino";
 import {
   AppendRequest,
-  ClientServiceClient,
   ClientServiceService,
-  PeerServiceService,
   type AppendReply,
   type ClientServiceServer,
-  type DeliverRequest,
-  type PeerServiceServer,
   type ReadReply,
   type StatusReply,
   protoMetadata,
 } from "../../gen/paxos/v1/paxos.js";
-import { messageFromPb, WireError } from "../codec/wire.js";
-import { dialHost, type NodeAddress } from "../config/cluster-config.js";
-import type { Message, NodeId } from "../core/types.js";
-import { HOPS_KEY, MAX_FORWARD_HOPS, type Failed, type NodeService } from "../service/node-service.js";
-import { CHANNEL_OPTIONS } from "./peer-link.js";
+import type { Failed, NodeService } from "../service/node-service.js";
+import type { TlsMaterial } from "../tls/tls-material.js";
+import { callGuard } from "./call-guard.js";
+import { OnceLog } from "./once-log.js";
+import { SERVER_OPTIONS } from "./peer-server.js";
+import { RefusedConnections, TlsListener } from "./tls-listener.js";
 
-
-export interface PeerInbox {
-  deliver(from: NodeId, messages: Message[]): void;
+/** TLS for clients: this node's certificate, and whether clients must present one signed by material.ca. */
+export interface ClientTls {
+  readonly material: TlsMaterial;
+  readonly clientCertAuth: boolean;
 }
 
-export interface GrpcServerOptions {
+export interface ClientGrpcServerOptions {
   readonly host: string;
   readonly port: number;
-  readonly inbox: PeerInbox;
   readonly service: NodeService;
   readonly requestTimeoutMs: number;
+  readonly tls: ClientTls | null;
+  readonly logger: Logger;
 }
 
 /**
@@ -83,77 +77,66 @@ const clientServiceWithStrictInts = {
   },
 };
 
-export class GrpcServer {
-  private readonly server = new Server({ "grpc.keepalive_permit_without_calls": 1 });
-  private readonly forwardClients = new Map<NodeId, ClientServiceClient>();
+export class ClientGrpcServer {
+  private readonly server: Server;
+  private readonly tlsListener: TlsListener | null = null;
 
-  constructor(private readonly opts: GrpcServerOptions) {
-    const peer: PeerServiceServer = {
-      deliver: (call, cb) => {
-        const problem = this.accept(call.request);
-        cb(problem, problem === null ? {} : undefined);
-      },
-      stream: (call, cb) => {
-        // A bad batch ends the stream with its error; the peer opens a new one.
-        call.on("data", (req: DeliverRequest) => {
-          const problem = this.accept(req);
-          if (problem !== null) {
-            cb(problem);
-            call.destroy();
-          }
-        });
-        call.on("end", () => cb(null, {}));
-        call.on("error", () => {});
-      },
-    };
+  constructor(private readonly opts: ClientGrpcServerOptions) {
+    const requireCert = opts.tls?.clientCertAuth === true;
+    const refused = opts.tls === null ? null : new RefusedConnections();
+    this.server = new Server({
+      ...SERVER_OPTIONS,
+      interceptors: requireCert
+        ? [callGuard({ requireClientCert: true, refused, clusterId: null, selfName: `node ${opts.service.self.id}`, onceLog: new OnceLog(opts.logger) })]
+        : [],
+    });
+    if (opts.tls !== null && refused !== null) {
+      this.tlsListener = new TlsListener({
+        grpc: this.server,
+        refused,
+        host: opts.host,
+        port: opts.port,
+        material: opts.tls.material,
+        requestClientCert: requireCert,
+        logger: opts.logger,
+        what: "client gRPC",
+      });
+    }
     const client: ClientServiceServer = {
       append: (call, cb) => void this.onAppend(call, cb),
       read: (call, cb) => void this.onRead(call, cb),
       status: (_call, cb) => cb(null, this.statusReply()),
     };
-    this.server.addService(PeerServiceService, peer);
     this.server.addService(clientServiceWithStrictInts, client);
     new ReflectionService(reflectionPackage()).addToServer(this.server);
   }
 
-  start(): Promise<number> {
-    return new Promise((resolve, reject) => {
+  async start(): Promise<void> {
+    if (this.tlsListener !== null) {
+      await this.tlsListener.start();
+      return;
+    }
+    await new Promise<number>((resolve, reject) => {
       this.server.bindAsync(`${this.opts.host}:${this.opts.port}`, ServerCredentials.createInsecure(), (err, port) =>
         err ? reject(new Error(`cannot listen for gRPC on ${this.opts.host}:${this.opts.port}: ${err.message}`)) : resolve(port),
       );
     });
   }
 
-  close(): Promise<void> {
-    for (const c of this.forwardClients.values()) c.close();
-    return new Promise((resolve) => {
+  /** New client connections use the new certificate and CA. */
+  reload(tls: TlsMaterial): void {
+    this.tlsListener?.reload(tls);
+  }
+
+  async close(): Promise<void> {
+    await this.tlsListener?.close();
+    await new Promise<void>((resolve) => {
       this.server.tryShutdown(() => resolve());
       setTimeout(() => {
         this.server.forceShutdown();
         resolve();
       }, 1000).unref();
     });
-  }
-
-  /** Hands a batch of peer messages to the node; returns the error to answer with, or null. */
-  private accept(req: DeliverRequest): Partial<ServiceError> | null {
-    const self = this.opts.service.self.id;
-    if (req.to !== self) {
-      return { code: status.FAILED_PRECONDITION, details: `this is node ${self}, not node ${req.to}: check the config files agree` };
-    }
-    let messages: Message[];
-    try {
-      messages = req.messages.map(messageFromPb);
-    } catch (e) {
-      return { code: status.INVALID_ARGUMENT, details: e instanceof WireError ? e.message : String(e) };
-    }
-    this.opts.inbox.deliver(req.from, messages);
-    return null;
-  }
-
-  private hops(call: ServerUnaryCall<unknown, unknown>): number {
-    const v = Number(call.metadata.get(HOPS_KEY)[0] ?? 0);
-    return Number.isFinite(v) ? v : 0;
   }
 
   private deadline(call: ServerUnaryCall<unknown, unknown>): number {
@@ -185,18 +168,10 @@ export class GrpcServer {
   }
 
   private async onRead(call: ServerUnaryCall<unknown, ReadReply>, cb: sendUnaryData<ReadReply>): Promise<void> {
-    const hops = this.hops(call);
-    const deadline = this.deadline(call);
-    const res = await this.opts.service.routeRead({ deadline, mayForward: hops < MAX_FORWARD_HOPS });
-    if (res.kind === "read") {
-      cb(null, { state: [...this.opts.service.listPrefix(res.length)] });
-    } else if (res.kind === "forward") {
-      const md = new Metadata();
-      md.set(HOPS_KEY, String(hops + 1));
-      this.forwardClient(res.leader).read({}, md, { deadline }, (err, reply) => cb(err, reply));
-    } else {
-      cb(failure(res));
-    }
+    // Any node serves a read (a follower after asking the leader for its read index).
+    const res = await this.opts.service.routeRead({ deadline: this.deadline(call) });
+    if (res.kind === "read") cb(null, { state: [...this.opts.service.listPrefix(res.length)] });
+    else cb(failure(res));
   }
 
   private statusReply(): StatusReply {
@@ -211,15 +186,6 @@ export class GrpcServer {
       listLength: s.listLength,
       peers: [...s.peers],
     };
-  }
-
-  private forwardClient(leader: NodeAddress): ClientServiceClient {
-    let c = this.forwardClients.get(leader.id);
-    if (c === undefined) {
-      c = new ClientServiceClient(`${dialHost(leader.host)}:${leader.grpcPort}`, credentials.createInsecure(), CHANNEL_OPTIONS);
-      this.forwardClients.set(leader.id, c);
-    }
-    return c;
   }
 }
 

@@ -1,0 +1,187 @@
+// The peer port: PeerService, which only the other nodes of this cluster
+// may use. Every call passes the call guard first (a client certificate from
+// the cluster's CA when peers use mutual TLS, and this cluster's id in the
+// metadata); then the sender a batch names must be a member whose host, as
+// written in the config, the certificate names. Only then do its messages
+// reach the protocol core.
+
+import { Metadata, Server, ServerCredentials, status, type ServerUnaryCall, type ServiceError } from "@grpc/grpc-js";
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
+import type { Logger } from "pino";
+import { PeerServiceService, type DeliverRequest, type PeerServiceServer } from "../../gen/paxos/v1/paxos.js";
+import { messageFromPb, WireError } from "../codec/wire.js";
+import type { NodeAddress } from "../config/cluster-config.js";
+import type { Message, NodeId } from "../core/types.js";
+import { certNames, type TlsMaterial } from "../tls/tls-material.js";
+import { callGuard } from "./call-guard.js";
+import { OnceLog } from "./once-log.js";
+import { RefusedConnections, TlsListener } from "./tls-listener.js";
+
+export type ReadIndexAnswer = { readonly kind: "length"; readonly length: number } | { readonly kind: "refused"; readonly reason: string };
+
+export interface PeerInbox {
+  deliver(from: NodeId, messages: Message[]): void;
+  /**
+   * A follower's read index: the list's length at a point where this node
+   * confirmed that it leads, or a refusal (it does not lead).
+   */
+  readIndex(deadline: number): Promise<ReadIndexAnswer>;
+}
+
+/** How this node authenticates its peers. */
+export interface PeerSecurity {
+  readonly clusterId: string;
+  /** Mutual TLS (this node's certificate and the cluster CA), or null for plaintext peers. */
+  readonly tls: TlsMaterial | null;
+}
+
+export interface PeerServerOptions {
+  readonly host: string;
+  readonly self: NodeAddress;
+  readonly nodes: readonly NodeAddress[];
+  readonly inbox: PeerInbox;
+  readonly security: PeerSecurity;
+  readonly logger: Logger;
+}
+
+/** Server keepalive policy shared by both gRPC ports: peers ping every 2 s, also when idle. */
+export const SERVER_OPTIONS = { "grpc.keepalive_permit_without_calls": 1 } as const;
+
+export class PeerServer {
+  private readonly server: Server;
+  private readonly onceLog: OnceLog;
+  private readonly tlsListener: TlsListener | null = null;
+
+  constructor(private readonly opts: PeerServerOptions) {
+    this.onceLog = new OnceLog(opts.logger);
+    const { tls, clusterId } = opts.security;
+    const refused = tls === null ? null : new RefusedConnections();
+    this.server = new Server({
+      ...SERVER_OPTIONS,
+      "grpc.max_receive_message_length": 64 * 1024 * 1024,
+      interceptors: [callGuard({ requireClientCert: tls !== null, refused, clusterId, selfName: `node ${opts.self.id}`, onceLog: this.onceLog })],
+    });
+    if (tls !== null && refused !== null) {
+      this.tlsListener = new TlsListener({ grpc: this.server, refused, host: opts.host, port: opts.self.peerPort, material: tls, requestClientCert: true, logger: opts.logger, what: "peer" });
+    }
+    this.server.addService(PeerServiceService, this.handlers());
+  }
+
+  private handlers(): PeerServiceServer {
+    return {
+      deliver: (call, cb) => {
+        const problem = this.senderProblem(call.request.from, call) ?? this.accept(call.request);
+        cb(problem, problem === null ? {} : undefined);
+      },
+      stream: (call, cb) => {
+        let verifiedFrom = -1;
+        let ended = false;
+        const fail = (problem: Partial<ServiceError>) => {
+          if (ended) return;
+          ended = true;
+          cb(problem);
+          call.destroy();
+        };
+        call.sendMetadata(new Metadata()); // headers now: the sender learns that this node took its stream
+        call.on("data", (req: DeliverRequest) => {
+          if (ended) return;
+          if (req.from !== verifiedFrom) {
+            const problem = this.senderProblem(req.from, call);
+            if (problem !== null) return fail(problem);
+            verifiedFrom = req.from;
+          }
+          // A bad batch ends the stream with its error; the peer opens a new one.
+          const problem = this.accept(req);
+          if (problem !== null) fail(problem);
+        });
+        call.on("end", () => {
+          if (!ended) cb(null, {});
+          ended = true;
+        });
+        call.on("error", () => {});
+      },
+      readIndex: (call, cb) => {
+        const problem = this.senderProblem(call.request.from, call);
+        if (problem !== null) return cb(problem);
+        void this.opts.inbox.readIndex(deadlineOf(call)).then((answer) =>
+          answer.kind === "length"
+            ? cb(null, { length: answer.length })
+            : cb({ code: status.FAILED_PRECONDITION, details: answer.reason }),
+        );
+      },
+    };
+  }
+
+  async start(): Promise<void> {
+    if (this.tlsListener !== null) {
+      await this.tlsListener.start();
+      return;
+    }
+    const { host, self } = this.opts;
+    await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(`${host}:${self.peerPort}`, ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(new Error(`cannot listen for peers on ${host}:${self.peerPort}: ${err.message}`)) : resolve(port),
+      );
+    });
+  }
+
+  /** New peer connections use the new certificate and CA. */
+  reload(tls: TlsMaterial): void {
+    this.tlsListener?.reload(tls);
+  }
+
+  async close(): Promise<void> {
+    await this.tlsListener?.close();
+    await new Promise<void>((resolve) => {
+      this.server.tryShutdown(() => resolve());
+      setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, 1000).unref();
+    });
+  }
+
+  /**
+   * The node a call says it comes from must be another member, and with
+   * mutual TLS its certificate must name that member's host as the config
+   * writes it (as a server certificate names the host a client dials).
+   */
+  private senderProblem(from: number, call: { getAuthContext(): { sslPeerCertificate?: PeerCertificate } ; getPeer(): string }): Partial<ServiceError> | null {
+    const self = this.opts.self.id;
+    const node = this.opts.nodes[from];
+    if (node === undefined || from === self) {
+      return { code: status.PERMISSION_DENIED, details: `node ${self} has no peer node ${from}: check that the config files agree` };
+    }
+    if (this.opts.security.tls === null) return null;
+    const cert = call.getAuthContext().sslPeerCertificate;
+    if (cert === undefined || checkServerIdentity(node.host, cert) !== undefined) {
+      const names = cert === undefined ? [] : certNames(cert);
+      const details = `node ${from} is ${node.host} in the config, but its certificate names ${names.join(", ") || "nothing"}`;
+      this.onceLog.warn(`sender|${from}|${names.join(",")}`, { from, host: node.host, names }, `refusing peer traffic: ${details}`);
+      return { code: status.PERMISSION_DENIED, details };
+    }
+    return null;
+  }
+
+  /** Hands a batch of peer messages to the node; returns the error to answer with, or null. */
+  private accept(req: DeliverRequest): Partial<ServiceError> | null {
+    const self = this.opts.self.id;
+    if (req.to !== self) {
+      return { code: status.FAILED_PRECONDITION, details: `this is node ${self}, not node ${req.to}: check the config files agree` };
+    }
+    let messages: Message[];
+    try {
+      messages = req.messages.map(messageFromPb);
+    } catch (e) {
+      return { code: status.INVALID_ARGUMENT, details: e instanceof WireError ? e.message : String(e) };
+    }
+    this.opts.inbox.deliver(req.from, messages);
+    return null;
+  }
+}
+
+function deadlineOf(call: ServerUnaryCall<unknown, unknown>): number {
+  const d = call.getDeadline();
+  const given = d instanceof Date ? d.getTime() : Number.isFinite(d) ? Number(d) : Infinity;
+  return Math.min(given, Date.now() + 10_000);
+}
