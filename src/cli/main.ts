@@ -8,11 +8,12 @@ import { NodeStartError } from "../node/cluster-node.js";
 import { CorruptLogError } from "../storage/record-file.js";
 import { parseModelOption, runCheck } from "./check-command.js";
 import { configureBenchCommand } from "./bench-command.js";
-import { runClient, UsageError } from "./client-command.js";
+import { configureCertsCommand } from "./certs-command.js";
+import { runClient, UsageError, type ClientOptions } from "./client-command.js";
 import { runJepsen, type JepsenCommandOptions } from "./jepsen-command.js";
 import { runNode } from "./node-command.js";
 import { runSim, type SimCommandOptions } from "./sim-command.js";
-import { startServers } from "./start-servers.js";
+import { startServers, type StartServersOptions } from "./start-servers.js";
 
 function intOption(what: string, min: number, max: number) {
   return (text: string): number => {
@@ -38,7 +39,11 @@ export function buildProgram(entryScript: string): Command {
     .option("--port <port>", "HTTP port for config lines without one", port, DEFAULT_HTTP_PORT)
     .option("--data-dir <dir>", "parent of the nodes' data directories (node-0, node-1, ...)", "data")
     .option("--log-level <level>", "trace, debug, info, warn or error", "info")
-    .action(async (config: string, o: { port: number; dataDir: string; logLevel: string }) => {
+    .option("--insecure-peers", "plaintext peer ports (by default peers use mutual TLS with certificates made in DIR/certs)", false)
+    .option("--tls", "also serve clients over TLS and require client certificates (HTTPS, TLS on the gRPC port)", false)
+    .option("--certs-dir <dir>", "use ca.crt, node.crt and node.key from here instead of making development certificates")
+    .option("--cluster-token <token>", "names the cluster at bootstrap (see `paxos node --help`)")
+    .action(async (config: string, o: StartServersOptions) => {
       process.exitCode = await startServers(config, entryScript, o);
     });
 
@@ -74,7 +79,10 @@ export function buildProgram(entryScript: string): Command {
     .option("--server <n>", "0-based index of the node to ask", intOption("server", 0, 10_000), 0)
     .option("--timeout <s>", "seconds to keep trying", intOption("timeout", 1, 3600), 20)
     .option("--minimal", "ask for the new element's index only (Prefer: return=minimal) and print it", false)
-    .action(async (config: string, payload: string, o: { port: number; server: number; timeout: number; minimal: boolean }) => {
+    .option("--cacert <file>", "talk HTTPS, trusting this CA (for nodes started with --cert-file)")
+    .option("--cert <file>", "client certificate (for nodes started with --client-cert-auth)")
+    .option("--key <file>", "the key of --cert")
+    .action(async (config: string, payload: string, o: ClientOptions) => {
       process.exitCode = await runClient(config, payload, o);
     });
 
@@ -113,6 +121,7 @@ export function buildProgram(entryScript: string): Command {
     });
 
   configureBenchCommand(program.command("bench"));
+  configureCertsCommand(program.command("certs"));
 
   program
     .command("sim")

@@ -4,7 +4,7 @@
 // data directories. Tests kill nodes with real signals.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -138,6 +138,26 @@ export class ProcessCluster {
     const exited = new Promise<void>((r) => p.once("exit", () => r()));
     p.kill(signal);
     await exited;
+  }
+
+  /** The OS process id of node i (for signals and /proc evidence). */
+  pid(i: number): number {
+    const p = this.procs.get(i);
+    if (p?.pid === undefined || !this.isRunning(i)) throw new Error(`node ${i} is not running`);
+    return p.pid;
+  }
+
+  /** SIGSTOP (pause) or SIGCONT (resume) node i; returns the state letter /proc shows afterwards ("T" while stopped). */
+  async pause(i: number, paused: boolean): Promise<string> {
+    const pid = this.pid(i);
+    process.kill(pid, paused ? "SIGSTOP" : "SIGCONT");
+    const want = paused ? "T" : "not T";
+    for (let n = 0; n < 50; n++) {
+      const state = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "")[0]!;
+      if ((state === "T") === paused) return state;
+      await sleep(10);
+    }
+    throw new Error(`node ${i} (pid ${pid}) did not reach process state ${want}`);
   }
 
   async restart(i: number): Promise<void> {
