@@ -44,6 +44,9 @@ export interface PeerServerOptions {
   readonly logger: Logger;
 }
 
+/** id-kp-serverAuth (RFC 5280 §4.2.1.12). */
+const SERVER_AUTH_OID = "1.3.6.1.5.5.7.3.1";
+
 /** Server keepalive policy shared by both gRPC ports: peers ping every 2 s, also when idle. */
 export const SERVER_OPTIONS = { "grpc.keepalive_permit_without_calls": 1 } as const;
 
@@ -154,6 +157,12 @@ export class PeerServer {
     }
     if (this.opts.security.tls === null) return null;
     const cert = call.getAuthContext().sslPeerCertificate;
+    // A node certificate is also a server certificate; a client certificate of the same CA must not pass as a node.
+    if (cert?.ext_key_usage !== undefined && !cert.ext_key_usage.includes(SERVER_AUTH_OID)) {
+      const details = `node ${from} presented a certificate without serverAuth (a client certificate?), not a node certificate`;
+      this.onceLog.warn(`sender-eku|${from}`, { from }, `refusing peer traffic: ${details}`);
+      return { code: status.PERMISSION_DENIED, details };
+    }
     if (cert === undefined || checkServerIdentity(node.host, cert) !== undefined) {
       const names = cert === undefined ? [] : certNames(cert);
       const details = `node ${from} is ${node.host} in the config, but its certificate names ${names.join(", ") || "nothing"}`;

@@ -71,6 +71,8 @@ export class ProcessCluster {
   readonly dir: string;
   readonly configPath: string;
   private readonly procs = new Map<number, ChildProcess>();
+  /** Per-node `paxos node` arguments that replace the cluster's extra arguments (see setExtraArgs). */
+  private readonly nodeArgs = new Map<number, readonly string[]>();
   readonly logs = new Map<number, string[]>();
 
   private constructor(
@@ -116,7 +118,7 @@ export class ProcessCluster {
     if (this.isRunning(i)) throw new Error(`node ${i} is running`);
     const child = spawn(
       process.execPath,
-      [PAXOS_BIN, "node", this.configPath, "--self", String(i), "--data-dir", this.dataDir(i), "--log-level", "info", ...this.extraArgs],
+      [PAXOS_BIN, "node", this.configPath, "--self", String(i), "--data-dir", this.dataDir(i), "--log-level", "info", ...(this.nodeArgs.get(i) ?? this.extraArgs)],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     const lines = this.logs.get(i) ?? [];
@@ -124,6 +126,11 @@ export class ProcessCluster {
     child.stdout!.on("data", (d: Buffer) => lines.push(...d.toString().split("\n").filter(Boolean)));
     child.stderr!.on("data", (d: Buffer) => lines.push(...d.toString().split("\n").filter(Boolean)));
     this.procs.set(i, child);
+  }
+
+  /** From its next start on, node i runs with these arguments instead of the cluster's. */
+  setExtraArgs(i: number, args: readonly string[]): void {
+    this.nodeArgs.set(i, args);
   }
 
   isRunning(i: number): boolean {
