@@ -18,6 +18,7 @@ export interface JepsenCommandOptions {
   name: string;
   store: string;
   requestTimeoutMs: number;
+  tls: boolean;
 }
 
 export function parseNemeses(text: string): NemesisKind[] {
@@ -55,6 +56,7 @@ export async function runJepsen(o: JepsenCommandOptions, entryScript: string): P
         name: o.name,
         storeDir: o.store,
         requestTimeoutMs: o.requestTimeoutMs,
+        tls: o.tls,
       },
       entryScript,
     );

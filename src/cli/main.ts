@@ -116,6 +116,7 @@ export function buildProgram(entryScript: string): Command {
     .option("--name <name>", "test name (results go to store/<name>/<time>/)", "paxos")
     .option("--store <dir>", "where results go", "store")
     .option("--request-timeout-ms <ms>", "client timeout per request (then the op is :info)", intOption("timeout", 100, 600_000), 5000)
+    .option("--tls", "mutual TLS end to end: a CA for the run, peers with mutual TLS, HTTPS clients with certificates", false)
     .action(async (o: JepsenCommandOptions) => {
       process.exitCode = await runJepsen(o, entryScript);
     });

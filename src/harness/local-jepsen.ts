@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, rmSync, symlinkSync, writeFileSync, openSync, closeSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { request } from "undici";
+import { request, type Dispatcher } from "undici";
 import { historyFromEvents } from "../check/history.js";
 import { checkHistory } from "../check/linearizability.js";
 import type { ModelName } from "../check/models.js";
@@ -14,7 +14,8 @@ import { checkPrerequisites, createTestNet, destroyTestNet, heal, removeLeftover
 import { runNemesis, type NemesisKind, type NodeControl } from "./nemesis.js";
 import { renderReport } from "./report.js";
 import type { HistoryEvent, NemesisInterval, RunResults } from "./report-types.js";
-import { runWorkload } from "./workload.js";
+import { clientAgent, runWorkload, type ClientTlsFiles } from "./workload.js";
+import { CA_CERT_FILE, clientCertPaths, createCa, createClientCert, createNodeCerts } from "../tls/certs.js";
 
 export interface LocalJepsenOptions {
   readonly nodes: number;
@@ -29,6 +30,12 @@ export interface LocalJepsenOptions {
   readonly name: string;
   readonly storeDir: string;
   readonly requestTimeoutMs: number;
+  /**
+   * Mutual TLS end to end: a CA for the run, a certificate per node (naming
+   * its address), peers with mutual TLS, HTTPS with required client
+   * certificates, and clients that present one.
+   */
+  readonly tls?: boolean;
   /** How to start node i (argv), given the config path, its data dir and log file. Default: this project's `paxos node`. */
   readonly nodeCommand?: (i: number, config: string, dataDir: string, logFile: string) => string[];
   readonly log?: (line: string) => void;
@@ -42,7 +49,7 @@ export interface LocalJepsenOutcome {
 
 const HTTP_PORT = 5000;
 
-function defaultNodeCommand(entry: string) {
+function defaultNodeCommand(entry: string, extraArgs: (i: number) => string[]) {
   return (i: number, config: string, dataDir: string, logFile: string) => [
     process.execPath,
     entry,
@@ -54,7 +61,22 @@ function defaultNodeCommand(entry: string) {
     dataDir,
     "--log-file",
     logFile,
+    ...extraArgs(i),
   ];
+}
+
+/** Certificates for one run: a CA, node-i for node i's address, and a client certificate for the Jepsen clients. */
+async function makeRunCertificates(dir: string, ips: readonly string[]): Promise<{ nodeArgs: (i: number) => string[]; client: ClientTlsFiles }> {
+  await createCa(dir, { commonName: "paxos-ts local Jepsen CA" });
+  await createNodeCerts(dir, ips.map((ip, i) => ({ name: `node-${i}`, hosts: [ip] })));
+  await createClientCert(dir, "jepsen");
+  const ca = join(dir, CA_CERT_FILE);
+  const client = clientCertPaths(dir, "jepsen");
+  const nodeArgs = (i: number) => {
+    const [cert, key] = [join(dir, `node-${i}.crt`), join(dir, `node-${i}.key`)];
+    return ["--peer-cert-file", cert, "--peer-key-file", key, "--peer-trusted-ca-file", ca, "--cert-file", cert, "--key-file", key, "--trusted-ca-file", ca, "--client-cert-auth"];
+  };
+  return { nodeArgs, client: { caFile: ca, certFile: client.cert, keyFile: client.key } };
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -96,8 +118,12 @@ export async function runLocalJepsen(o: LocalJepsenOptions, entryScript: string)
     const theNet = net;
     const config = join(dir, "cluster-config");
     writeFileSync(config, net.nodeIps.map((ip) => `${ip}:${HTTP_PORT}`).join("\n") + "\n");
-    const nodeUrls = net.nodeIps.map((ip) => `http://${ip}:${HTTP_PORT}`);
-    const command = o.nodeCommand ?? defaultNodeCommand(entryScript);
+    const certs = o.tls ? await makeRunCertificates(join(dir, "certs"), net.nodeIps) : null;
+    const nodeUrls = net.nodeIps.map((ip) => `${certs === null ? "http" : "https"}://${ip}:${HTTP_PORT}`);
+    // A token of this run's own: a leftover node of an earlier run on these addresses is refused.
+    const nodeArgs = (i: number) => ["--cluster-token", `local-jepsen-${stamp}`, ...(certs?.nodeArgs(i) ?? [])];
+    const command = o.nodeCommand ?? defaultNodeCommand(entryScript, nodeArgs);
+    const agent: Dispatcher = clientAgent(certs?.client ?? null, 1000);
 
     const start = (i: number) => {
       const nodeDir = join(dir, `n${i}`);
@@ -116,7 +142,7 @@ export async function runLocalJepsen(o: LocalJepsenOptions, entryScript: string)
     };
     const status = async (i: number): Promise<{ leader: number | null; role: string } | null> => {
       try {
-        const r = await request(`${nodeUrls[i]}/status`, { headersTimeout: 1000, bodyTimeout: 1000 });
+        const r = await request(`${nodeUrls[i]}/status`, { dispatcher: agent, headersTimeout: 1000, bodyTimeout: 1000 });
         return r.statusCode === 200 ? ((await r.body.json()) as { leader: number | null; role: string }) : null;
       } catch {
         return null;
@@ -158,14 +184,14 @@ export async function runLocalJepsen(o: LocalJepsenOptions, entryScript: string)
     };
     const first = await waitForLeader(15_000);
     if (first === null) throw new Error("the cluster elected no leader within 15 s of starting");
-    log(`cluster up: ${o.nodes} nodes at ${net.nodeIps.join(", ")}, leader ${first}; results in ${dir}`);
+    log(`cluster up: ${o.nodes} nodes at ${nodeUrls.join(", ")}${certs ? " (mutual TLS: peers and clients)" : ""}, leader ${first}; results in ${dir}`);
 
     const t0 = process.hrtime.bigint();
     const clock = () => Number(process.hrtime.bigint() - t0);
     const endAt = Date.now() + o.timeLimitS * 1000;
     const stopped = () => Date.now() >= endAt;
     const [history, intervals] = await Promise.all([
-      runWorkload({ nodeUrls, concurrency: o.concurrency, rate: o.rate, reads: o.reads, requestTimeoutMs: o.requestTimeoutMs, clock, shouldStop: stopped }),
+      runWorkload({ nodeUrls, concurrency: o.concurrency, rate: o.rate, reads: o.reads, requestTimeoutMs: o.requestTimeoutMs, clock, shouldStop: stopped, tls: certs?.client ?? null }),
       o.nemeses.length === 0 || (o.nemeses.length === 1 && o.nemeses[0] === "none")
         ? Promise.resolve<NemesisInterval[]>([])
         : runNemesis({ kinds: o.nemeses, net, nodes, healthyMs: o.healthyS * 1000, faultyMs: o.faultyS * 1000, clock, stopped, log }),
@@ -177,7 +203,7 @@ export async function runLocalJepsen(o: LocalJepsenOptions, entryScript: string)
       if (!isRunning(i)) start(i);
       else nodes.signal(i, "SIGCONT");
     }
-    const finalCheck = await serveCheck(nodeUrls, waitForLeader);
+    const finalCheck = await serveCheck(nodeUrls, waitForLeader, agent);
     log(`final check: ${finalCheck.detail}`);
 
     for (let i = 0; i < o.nodes; i++) if (isRunning(i)) procs[i]!.kill("SIGTERM");
@@ -201,13 +227,14 @@ export async function runLocalJepsen(o: LocalJepsenOptions, entryScript: string)
   }
 }
 
-async function serveCheck(nodeUrls: readonly string[], waitForLeader: (ms: number) => Promise<number | null>): Promise<RunResults["finalCheck"]> {
+async function serveCheck(nodeUrls: readonly string[], waitForLeader: (ms: number) => Promise<number | null>, agent: Dispatcher): Promise<RunResults["finalCheck"]> {
   const leader = await waitForLeader(20_000);
   if (leader === null) return { ok: false, detail: "no leader within 20 s after healing" };
   const problems: string[] = [];
   for (let i = 0; i < nodeUrls.length; i++) {
     try {
       const r = await request(`${nodeUrls[i]}/proposer/client-request`, {
+        dispatcher: agent,
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ client_id: 999_999_000 + i, command_id: 1, payload: -(i + 1) }),
@@ -274,6 +301,7 @@ function summarize(
     },
     nemesisIntervals: intervals,
     finalCheck,
+    tls: o.tls ?? false,
   };
 }
 

@@ -44,4 +44,6 @@ export interface RunResults {
   nemesisIntervals: NemesisInterval[];
   /** The cluster serves again after healing. */
   finalCheck: { ok: boolean; detail: string };
+  /** Whether the run used mutual TLS between peers and for clients (--tls). */
+  tls: boolean;
 }

@@ -278,6 +278,7 @@ function renderSummary(results: RunResults, _l: Layout): string {
 <tr><th>rate</th><td>${escapeHtml(results.rate)} ops/s</td></tr>
 <tr><th>model</th><td>${escapeHtml(results.model)}</td></tr>
 <tr><th>nemeses</th><td>${results.nemeses.length === 0 ? "none" : escapeHtml(results.nemeses.join(", "))}</td></tr>
+<tr><th>transport</th><td>${results.tls ? "mutual TLS (peers and clients)" : "plaintext"}</td></tr>
 </table></div>
 <div class="card"><h3>Operations</h3><table class="counts">
 <tr><th></th><th class="c-ok">ok</th><th class="c-info">info</th><th class="c-fail">fail</th><th>total</th></tr>

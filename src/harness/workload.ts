@@ -5,6 +5,7 @@
 // which the process continues under a fresh id (p + concurrency), as Jepsen's
 // workers do, since its previous op may still be in flight.
 
+import { readFileSync } from "node:fs";
 import { Agent, request } from "undici";
 import type { HistoryEvent } from "./report-types.js";
 
@@ -18,6 +19,26 @@ export interface WorkloadOptions {
   /** Nanoseconds since the test started. */
   readonly clock: () => number;
   readonly shouldStop: () => boolean;
+  /** HTTPS with this CA and client certificate (nodes started with --client-cert-auth); null: plain HTTP. */
+  readonly tls?: ClientTlsFiles | null;
+}
+
+/** A client's TLS files: the CA that signed the nodes' certificates, and its own certificate and key. */
+export interface ClientTlsFiles {
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+/** An HTTP(S) client (one connection pool) for the nodes. */
+export function clientAgent(tls: ClientTlsFiles | null, connectTimeoutMs: number): Agent {
+  return new Agent({
+    keepAliveTimeout: 10_000,
+    connect: {
+      timeout: connectTimeoutMs,
+      ...(tls === null ? {} : { ca: readFileSync(tls.caFile), cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }),
+    },
+  });
 }
 
 type Outcome = { type: "ok" | "fail" | "info"; state: number[] | null; error?: string };
@@ -61,7 +82,7 @@ async function call(agent: Agent, url: string, init: { method: "GET" | "POST"; b
 export async function runWorkload(o: WorkloadOptions): Promise<HistoryEvent[]> {
   const history: HistoryEvent[] = [];
   let nextValue = 1;
-  const agents = o.nodeUrls.map(() => new Agent({ connect: { timeout: o.requestTimeoutMs }, keepAliveTimeout: 10_000 }));
+  const agents = o.nodeUrls.map(() => clientAgent(o.tls ?? null, o.requestTimeoutMs));
   // Each process waits on average concurrency/rate seconds between ops (Jepsen's stagger).
   const meanGapMs = (1000 * o.concurrency) / o.rate;
   const worker = async (slot: number) => {

@@ -51,7 +51,7 @@ describe.skipIf(!canRun)("the local Jepsen harness (root, ip, iptables)", () => 
     expect(leftovers()).toEqual([]);
   }, 60_000);
 
-  it("passes a short run of the real cluster under partitions and kills, and cleans up", async () => {
+  it("passes a short run of the real cluster with mutual TLS under partitions and kills, and cleans up", async () => {
     const outcome = await runLocalJepsen(
       {
         nodes: 3,
@@ -66,10 +66,17 @@ describe.skipIf(!canRun)("the local Jepsen harness (root, ip, iptables)", () => 
         name: "short",
         storeDir: store,
         requestTimeoutMs: 3000,
+        tls: true,
         log: () => {},
       },
       PAXOS_BIN,
     );
+    // TLS really was on, by the nodes' own account: peers and clients, with client certificates.
+    for (let i = 0; i < 3; i++) {
+      const started = readFileSync(join(outcome.dir, `n${i}`, "node.log"), "utf8").split("\n").find((l) => l.includes('"node started"'));
+      expect(started).toContain('"peerTls":true');
+      expect(started).toContain('"clientTls":"client certificates required"');
+    }
     expect(outcome.results.explanation).toBe("");
     expect(outcome.results.valid).toBe(true);
     expect(outcome.results.finalCheck.ok).toBe(true);

@@ -122,6 +122,7 @@ function resultsFor(history: HistoryEvent[], over: Partial<RunResults> = {}): Ru
     latencyMs: { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), max: lats[lats.length - 1] ?? 0 },
     nemesisIntervals: [],
     finalCheck: { ok: true, detail: "all 5 nodes answered a read with 1,234 items within 3 s" },
+    tls: false,
     ...over,
   };
 }
