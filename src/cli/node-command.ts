@@ -7,7 +7,7 @@ import { pino } from "pino";
 import { findSelf, loadClusterConfig } from "../config/cluster-config.js";
 import { ClusterNode, DEFAULT_TIMING } from "../node/cluster-node.js";
 import { DEFAULT_CLUSTER_TOKEN } from "../storage/cluster-identity.js";
-import { describeMaterial, loadTlsMaterial, TlsConfigError, type TlsMaterial } from "../tls/tls-material.js";
+import { describeMaterial, expiresSoon, loadTlsMaterial, TlsConfigError, type TlsMaterial } from "../tls/tls-material.js";
 import type { ClientTls } from "../transport/client-grpc-server.js";
 import { UsageError } from "./client-command.js";
 
@@ -115,17 +115,21 @@ export async function runNode(configPath: string, o: NodeCommandOptions): Promis
     clientTls: tls.client,
   });
   await node.start();
-  for (const [what, m] of [["peer", tls.peer], ["client", tls.client?.material ?? null]] as const) {
-    if (m !== null) logger.info(describeMaterial(m), `${what} TLS certificate loaded`);
-  }
+  const logLoaded = (t: NodeTls, how: string) => {
+    for (const [what, m] of [["peer", t.peer], ["client", t.client?.material ?? null]] as const) {
+      if (m === null) continue;
+      logger.info(describeMaterial(m), `${what} TLS certificate ${how}`);
+      const days = expiresSoon(m);
+      if (days !== null) logger.warn(describeMaterial(m), `${what} TLS certificate expires in ${days} days: make a new one and send SIGHUP`);
+    }
+  };
+  logLoaded(tls, "loaded");
   // Certificate rotation: SIGHUP reads the files again; new connections use them. A bad file keeps the old ones.
   process.on("SIGHUP", () => {
     try {
       const fresh = loadNodeTls(o);
       node.reloadCertificates(fresh.peer, fresh.client);
-      for (const [what, m] of [["peer", fresh.peer], ["client", fresh.client?.material ?? null]] as const) {
-        if (m !== null) logger.info(describeMaterial(m), `${what} TLS certificate reloaded (SIGHUP)`);
-      }
+      logLoaded(fresh, "reloaded (SIGHUP)");
       if (fresh.peer === null && fresh.client === null) logger.info("SIGHUP: this node uses no TLS certificates; nothing to reload");
     } catch (e) {
       logger.error({ err: (e as Error).message }, "SIGHUP: cannot reload the TLS certificates; keeping the ones in use");

@@ -85,6 +85,7 @@ export class ClusterNode implements NodeService, PeerInbox {
   private clientGrpc: ClientGrpcServer | null = null;
   private gateway: Gateway | null = null;
   private security!: PeerSecurity;
+  private clientTls: ClientTls | null = null;
   /** Reads waiting until this node's list is `length` long, in arrival order. */
   private appliedWaiters: { length: number; resolve: (reached: boolean) => void }[] = [];
   private readonly links = new Map<NodeId, PeerLink>();
@@ -128,6 +129,7 @@ export class ClusterNode implements NodeService, PeerInbox {
     const clusterId = clusterIdFor(this.opts.clusterToken ?? DEFAULT_CLUSTER_TOKEN, this.nodes);
     if (await claimDataDir(this.opts.dataDir, clusterId)) this.log.info({ cluster: clusterId }, "recorded the cluster id in the data directory");
     this.security = { clusterId, tls: this.opts.peerTls ?? null };
+    this.clientTls = this.opts.clientTls ?? null;
     if (this.security.tls === null) {
       this.log.warn({ peerPort: this.self.peerPort }, "peers are not authenticated (no --peer-cert-file): anyone who can reach the peer port can take part in consensus");
     }
@@ -205,6 +207,7 @@ export class ClusterNode implements NodeService, PeerInbox {
       for (const l of this.links.values()) l.reload(this.security);
     }
     if (clientTls !== null) {
+      this.clientTls = clientTls;
       this.clientGrpc?.reload(clientTls.material);
       this.gateway?.reloadTls(clientTls.material);
     }
@@ -423,6 +426,10 @@ export class ClusterNode implements NodeService, PeerInbox {
       peerMessagesSent: () => sum((l) => l.sent),
       peerMessagesDropped: () => sum((l) => l.dropped),
       clientRequests: () => this.clientRequests,
+      certificateExpiry: () => ({
+        peer: this.security.tls === null ? null : Date.parse(this.security.tls.leaf.validTo),
+        client: this.clientTls === null ? null : Date.parse(this.clientTls.material.leaf.validTo),
+      }),
     });
     return this.metrics.metrics();
   }

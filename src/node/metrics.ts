@@ -12,6 +12,8 @@ export interface MetricSources {
   peerMessagesSent(): number;
   peerMessagesDropped(): number;
   clientRequests(): number;
+  /** When this node's peer and client TLS certificates expire (ms since the epoch), null without TLS. */
+  certificateExpiry(): { peer: number | null; client: number | null };
 }
 
 export function nodeMetrics(src: MetricSources): Registry {
@@ -46,5 +48,10 @@ export function nodeMetrics(src: MetricSources): Registry {
   gauge("paxos_list_length", "length of the replicated list", () => src.status().listLength);
   gauge("paxos_is_leader", "1 while this node leads", () => (src.status().role === "leader" ? 1 : 0));
   gauge("paxos_promised_round", "round of the highest promised ballot", () => src.status().promised.round);
+  // Alert on these before they pass: an expired certificate cuts the node off from its peers or clients.
+  for (const use of ["peer", "client"] as const) {
+    if (src.certificateExpiry()[use] === null) continue;
+    gauge(`paxos_${use}_certificate_expiry_timestamp_seconds`, `when this node's ${use} TLS certificate expires (Unix time)`, () => (src.certificateExpiry()[use] ?? 0) / 1000);
+  }
   return registry;
 }

@@ -111,7 +111,16 @@ export function loadTlsMaterial(files: TlsFiles, flags: { cert: string; key: str
   return { files, cert, key, ca, leaf };
 }
 
+/** Days before expiry from which loading a certificate warns. */
+export const EXPIRY_WARNING_DAYS = 30;
+
 /** One line for logs: who the certificate names and until when it is valid. */
 export function describeMaterial(m: TlsMaterial): Record<string, unknown> {
   return { cert: m.files.certFile, names: certNames(m.leaf), validTo: new Date(m.leaf.validTo).toISOString() };
+}
+
+/** Days until the certificate expires, when that is soon enough to warn about. */
+export function expiresSoon(m: TlsMaterial, now = Date.now()): number | null {
+  const days = (Date.parse(m.leaf.validTo) - now) / 86_400_000;
+  return days < EXPIRY_WARNING_DAYS ? Math.floor(days) : null;
 }

@@ -190,7 +190,8 @@ export class PeerLink {
   private report(err: ServiceError): void {
     const refused = err.code === status.UNAUTHENTICATED || err.code === status.PERMISSION_DENIED || err.code === status.FAILED_PRECONDITION;
     // grpc-js puts a timestamp into "No connection established" details: compare without it.
-    const error = `${status[err.code] ?? err.code}: ${err.details.replace(/\s*\(\d{4}-\d\d-\d\dT[^)]*\)/g, "")}`.trim();
+    const details = err.details.replace(/\s*\(\d{4}-\d\d-\d\dT[^)]*\)/g, "").replace(/\s*Resolution note:\s*$/, "");
+    const error = `${status[err.code] ?? err.code}: ${details}`.trim();
     if (error === this.lastReported) return;
     this.lastReported = error;
     this.onEvent(this.peer, { kind: refused ? "refused" : "unreachable", error });
