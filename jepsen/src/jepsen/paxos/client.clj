@@ -1,20 +1,23 @@
 (ns jepsen.paxos.client
   "The Jepsen client: each op goes over HTTP JSON (jepsen.paxos.http) to node
-  (process mod node-count)."
+  (process mod node-count); with --tls, over HTTPS, trusting the run's CA
+  and presenting its client certificate client.jepsen.crt."
   (:require [jepsen.client :as client]
+            [jepsen.paxos.db :as pdb]
             [jepsen.paxos.http :as http]))
 
-(defrecord Client [http-client counter client-id-base]
+(defrecord Client [http-client tls counter client-id-base]
   client/Client
   (open! [this test node]
-    (assoc this :http-client (http/make-client)))
+    (let [tls (pdb/client-tls test)]
+      (assoc this :http-client (http/make-client tls), :tls tls)))
 
   (setup! [this test])
 
   (invoke! [this test op]
     (let [nodes (vec (:nodes test))
           p     (:process op)
-          url   (http/base-url (nth nodes (mod p (count nodes))) (:http-port test))
+          url   (http/base-url (nth nodes (mod p (count nodes))) (:http-port test) tls)
           opts  {:timeout-ms (:request-timeout-ms test)}]
       (case (:f op)
         :append

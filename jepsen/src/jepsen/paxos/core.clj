@@ -40,6 +40,13 @@
           {:f :append, :value (swap! last-value inc)})))
     (map (fn [v] {:f :append, :value v}) (range))))
 
+(defn cluster-token
+  "A token of its own for every test run: a node left over from an earlier
+  run on the same workers (or its data directory) belongs to another cluster
+  and is refused."
+  []
+  (str "jepsen-" (java.util.UUID/randomUUID)))
+
 (defn paxos-test
   "Builds the test map from the parsed command-line options."
   [opts]
@@ -48,7 +55,12 @@
     (merge tests/noop-test
            opts
            {:name      (str "paxos-ts " (name nemesis-kind) " " (name model-kind)
-                            (when (:reads opts) " reads"))
+                            (when (:reads opts) " reads")
+                            (when (:tls opts) " tls"))
+            :cluster-token (cluster-token)
+            ; With --tls, the run's certificates, made once (pdb/tls-files).
+            :tls-files (atom nil)
+            :nonserializable-keys [:tls-files]
             :os        debian/os
             :db        (pdb/db)
             :client    (pclient/client)
@@ -99,9 +111,13 @@
     :default  12000
     :parse-fn #(Long/parseLong %)
     :validate [pos? "Must be positive"]]
-   [nil "--http-port PORT" "The nodes' HTTP port (gRPC uses PORT + 1000)"
+   [nil "--http-port PORT" "The nodes' HTTP port (gRPC clients use PORT + 1000, peers PORT + 2000)"
     :default  5000
     :parse-fn #(Long/parseLong %)]
+   [nil "--tls" "Mutual TLS between the nodes, HTTPS with client certificates for the clients (certificates made per run with paxos certs)"
+    :default false]
+   [nil "--paxos-root DIR" "The paxos-ts checkout on this control node (with node_modules and dist/) whose `paxos certs` makes the --tls certificates"
+    :default ".."]
    [nil "--package FILE" "paxos-ts tarball on this control node (bin/package.sh makes it)"
     :default "paxos-ts.tgz"]
    [nil "--install-dir DIR" "Where the workers unpack paxos-ts"

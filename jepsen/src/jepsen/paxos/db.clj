@@ -4,13 +4,19 @@
 
   Every path comes from the test map (command-line options): :package (the
   tarball built on the control node by bin/package.sh), :install-dir,
-  :data-dir, :log-dir and :http-port."
+  :data-dir, :log-dir and :http-port. Every node of a run gets the run's
+  :cluster-token. With :tls, the control node makes the run's certificates
+  once (tls-files), each worker gets the CA's certificate and its own node
+  certificate and key, and the node runs with mutual TLS between peers and
+  HTTPS for clients, requiring client certificates."
   (:require [clojure.string :as str]
             [clojure.tools.logging :refer [info]]
             [jepsen [control :as c]
-                    [db :as db]]
+                    [db :as db]
+                    [store :as store]]
             [jepsen.control.util :as cu]
-            [jepsen.os.debian :as debian]))
+            [jepsen.os.debian :as debian]
+            [jepsen.paxos.certs :as certs]))
 
 (def nodesource-key "https://deb.nodesource.com/gpgkey/nodesource-repo.gpg.key")
 (def nodesource-keyring "/etc/apt/keyrings/nodesource.gpg")
@@ -52,7 +58,56 @@
      :log      (str log-dir "/paxos.log")   ; the node's JSON log (pino)
      :stdout   (str log-dir "/stdout.log")  ; its stdout and stderr
      :config   (str (:install-dir test) "/jepsen-config")
+     :certs    (str (:install-dir test) "/certs") ; ca.crt, node.crt, node.key
      :pidfile  (str log-dir "/paxos.pid")}))
+
+(defn- node-index
+  "node's 0-based line in the config (the order of :nodes)."
+  [test node]
+  (.indexOf ^java.util.List (vec (:nodes test)) node))
+
+(defn config-lines
+  "The cluster config, one line per Jepsen node in :nodes order:
+  host:http-port. Each node serves gRPC clients on http-port + 1000 and its
+  peers on http-port + 2000."
+  [test]
+  (map #(str % ":" (:http-port test)) (:nodes test)))
+
+(def client-user
+  "The Jepsen clients' certificate: client.jepsen.crt."
+  "jepsen")
+
+(defn- make-tls-files!
+  "Makes the run's CA, node and client certificates in the test's store
+  directory (certs/), then deletes the CA's key: nothing signs anything
+  after that."
+  [test]
+  (let [dir (store/path test "certs")]
+    (info "making this run's certificates in" (str dir) "with" (:paxos-root test))
+    (certs/forget-ca-key!
+      (certs/make! {:repo-root    (:paxos-root test)
+                    :dir          dir
+                    :config-lines (config-lines test)
+                    :users        [client-user]}))))
+
+(defn tls-files
+  "With :tls, this run's certificates (as jepsen.paxos.certs/make! returns
+  them), made on the control node by the first caller and the same for every
+  later one: setup! runs on every node at once, and clients open later.
+  :tls-files holds them (an atom, made by the test map). nil without :tls."
+  [test]
+  (when (:tls test)
+    (let [holder (:tls-files test)]
+      (locking holder
+        (or @holder (reset! holder (make-tls-files! test)))))))
+
+(defn client-tls
+  "make-client options (jepsen.paxos.http) for the Jepsen clients: the run's
+  CA and client.jepsen.crt with TLS, {} without."
+  [test]
+  (if-let [files (tls-files test)]
+    (certs/client-tls files client-user)
+    {}))
 
 (defn install-package!
   "Uploads the paxos-ts tarball, unpacks it into the install dir and installs
@@ -73,20 +128,45 @@
           (c/exec :npm :install :--omit=dev :--no-audit :--no-fund))))))
 
 (defn write-config!
-  "One line per Jepsen node: host:http-port (gRPC on http-port + 1000)."
+  "Writes config-lines to the worker's config file."
   [test]
   (let [{:keys [config]} (paths test)]
     (c/su
-      (cu/write-file! (str (str/join "\n" (map #(str % ":" (:http-port test))
-                                               (:nodes test)))
-                           "\n")
-                      config))))
+      (cu/write-file! (str (str/join "\n" (config-lines test)) "\n") config))))
+
+(defn install-certs!
+  "Uploads the CA's certificate and this node's certificate and key (never
+  the CA's key) into the certs dir, which only root can read. scp runs as the
+  SSH user, so the files go through a private temporary directory."
+  [test node]
+  (let [{:keys [certs]} (paths test)
+        files (tls-files test)
+        {:keys [cert-file key-file]} (nth (:nodes files) (node-index test node))
+        tmp   (c/exec :mktemp :-d "/tmp/paxos-ts-certs.XXXXXX")]
+    (c/upload (:ca-file files) (str tmp "/ca.crt"))
+    (c/upload cert-file (str tmp "/node.crt"))
+    (c/upload key-file (str tmp "/node.key"))
+    (c/su
+      (c/exec :rm :-rf certs)
+      (c/exec :mkdir :-p :-m "0700" certs)
+      (c/exec :install :-m "0644" (str tmp "/ca.crt") (str tmp "/node.crt") certs)
+      (c/exec :install :-m "0600" (str tmp "/node.key") certs)
+      (c/exec :rm :-rf tmp))))
+
+(defn tls-args
+  "The node's TLS flags (jepsen.paxos.certs/node-flags) for the files
+  install-certs! put in certs-dir."
+  [certs-dir]
+  (certs/node-flags {:ca-file   (str certs-dir "/ca.crt")
+                     :cert-file (str certs-dir "/node.crt")
+                     :key-file  (str certs-dir "/node.key")}))
 
 (defn start-node!
-  "Starts this worker's node under start-stop-daemon with a pidfile."
+  "Starts this worker's node under start-stop-daemon with a pidfile, with
+  the run's cluster token and, with :tls, the TLS flags."
   [test node]
-  (let [{:keys [install data log-dir log stdout config pidfile]} (paths test)
-        self (str (.indexOf ^java.util.List (vec (:nodes test)) node))]
+  (let [{:keys [install data log-dir log stdout config certs pidfile]} (paths test)
+        self (str (node-index test node))]
     (c/su
       (c/exec :mkdir :-p data log-dir)
       (let [node-bin (c/exec :readlink :-f (c/exec :which :node))]
@@ -99,7 +179,9 @@
           (str install "/bin/paxos.js") :node config
           :--self self
           :--data-dir data
-          :--log-file log)))))
+          :--log-file log
+          :--cluster-token (:cluster-token test)
+          (when (:tls test) (tls-args certs)))))))
 
 (defn stop-node!
   "SIGTERM (a clean stop), then SIGKILL after 10 s."
@@ -120,10 +202,12 @@
 (defrecord DB []
   db/DB
   (setup! [this test node]
+    (tls-files test) ; with --tls, fails here at once if no certificates can be made
     (install-nodejs!)
     (c/su (debian/install [:netcat-openbsd]))
     (install-package! test)
     (write-config! test)
+    (when (:tls test) (install-certs! test node))
     (start-node! test node)
     (cu/await-tcp-port (:http-port test) {:timeout 60000})
     ; Let the cluster elect a leader before the clients start.
@@ -132,8 +216,8 @@
   (teardown! [this test node]
     (info node "tearing down paxos-ts")
     (stop-node! test)
-    (let [{:keys [data log stdout]} (paths test)]
-      (c/su (c/exec :rm :-rf data log stdout))))
+    (let [{:keys [data log stdout certs]} (paths test)]
+      (c/su (c/exec :rm :-rf data log stdout certs))))
 
   db/LogFiles
   (log-files [this test node]

@@ -1,7 +1,9 @@
 (ns jepsen.paxos.http
   "The HTTP JSON client for one paxos-ts node: POST /proposer/client-request
-  and GET /state, over the JDK's java.net.http. Needs only Clojure,
-  clojure.data.json and the JDK (no Jepsen), so it is tested without Jepsen.
+  and GET /state, over the JDK's java.net.http, in plain HTTP or in HTTPS
+  with the cluster's CA and, when the nodes require one, a client
+  certificate (see make-client). Needs only Clojure, clojure.data.json and
+  the JDK (no Jepsen), so it is tested without Jepsen.
 
   Every call returns a map whose :type says what Jepsen may conclude:
 
@@ -13,20 +15,35 @@
   For appends:
     200 {\"state\": [...]}                         -> :ok
     400 {\"error\": ...}                           -> :fail (bad input, nothing appended)
+    403 {\"error\": ...}                           -> :fail: the node refused the
+      connection's client certificate (missing, or not signed by the cluster's
+      CA); it checks that before it looks at the request at all
     503 {\"outcome\": \"not_applied\"}               -> :fail
     503 {\"outcome\": \"unknown\"} (or no outcome)   -> :info
     any other status, a malformed 200 body        -> :info
     connection refused (java.net.ConnectException) -> :fail: the TCP connection
       was never established, so no byte of the request reached a server
-    request timeout, connect timeout, reset, EOF  -> :info
+    TLS handshake failed (javax.net.ssl.SSLHandshakeException: the node's
+      certificate is not signed by our CA or does not name the host we
+      dialled, or the node refused the handshake) -> :fail: the request is
+      written only once the handshake is complete, and a node hands nothing
+      to its HTTP layer from a connection whose handshake failed
+    request timeout, connect timeout, reset, EOF, any other TLS error -> :info
 
   Reads change nothing, so every failed or timed-out read is :fail."
-  (:require [clojure.data.json :as json])
+  (:require [clojure.data.json :as json]
+            [clojure.java.io :as io])
   (:import (java.net ConnectException URI)
            (java.net.http HttpClient HttpClient$Version HttpRequest
                           HttpRequest$BodyPublishers HttpResponse
                           HttpResponse$BodyHandlers HttpTimeoutException)
-           (java.time Duration)))
+           (java.security KeyFactory KeyStore PrivateKey)
+           (java.security.cert Certificate CertificateFactory)
+           (java.security.spec PKCS8EncodedKeySpec)
+           (java.time Duration)
+           (java.util Base64)
+           (javax.net.ssl KeyManagerFactory SSLContext SSLHandshakeException
+                          TrustManagerFactory)))
 
 (def default-timeout-ms
   "Per-request timeout. The server answers every request within 10 s (its
@@ -35,20 +52,119 @@
 
 (def default-connect-timeout-ms 2000)
 
+;; TLS from PEM files, with the JDK only.
+
+(defn read-certificates
+  "Every X.509 certificate in a PEM file (or DER), in order."
+  [file]
+  (with-open [in (io/input-stream (io/file file))]
+    (let [certs (vec (.generateCertificates (CertificateFactory/getInstance "X.509") in))]
+      (when (empty? certs)
+        (throw (ex-info (str "no certificate in " file) {:file (str file)})))
+      certs)))
+
+(defn- pem-body
+  "The bytes between -----BEGIN label----- and -----END label----- in text,
+  or nil."
+  [^String text label]
+  (when-let [[_ b64] (re-find (re-pattern (str "(?s)-----BEGIN " label "-----(.*?)-----END "
+                                               label "-----"))
+                              text)]
+    (.decode (Base64/getMimeDecoder) ^String b64)))
+
+(defn read-private-key
+  "The unencrypted PKCS#8 private key (-----BEGIN PRIVATE KEY-----) in a PEM
+  file: EC (what `paxos certs` writes: ECDSA P-256), else RSA."
+  ^PrivateKey [file]
+  (let [text (slurp (io/file file))
+        der  (pem-body text "PRIVATE KEY")]
+    (when-not der
+      (throw (ex-info (str file " holds no unencrypted PKCS#8 key (-----BEGIN PRIVATE KEY-----)"
+                           (when (re-find #"BEGIN (EC|RSA) PRIVATE KEY" text)
+                             "; convert it with openssl pkcs8 -topk8 -nocrypt"))
+                      {:file (str file)})))
+    (let [spec (PKCS8EncodedKeySpec. der)]
+      (try (.generatePrivate (KeyFactory/getInstance "EC") spec)
+           (catch java.security.spec.InvalidKeySpecException _
+             (try (.generatePrivate (KeyFactory/getInstance "RSA") spec)
+                  (catch java.security.spec.InvalidKeySpecException e
+                    (throw (ex-info (str file ": neither an EC nor an RSA PKCS#8 key")
+                                    {:file (str file)} e)))))))))
+
+(defn- empty-key-store
+  ^KeyStore []
+  (doto (KeyStore/getInstance "PKCS12") (.load nil nil)))
+
+(defn- trust-managers
+  "Trust managers that accept the certificates in ca-file (and nothing else),
+  or nil (the JDK's default CAs) without one."
+  [ca-file]
+  (when ca-file
+    (let [ks (empty-key-store)]
+      (doseq [[i cert] (map-indexed vector (read-certificates ca-file))]
+        (.setCertificateEntry ks (str "ca-" i) cert))
+      (.getTrustManagers (doto (TrustManagerFactory/getInstance
+                                 (TrustManagerFactory/getDefaultAlgorithm))
+                           (.init ks))))))
+
+(defn- key-managers
+  "Key managers presenting the certificate chain in cert-file with the key in
+  key-file, or nil (no certificate) without them."
+  [cert-file key-file]
+  (when (or cert-file key-file)
+    (when-not (and cert-file key-file)
+      (throw (ex-info "a client certificate needs both :cert-file and :key-file"
+                      {:cert-file cert-file, :key-file key-file})))
+    (let [password (char-array 0)
+          ks       (empty-key-store)]
+      (.setKeyEntry ks "self" (read-private-key key-file) password
+                    (into-array Certificate (read-certificates cert-file)))
+      (.getKeyManagers (doto (KeyManagerFactory/getInstance
+                               (KeyManagerFactory/getDefaultAlgorithm))
+                         (.init ks password))))))
+
+(defn ssl-context
+  "A javax.net.ssl.SSLContext from PEM files: :ca-file, the CA(s) whose
+  signature a peer's certificate must carry (without it, the JDK's default
+  CAs); :cert-file and :key-file, the certificate (chain) and PKCS#8 key to
+  present. Clients present the latter when the server asks; a server (in
+  tests) serves them."
+  ^SSLContext [{:keys [ca-file cert-file key-file]}]
+  (doto (SSLContext/getInstance "TLS")
+    (.init (key-managers cert-file key-file) (trust-managers ca-file) nil)))
+
+(defn tls?
+  "Whether these make-client options ask for TLS."
+  [opts]
+  (boolean (some opts [:ca-file :cert-file :key-file])))
+
 (defn make-client
-  "A java.net.http.HttpClient speaking HTTP/1.1 with a connect timeout."
+  "A java.net.http.HttpClient speaking HTTP/1.1 with a connect timeout. With
+  any of :ca-file, :cert-file, :key-file (PEM files, see ssl-context) it
+  speaks HTTPS: it trusts only :ca-file's CA and presents the client
+  certificate :cert-file with :key-file when the node asks for one. The
+  JDK's client checks that the node's certificate names the host of the URL
+  (its hostname verification stays on: the node certificates of `paxos
+  certs` name the hosts as written in the config; only the system property
+  jdk.internal.httpclient.disableHostnameVerification turns it off). Use
+  base-url with the same options for https:// URLs."
   ([] (make-client {}))
   ([{:keys [connect-timeout-ms]
-     :or   {connect-timeout-ms default-connect-timeout-ms}}]
-   (-> (HttpClient/newBuilder)
-       (.version HttpClient$Version/HTTP_1_1)
-       (.connectTimeout (Duration/ofMillis connect-timeout-ms))
-       (.build))))
+     :or   {connect-timeout-ms default-connect-timeout-ms}
+     :as   opts}]
+   (cond-> (HttpClient/newBuilder)
+     true        (.version HttpClient$Version/HTTP_1_1)
+     true        (.connectTimeout (Duration/ofMillis connect-timeout-ms))
+     (tls? opts) (.sslContext (ssl-context opts))
+     true        (.build))))
 
 (defn base-url
-  "http://host:port"
-  [host port]
-  (str "http://" host ":" port))
+  "http://host:port, or https://host:port when tls (a make-client options map
+  with TLS files, or true) says so."
+  ([host port] (base-url host port nil))
+  ([host port tls]
+   (str (if (or (true? tls) (and (map? tls) (tls? tls))) "https" "http")
+        "://" host ":" port)))
 
 (defn- parse-json
   "Parses a JSON body, or returns nil if it is not JSON."
@@ -91,6 +207,9 @@
     (instance? ConnectException e)
     {:type :fail, :error [:connection-refused (str (.getMessage e))]}
 
+    (instance? SSLHandshakeException e)
+    {:type :fail, :error [:tls-handshake (str (.getMessage e))]}
+
     :else
     {:type :info, :error [:io (.getName (class e)) (str (.getMessage e))]}))
 
@@ -117,6 +236,7 @@
            200 (or (ok-state body)
                    {:type :info, :error [:malformed-reply status body]})
            400 {:type :fail, :error [:bad-request (:error reply)]}
+           403 {:type :fail, :error [:forbidden (or (:error reply) body)]}
            503 (if (= "not_applied" (:outcome reply))
                  {:type :fail, :error [:not-applied (:error reply)]}
                  {:type :info, :error [:unknown (:error reply)]})

@@ -1,17 +1,23 @@
 (ns jepsen.paxos.http-test
-  "jepsen.paxos.http against a real local 3-node paxos-ts cluster (OS
-  processes on 127.0.0.1, started and stopped here), and against tiny local
-  servers that misbehave on purpose."
+  "jepsen.paxos.http against real local 3-node paxos-ts clusters (OS
+  processes on 127.0.0.1, started and stopped here): one in plain HTTP, one
+  with TLS everywhere (certificates from `paxos certs`, client certificates
+  required), and against tiny local servers that misbehave on purpose."
   (:require [clojure.java.io :as io]
             [clojure.string :as str]
             [clojure.test :refer [deftest is testing use-fixtures]]
+            [jepsen.paxos.certs :as certs]
             [jepsen.paxos.http :as http]
             [jepsen.paxos.model-core :as mc]
             [jepsen.paxos.test-support :refer [linearizable?]])
-  (:import (com.sun.net.httpserver HttpExchange HttpHandler HttpServer)
+  (:import (com.sun.net.httpserver HttpExchange HttpHandler HttpServer
+                                   HttpsConfigurator HttpsServer)
            (java.net InetSocketAddress ServerSocket)
            (java.nio.file Files)
            (java.nio.file.attribute FileAttribute)
+           (java.security KeyPairGenerator)
+           (java.security.interfaces ECPrivateKey RSAPrivateKey)
+           (java.util Base64)
            (java.util.concurrent TimeUnit)))
 
 (def repo-root
@@ -52,30 +58,56 @@
               (throw (ex-info "no leader elected in 30 s" {:last r}))
               :else (do (Thread/sleep 200) (recur (inc i))))))))
 
-(defn cluster-fixture [f]
-  (let [dir    (.toFile (Files/createTempDirectory "paxos-jepsen-test"
-                                                   (make-array FileAttribute 0)))
-        ports  (vec (repeatedly 3 (fn [] [(free-port) (free-port)])))
+(defn- temp-dir
+  ^java.io.File [prefix]
+  (.toFile (Files/createTempDirectory prefix (make-array FileAttribute 0))))
+
+(defn- delete-tree! [^java.io.File dir]
+  (doseq [^java.io.File file (reverse (file-seq dir))] (.delete file)))
+
+(defn with-cluster
+  "Starts a 3-node cluster on free loopback ports (HTTP, gRPC and peer port
+  of each given in the config), with a cluster token of its own, waits for a
+  leader, calls (f cluster), then stops it and deletes its files. cluster:
+  {:urls [...], :client-tls make-client options, :certs (make!'s map), :dir}.
+  With :tls, a fresh CA and certificates from `paxos certs` (in dir/certs),
+  and every node runs with jepsen.paxos.certs/node-flags, as on EC2: mutual
+  TLS between peers, HTTPS requiring client certificates; the client
+  presents client.jepsen.crt."
+  [{:keys [tls]} f]
+  (let [dir    (temp-dir "paxos-jepsen-test")
+        ports  (vec (repeatedly 3 (fn [] [(free-port) (free-port) (free-port)])))
+        lines  (vec (for [[h g p] ports] (str "127.0.0.1:" h ":" g ":" p)))
         config (io/file dir "config")
         script (.getCanonicalPath (io/file repo-root "bin" "paxos.js"))
+        token  (str "http-test-" (java.util.UUID/randomUUID))
         procs  (atom [])]
-    (spit config (str/join "\n" (for [[h g] ports] (str "127.0.0.1:" h ":" g))))
+    (spit config (str/join "\n" lines))
     (try
-      (doseq [i (range 3)]
-        (let [pb (doto (ProcessBuilder.
-                         ^java.util.List
-                         ["node" script "node" (.getPath config)
-                          "--self" (str i)
-                          "--data-dir" (.getPath (io/file dir (str "node-" i)))
-                          "--log-file" (.getPath (io/file dir (str "node-" i ".log")))])
-                   (.redirectErrorStream true)
-                   (.redirectOutput (io/file dir (str "node-" i ".out"))))
-              p  (.start pb)]
-          (record-pid! p)
-          (swap! procs conj p)))
-      (let [urls (mapv (fn [[h _]] (http/base-url "127.0.0.1" h)) ports)]
-        (await-leader! (http/make-client) (first urls))
-        (binding [*urls* urls] (f)))
+      (let [crts     (when tls
+                       (certs/make! {:repo-root repo-root, :dir (io/file dir "certs"),
+                                     :config-lines lines, :users ["jepsen"]}))
+            client   (if crts (certs/client-tls crts "jepsen") {})
+            tls-args (fn [i] (when crts
+                               (certs/node-flags (assoc (get-in crts [:nodes i])
+                                                        :ca-file (:ca-file crts)))))]
+        (doseq [i (range 3)]
+          (let [pb (doto (ProcessBuilder.
+                           ^java.util.List
+                           (into ["node" script "node" (.getPath config)
+                                  "--self" (str i)
+                                  "--cluster-token" token
+                                  "--data-dir" (.getPath (io/file dir (str "node-" i)))
+                                  "--log-file" (.getPath (io/file dir (str "node-" i ".log")))]
+                                 (tls-args i)))
+                     (.redirectErrorStream true)
+                     (.redirectOutput (io/file dir (str "node-" i ".out"))))
+                p  (.start pb)]
+            (record-pid! p)
+            (swap! procs conj p)))
+        (let [urls (mapv (fn [[h _]] (http/base-url "127.0.0.1" h client)) ports)]
+          (await-leader! (http/make-client client) (first urls))
+          (f {:urls urls, :client-tls client, :certs crts, :dir dir})))
       (catch Throwable t
         (doseq [i (range 3)]
           (let [out (io/file dir (str "node-" i ".out"))]
@@ -84,7 +116,10 @@
         (throw t))
       (finally
         (stop! @procs)
-        (doseq [^java.io.File file (reverse (file-seq dir))] (.delete file))))))
+        (delete-tree! dir)))))
+
+(defn cluster-fixture [f]
+  (with-cluster {} (fn [{:keys [urls]}] (binding [*urls* urls] (f)))))
 
 (use-fixtures :once cluster-fixture)
 
@@ -220,3 +255,170 @@
             (let [rr (http/read-state client url)]
               (is (= (if (= :ok type) :ok :fail) (:type rr))
                   (str "read: " status " " body " -> " (pr-str rr))))))))))
+
+;; TLS: PEM files, a cluster with client certificates, hostname verification.
+
+(defn- pem
+  "PEM text of der bytes under label."
+  [label ^bytes der]
+  (str "-----BEGIN " label "-----\n"
+       (.encodeToString (Base64/getMimeEncoder 64 (.getBytes "\n")) der)
+       "\n-----END " label "-----\n"))
+
+(deftest private-keys-from-pem
+  (let [dir (temp-dir "paxos-jepsen-pem")]
+    (try
+      (testing "an RSA PKCS#8 key is read too (EC first, then RSA)"
+        (let [kp  (.generateKeyPair (doto (KeyPairGenerator/getInstance "RSA")
+                                      (.initialize 2048)))
+              f   (io/file dir "rsa.key")]
+          (spit f (pem "PRIVATE KEY" (.getEncoded (.getPrivate kp))))
+          (let [k (http/read-private-key f)]
+            (is (instance? RSAPrivateKey k))
+            (is (= (seq (.getEncoded (.getPrivate kp))) (seq (.getEncoded k)))))))
+      (testing "a key that is not PKCS#8 is refused, saying how to convert it"
+        (let [f (io/file dir "sec1.key")]
+          (spit f "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n")
+          (is (thrown-with-msg? clojure.lang.ExceptionInfo #"pkcs8 -topk8"
+                                (http/read-private-key f)))))
+      (testing "a certificate without its key is refused"
+        (is (thrown? clojure.lang.ExceptionInfo
+                     (http/make-client {:cert-file (str (io/file dir "x.crt"))}))))
+      (testing "base-url"
+        (is (= "http://h:1" (http/base-url "h" 1) (http/base-url "h" 1 {})))
+        (is (= "https://h:1" (http/base-url "h" 1 true)
+               (http/base-url "h" 1 {:ca-file "ca.crt"}))))
+      (finally (delete-tree! dir)))))
+
+(defn- not-appended?
+  "Whether payload is absent from the list read through url."
+  [client url payload]
+  (let [r (http/read-state client url)]
+    (and (= :ok (:type r)) (not-any? #{payload} (:state r)))))
+
+(deftest tls-cluster
+  (with-cluster {:tls true}
+    (fn [{:keys [urls client-tls certs dir]}]
+      (let [client  (http/make-client client-tls)
+            base    (+ client-id-base 500)
+            ; A second CA, with a client certificate of its own.
+            other   (certs/make! {:repo-root repo-root, :dir (io/file dir "other-ca"),
+                                  :config-lines ["127.0.0.1"], :users ["jepsen"]})
+            append  (fn [c url id payload]
+                      (http/append! c url {:client-id id, :command-id 1, :payload payload}
+                                    {:timeout-ms 5000}))]
+        (is (every? #(str/starts-with? % "https://127.0.0.1:") urls))
+        (is (instance? ECPrivateKey (http/read-private-key (:key-file client-tls)))
+            "paxos certs writes PKCS#8 EC keys")
+
+        (testing "with the client certificate: the usual outcomes over HTTPS"
+          (let [before (:state (http/read-state client (first urls)))
+                rs     (vec (for [[i url] (map-indexed vector urls)]
+                              (append client url (+ base i) (+ 7100 i))))]
+            (is (vector? before))
+            (is (= [:ok :ok :ok] (map :type rs)) (pr-str rs))
+            (is (= (conj before 7100) (:state (rs 0))))
+            (is (= (conj before 7100 7101 7102) (:state (rs 2))))
+            (doseq [url urls]
+              (is (= (:state (rs 2)) (:state (http/read-state client url)))))
+            (let [again (append client (nth urls 1) base 7100)]
+              (is (= (rs 0) again) "a retry through another node gets the original reply"))
+            (is (= :bad-request
+                   (first (:error (append client (first urls) (+ base 9) 9007199254740992)))))))
+
+        (testing "no client certificate: 403, :fail, nothing appended"
+          (let [c (http/make-client {:ca-file (:ca-file certs)})
+                r (append c (second urls) (+ base 10) 7110)]
+            (is (= :fail (:type r)) (pr-str r))
+            (is (= :forbidden (first (:error r))))
+            (is (re-find #"client certificate" (str (second (:error r)))))
+            (is (= :fail (:type (http/read-state c (first urls)))))
+            (is (not-appended? client (first urls) 7110))))
+
+        (testing "a client certificate of another CA: 403, :fail, nothing appended"
+          (let [c (http/make-client (assoc (certs/client-tls other "jepsen")
+                                           :ca-file (:ca-file certs)))
+                r (append c (first urls) (+ base 11) 7111)]
+            (is (= :fail (:type r)) (pr-str r))
+            (is (= :forbidden (first (:error r))))
+            (is (not-appended? client (first urls) 7111))))
+
+        (testing "a CA that did not sign the node certificates: the handshake
+                  fails before the request is written, so :fail"
+          (let [c (http/make-client (assoc client-tls :ca-file (:ca-file other)))
+                r (append c (first urls) (+ base 12) 7112)]
+            (is (= :fail (:type r)) (pr-str r))
+            (is (= :tls-handshake (first (:error r))))
+            (is (= :fail (:type (http/read-state c (first urls)))))
+            (is (not-appended? client (first urls) 7112))))
+
+        (testing "hostname verification: the node certificates name 127.0.0.1,
+                  not localhost"
+          (let [url (str/replace (first urls) "127.0.0.1" "localhost")
+                r   (append client url (+ base 13) 7113)]
+            (is (= :fail (:type r)) (pr-str r))
+            (is (= :tls-handshake (first (:error r))))
+            (is (re-find #"localhost" (str (second (:error r)))))
+            (is (not-appended? client (first urls) 7113))))
+
+        (testing "plain HTTP to the HTTPS port is never :ok, and appends nothing"
+          (let [url (str/replace (first urls) "https://" "http://")
+                r   (append (http/make-client) url (+ base 14) 7114)]
+            (is (not= :ok (:type r)) (pr-str r))
+            (is (not-appended? client (first urls) 7114))))))))
+
+(defn- with-canned-https-server
+  "Runs (f url hits) against a local HTTPS server presenting cert-file and
+  key-file and answering every request 200 {\"state\":[1,5]}; hits counts
+  the requests it received."
+  [tls f]
+  (let [server (HttpsServer/create (InetSocketAddress. "127.0.0.1" 0) 0)
+        hits   (atom 0)
+        body   (.getBytes "{\"state\":[1,5]}" "UTF-8")]
+    (.setHttpsConfigurator server (HttpsConfigurator. (http/ssl-context tls)))
+    (.createContext server "/"
+                    (reify HttpHandler
+                      (handle [_ ex]
+                        (let [^HttpExchange ex ex]
+                          (swap! hits inc)
+                          (.readAllBytes (.getRequestBody ex))
+                          (.sendResponseHeaders ex 200 (alength body))
+                          (with-open [o (.getResponseBody ex)] (.write o body))))))
+    (.start server)
+    (try (f (http/base-url "127.0.0.1" (.getPort (.getAddress server)) true) hits)
+         (finally (.stop server 0)))))
+
+(deftest tls-handshake-failures-send-nothing
+  (let [dir (temp-dir "paxos-jepsen-hosts")]
+    (try
+      (let [crts  (certs/make! {:repo-root repo-root, :dir (io/file dir "ca"),
+                                :config-lines ["127.0.0.1"], :users []})
+            other (certs/make! {:repo-root repo-root, :dir (io/file dir "other"),
+                                :config-lines ["127.0.0.1"], :users []})
+            _     (certs/paxos! repo-root "certs" "create-node" "--certs-dir" (:dir crts)
+                                "--name" "elsewhere" "elsewhere.example")
+            right (http/make-client {:ca-file (:ca-file crts)})
+            cmd   {:client-id 1, :command-id 1, :payload 5}]
+        (testing "a certificate naming the host dialled, signed by our CA: :ok"
+          (with-canned-https-server (get-in crts [:nodes 0])
+            (fn [url hits]
+              (is (= {:type :ok, :state [1 5]} (http/append! right url cmd)))
+              (is (= 1 @hits)))))
+        (testing "a certificate of our CA for another host: refused, nothing sent"
+          (with-canned-https-server
+            {:cert-file (str (io/file (:dir crts) "elsewhere.crt"))
+             :key-file  (str (io/file (:dir crts) "elsewhere.key"))}
+            (fn [url hits]
+              (let [r (http/append! right url cmd)]
+                (is (= :fail (:type r)) (pr-str r))
+                (is (= :tls-handshake (first (:error r))))
+                (is (= :fail (:type (http/read-state right url))))
+                (is (zero? @hits) "no request reached the server")))))
+        (testing "a certificate for the right host from another CA: refused, nothing sent"
+          (with-canned-https-server (get-in other [:nodes 0])
+            (fn [url hits]
+              (let [r (http/append! right url cmd)]
+                (is (= :fail (:type r)) (pr-str r))
+                (is (= :tls-handshake (first (:error r))))
+                (is (zero? @hits) "no request reached the server"))))))
+      (finally (delete-tree! dir)))))
