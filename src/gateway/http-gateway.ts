@@ -18,6 +18,9 @@
 // Errors are JSON: 400 {"error"} for bad input (nothing is appended), 503
 // {"error","outcome"} when no answer came, where outcome "not_applied" means
 // the append did not and will not happen and "unknown" means it may still.
+// Every other refusal (malformed HTTP, timeouts, unknown paths and methods,
+// upgrades, content codings: see http-edge.ts) is a 4xx with a JSON
+// {"error"}, and an append that may have been applied is never answered 4xx.
 
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Server as HttpsServer } from "node:https";
@@ -29,8 +32,20 @@ import type { TlsMaterial } from "../tls/tls-material.js";
 import type { ClientTls } from "../transport/client-grpc-server.js";
 import { OnceLog } from "../transport/once-log.js";
 import { explainVerifyError } from "../transport/tls-listener.js";
+import {
+  closesConnection,
+  ConnectionGuard,
+  contentProblem,
+  EDGE_LIMITS,
+  JSON_CONTENT_TYPE,
+  requestProblem,
+  rewriteTarget,
+  routeProblem,
+  serverOptions,
+  type EdgeError,
+} from "./http-edge.js";
 import { ListJson } from "./list-json.js";
-import { validateAppendBody } from "./validate.js";
+import { parseAppendBody } from "./strict-json.js";
 
 export const APPEND_PATH = "/proposer/client-request";
 /** Far above any valid body (three integers); larger bodies are refused unread. */
@@ -49,7 +64,7 @@ export interface GatewayOptions {
 }
 
 function sendJson(reply: FastifyReply, code: number, body: string): FastifyReply {
-  return reply.code(code).header("content-type", "application/json; charset=utf-8").send(body);
+  return reply.code(code).header("content-type", JSON_CONTENT_TYPE).send(body);
 }
 
 function badRequest(reply: FastifyReply, error: string): FastifyReply {
@@ -59,7 +74,6 @@ function badRequest(reply: FastifyReply, error: string): FastifyReply {
 function unavailable(reply: FastifyReply, error: string, outcome: Outcome): FastifyReply {
   return sendJson(reply, 503, JSON.stringify({ error, outcome }));
 }
-
 
 /** RFC 7240: `Prefer: return=minimal` asks for {"index": N} instead of the whole list. */
 function wantsMinimal(req: FastifyRequest): boolean {
@@ -80,9 +94,18 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   /** The contract's reply, exactly one field: the list's first n elements. */
   const stateReply = (reply: FastifyReply, n: number) => {
     listJson.sync(service.listValues());
-    return reply.code(200).header("content-type", "application/json; charset=utf-8").send(listJson.reply(n));
+    return reply.code(200).header("content-type", JSON_CONTENT_TYPE).send(listJson.reply(n));
   };
-  let inflight = 0;
+  const guard = new ConnectionGuard(opts.logger);
+  /** An edge refusal; a reply that closes the connection stops later pipelined requests on it. */
+  const refuse = (req: FastifyRequest, reply: FastifyReply, e: EdgeError): FastifyReply => {
+    for (const [k, v] of Object.entries(e.headers ?? {})) reply.header(k, v);
+    if (closesConnection(e, req.raw)) {
+      reply.header("connection", "close");
+      guard.markClosing(req.raw.socket);
+    }
+    return sendJson(reply, e.status, JSON.stringify({ error: e.error }));
+  };
 
   const tls = opts.tls ?? null;
   const app = Fastify({
@@ -90,11 +113,24 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     logController: new LogController({ disableRequestLogging: true }), // protocol events are logged, not every request
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: true,
+    // Node's timeouts and limits (http-edge.ts); Fastify sets these two on the server itself.
+    requestTimeout: EDGE_LIMITS.requestTimeoutMs,
+    keepAliveTimeout: EDGE_LIMITS.keepAliveTimeoutMs,
+    // No traffic either way for this long (a client that stopped reading our answers): drop the connection.
+    connectionTimeout: Math.max(EDGE_LIMITS.minIdleSocketTimeoutMs, opts.requestTimeoutMs + 10_000),
+    // Parse errors and timeouts answered in request order, in JSON (Fastify's default answers at once).
+    clientErrorHandler: (err, socket) => guard.onClientError(err, socket),
+    rewriteUrl: (req) => rewriteTarget(req),
+    // A target the router cannot decode (bad percent-encoding): our JSON, not Fastify's.
+    frameworkErrors: (err, req, reply) =>
+      refuse(req, reply, requestProblem(req.raw) ?? { status: 400, error: `bad request-target: ${err.message} (RFC 3986 §2.1)` }),
     // Cast: with `https` Fastify types its server as https.Server; the routes below do not care which.
     ...((tls === null
-      ? {}
+      ? { http: serverOptions() }
       : {
           https: {
+            ...serverOptions(),
+            handshakeTimeout: EDGE_LIMITS.tlsHandshakeTimeoutMs,
             cert: tls.material.cert,
             key: tls.material.key,
             ...(tls.material.ca === null ? {} : { ca: tls.material.ca }),
@@ -104,6 +140,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           },
         }) as object),
   });
+  guard.attach(app.server);
   const onceLog = new OnceLog(opts.logger);
   if (tls !== null) {
     app.server.on("tlsClientError", (err: Error & { code?: string }, socket: TLSSocket) => {
@@ -112,22 +149,24 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     });
   }
 
-  // Every body is parsed as JSON whatever its Content-Type (`curl -d` sends
-  // form-urlencoded), so a client's header never decides between 400 and 415.
+  // Every body is read as JSON whatever its Content-Type (`curl -d` sends
+  // form-urlencoded), so a client's header never decides between 400 and 415;
+  // the route reads the text strictly (strict-json.ts).
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
-    const text = typeof body === "string" ? body : body.toString("utf8");
-    if (text.trim() === "") return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch (e) {
-      done(Object.assign(new Error(`body is not valid JSON: ${(e as Error).message}`), { statusCode: 400 }), undefined);
-    }
+    done(null, typeof body === "string" ? body : body.toString("utf8"));
   });
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    // Fastify closes the connection after a body it could not read (too large, aborted).
+    if (reply.getHeader("connection") === "close") guard.markClosing(req.raw.socket);
     if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
       return badRequest(reply, `body larger than ${BODY_LIMIT_BYTES} bytes`);
+    }
+    if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
+      // Any well-formed Content-Type is read as JSON; a malformed one is refused (RFC 9110 §8.3).
+      const ct = String(req.headers["content-type"]).slice(0, 100);
+      return badRequest(reply, `malformed Content-Type header ${JSON.stringify(ct)} (RFC 9110 §8.3)`);
     }
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
       return badRequest(reply, err.message);
@@ -135,12 +174,17 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     opts.logger.error({ err }, "gateway error");
     return sendJson(reply, 500, JSON.stringify({ error: "internal error", outcome: "unknown" }));
   });
-  app.setNotFoundHandler((req, reply) => sendJson(reply, 404, JSON.stringify({ error: `no route ${req.method} ${req.url}` })));
+  app.setNotFoundHandler((req, reply) => refuse(req, reply, routeProblem(req.raw)));
 
-  // Flow control: beyond a bounded number of requests in progress, refuse at
-  // once (nothing was applied) instead of queueing without end.
   // (A callback hook, not an async one: it runs on every request.)
   app.addHook("onRequest", (req, reply, done) => {
+    // A reply before this one on the connection said Connection: close: this
+    // pipelined request is not processed, and its client sees the connection
+    // close (unknown), never an answer that lies.
+    if (guard.isClosing(req.raw.socket)) {
+      reply.hijack();
+      return;
+    }
     if (tls?.clientCertAuth) {
       const socket = req.raw.socket as TLSSocket;
       if (!socket.authorized) {
@@ -151,13 +195,21 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         return;
       }
     }
-    if (req.url === "/status" || req.url === "/metrics") return done();
-    if (inflight >= opts.maxInflightRequests) {
-      unavailable(reply, `overloaded: ${inflight} requests in progress on this node`, "not_applied");
+    // RFC 9110/9112 checks before routing and before the body is read (http-edge.ts).
+    const problem = requestProblem(req.raw) ?? (req.is404 ? routeProblem(req.raw) : contentProblem(req.raw));
+    if (problem !== null) {
+      refuse(req, reply, problem);
       return;
     }
-    inflight++;
-    reply.raw.once("close", () => inflight--);
+    // Flow control: beyond a bounded number of requests in progress, refuse at
+    // once (nothing was applied) instead of queueing without end. The guard
+    // counts this request too, and those whose connection went away.
+    if (req.url === "/status" || req.url === "/metrics") return done();
+    const others = guard.inflight - 1;
+    if (others >= opts.maxInflightRequests) {
+      unavailable(reply, `overloaded: ${others} requests in progress on this node`, "not_applied");
+      return;
+    }
     done();
   });
 
@@ -186,7 +238,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const deadlineOf = () => Date.now() + opts.requestTimeoutMs;
 
   app.post(APPEND_PATH, async (req, reply) => {
-    const command = validateAppendBody(req.body);
+    // Its connection failed (408, malformed bytes) while the body was still
+    // arriving, and that error was its answer: never apply it.
+    if (guard.isDoomed(req.raw)) return reply.hijack();
+    const command = parseAppendBody(typeof req.body === "string" ? req.body : "");
     if (typeof command === "string") return badRequest(reply, command);
     const res = await service.routeAppend(command, { deadline: deadlineOf() });
     if (res.kind === "failed") return unavailable(reply, res.reason, res.outcome);

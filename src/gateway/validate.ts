@@ -3,10 +3,12 @@ import type { Command } from "../core/types.js";
 const FIELDS = ["client_id", "command_id", "payload"] as const;
 
 /**
- * Checks an append body against the contract: a JSON object with exactly
+ * Checks a parsed append body against the contract: a JSON object with exactly
  * client_id, command_id and payload, each an integer in the JavaScript safe
  * range [-(2^53-1), 2^53-1] (larger JSON numbers lose precision, so they are
- * refused rather than rounded). Returns the command, or a message naming the problem.
+ * refused rather than rounded). Returns the command, or a message naming the
+ * problem. What the parsed value cannot show (duplicate keys, literals such
+ * as 1.0 or -0) is checked on the text by strict-json.ts, which calls this.
  */
 export function validateAppendBody(body: unknown): Command | string {
   if (body === undefined) return 'empty body: expected {"client_id": int, "command_id": int, "payload": int}';

@@ -1,10 +1,11 @@
 // Flow control and the minimal reply, on the gateway alone (stand-in node).
 
+import { connect } from "node:net";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import type { AppendRoute } from "../../src/service/node-service.js";
 import { startGateway, type Gateway } from "../../src/gateway/http-gateway.js";
-import { freePort, httpJson } from "../support/process-cluster.js";
+import { freePort, httpJson, sleep } from "../support/process-cluster.js";
 import { StandIn } from "../support/stand-in-service.js";
 
 let gateway: Gateway | null = null;
@@ -41,6 +42,33 @@ describe("the gateway under load", () => {
     while (release.length < 1) await new Promise((r) => setTimeout(r, 10));
     release[0]!();
     expect((await again).status).toBe(200);
+  });
+});
+
+describe("requests in progress whose connection went away", () => {
+  it("are counted out, also pipelined ones that never had their turn to be answered", async () => {
+    const release: (() => void)[] = [];
+    const { post, self } = await start(() => new Promise<AppendRoute>((r) => release.push(() => r({ kind: "appended", index: 2, duplicate: false }))), 3);
+    // A held append and two bad ones pipelined on one connection, which then
+    // goes away. Only the first response was attached to the socket; Node never
+    // closes the two queued behind it, so a count kept on their 'close' leaked
+    // them for ever (and, once at the bound, refused every request with 503).
+    const good = JSON.stringify({ client_id: 1, command_id: 1, payload: 2 });
+    const req = (b: string) => `POST /proposer/client-request HTTP/1.1\r\nHost: x\r\nContent-Length: ${b.length}\r\n\r\n${b}`;
+    const socket = connect(self.httpPort, "127.0.0.1", () => socket.write(req(good) + req("{}") + req("{}")));
+    socket.on("error", () => {});
+    while (release.length < 1) await sleep(10);
+    await sleep(100); // the two bad ones are answered, behind the held one
+    socket.destroy();
+    await sleep(200);
+    for (const r of release.splice(0)) r();
+    // With one append in progress, the bound (3) leaves room for another.
+    const held = post();
+    while (release.length < 1) await sleep(10);
+    const next = post();
+    for (let i = 0; i < 300 && release.length < 2; i++) await sleep(10); // (a refused one never arrives)
+    for (const r of release.splice(0)) r();
+    expect((await Promise.all([held, next])).map((r) => r.status)).toEqual([200, 200]);
   });
 });
 
