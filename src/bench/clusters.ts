@@ -5,11 +5,11 @@
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { request } from "undici";
+import { freePorts } from "../config/free-ports.js";
 
 export type SystemName = "paxos" | "etcd";
 
@@ -67,31 +67,6 @@ export function repoRoot(): string {
     const up = dirname(dir);
     if (up === dir) throw new Error("cannot find the repository root (bin/paxos.js)");
     dir = up;
-  }
-}
-
-/** n distinct free TCP ports on loopback (all held open together, then released). */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    const ports: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const srv = createServer();
-      servers.push(srv);
-      ports.push(
-        await new Promise<number>((res, rej) => {
-          srv.once("error", rej);
-          srv.listen(0, "127.0.0.1", () => {
-            const a = srv.address();
-            if (typeof a === "object" && a) res(a.port);
-            else rej(new Error("no port"));
-          });
-        }),
-      );
-    }
-    return ports;
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
   }
 }
 

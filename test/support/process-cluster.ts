@@ -5,11 +5,11 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { request } from "undici";
+import { freePorts } from "../../src/config/free-ports.js";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const PAXOS_BIN = join(ROOT, "bin/paxos.js");
@@ -21,16 +21,9 @@ export interface HttpReply {
   headers: Record<string, string | string[] | undefined>;
 }
 
-/** A free TCP port on loopback (the OS picks; we release it at once). */
+/** A free TCP port (see src/config/free-ports.ts for why not port 0). */
 export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once("error", rej);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? res(addr.port) : rej(new Error("no port"))));
-    });
-  });
+  return (await freePorts(1))[0]!;
 }
 
 export async function httpJson(url: string, init: { method?: string; body?: string; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<HttpReply> {
@@ -88,15 +81,8 @@ export class ProcessCluster {
 
   /** Starts `size` nodes; `extraArgs` go to every `paxos node` command line. */
   static async start(size = 3, extraArgs: readonly string[] = []): Promise<ProcessCluster> {
-    const http: number[] = [];
-    const grpc: number[] = [];
-    const peer: number[] = [];
-    for (let i = 0; i < size; i++) {
-      http.push(await freePort());
-      grpc.push(await freePort());
-      peer.push(await freePort());
-    }
-    const c = new ProcessCluster(http, grpc, peer, extraArgs);
+    const ports = await freePorts(3 * size);
+    const c = new ProcessCluster(ports.slice(0, size), ports.slice(size, 2 * size), ports.slice(2 * size), extraArgs);
     for (let i = 0; i < size; i++) c.startNode(i);
     await c.waitForLeader();
     return c;
@@ -186,7 +172,7 @@ export class ProcessCluster {
       async () => {
         const ids = [...Array(this.size).keys()].filter((i) => this.isRunning(i));
         const sts = await Promise.all(ids.map((i) => this.status(i).catch(() => null)));
-        if (sts.some((s) => s === null)) return false;
+        if (sts.length === 0 || sts.some((s) => s === null)) return false;
         const l = sts[0]!.leader;
         if (l === null || !sts.every((s) => s!.leader === l) || !this.isRunning(l)) return false;
         if (sts.find((s) => s!.id === l)?.role !== "leader") return false;
