@@ -95,8 +95,10 @@ export class PeerLink {
   private client: StreamClient;
   private stream: ClientWritableStream<Uint8Array> | null = null;
   private notReadySince: number | null = null;
-  /** The last failure reported, so that a retry failing the same way is not reported again; null while the link is up. */
-  private lastReported: string | null = "not connected yet";
+  /** Failures reported since the link was last up, so that a retry failing the same way is not reported again (bounded). */
+  private readonly reported = new Set<string>();
+  /** False until the peer first takes a stream, and after any failure: the next success is reported. */
+  private up = false;
   private security: PeerSecurity;
   dropped = 0;
   sent = 0;
@@ -177,8 +179,9 @@ export class PeerLink {
     });
     // The peer sends headers as soon as it takes the stream: the link is up (again).
     stream.on("metadata", () => {
-      if (this.lastReported === null) return;
-      this.lastReported = null;
+      if (this.up) return;
+      this.up = true;
+      this.reported.clear();
       this.onEvent(this.peer, { kind: "up" });
     });
     stream.on("error", () => {}); // reported through the callback above
@@ -192,8 +195,9 @@ export class PeerLink {
     // grpc-js puts a timestamp into "No connection established" details: compare without it.
     const details = err.details.replace(/\s*\(\d{4}-\d\d-\d\dT[^)]*\)/g, "").replace(/\s*Resolution note:\s*$/, "");
     const error = `${status[err.code] ?? err.code}: ${details}`.trim();
-    if (error === this.lastReported) return;
-    this.lastReported = error;
+    this.up = false;
+    if (this.reported.has(error) || this.reported.size >= 16) return;
+    this.reported.add(error);
     this.onEvent(this.peer, { kind: refused ? "refused" : "unreachable", error });
   }
 

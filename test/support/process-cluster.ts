@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { request } from "undici";
+import { Agent, request, type Dispatcher } from "undici";
 import { freePorts } from "../../src/config/free-ports.js";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -26,9 +26,13 @@ export async function freePort(): Promise<number> {
   return (await freePorts(1))[0]!;
 }
 
-export async function httpJson(url: string, init: { method?: string; body?: string; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<HttpReply> {
+export async function httpJson(
+  url: string,
+  init: { method?: string; body?: string; headers?: Record<string, string>; timeoutMs?: number; dispatcher?: Dispatcher } = {},
+): Promise<HttpReply> {
   const timeout = init.timeoutMs ?? 15_000;
   const res = await request(url, {
+    ...(init.dispatcher === undefined ? {} : { dispatcher: init.dispatcher }),
     method: (init.method ?? "GET") as "GET",
     body: init.body,
     headers: init.headers,
@@ -60,6 +64,13 @@ export interface NodeStatusJson {
   peers: string[];
 }
 
+/** How tests reach nodes started with --cert-file (and --client-cert-auth): the CA, and a client certificate. */
+export interface ClusterHttps {
+  readonly ca: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+}
+
 export class ProcessCluster {
   readonly dir: string;
   readonly configPath: string;
@@ -68,21 +79,27 @@ export class ProcessCluster {
   private readonly nodeArgs = new Map<number, readonly string[]>();
   readonly logs = new Map<number, string[]>();
 
+  /** HTTPS for the cluster's own requests (status, state, append), when the nodes serve it. */
+  private readonly dispatcher: Dispatcher | undefined;
+
   private constructor(
     readonly httpPorts: number[],
     readonly grpcPorts: number[],
     readonly peerPorts: number[],
     private readonly extraArgs: readonly string[],
+    private readonly https: ClusterHttps | undefined,
   ) {
+    // The nodes' certificate names "localhost" (the config's host), though we dial 127.0.0.1.
+    this.dispatcher = https === undefined ? undefined : new Agent({ connect: { ...https, servername: "localhost" } });
     this.dir = mkdtempSync(join(tmpdir(), "paxos-it-"));
     this.configPath = join(this.dir, "config");
     writeFileSync(this.configPath, httpPorts.map((p, i) => `localhost:${p}:${grpcPorts[i]}:${peerPorts[i]}`).join("\n") + "\n");
   }
 
-  /** Starts `size` nodes; `extraArgs` go to every `paxos node` command line. */
-  static async start(size = 3, extraArgs: readonly string[] = []): Promise<ProcessCluster> {
+  /** Starts `size` nodes; `extraArgs` go to every `paxos node` command line; `opts.https` when they serve HTTPS. */
+  static async start(size = 3, extraArgs: readonly string[] = [], opts: { https?: ClusterHttps } = {}): Promise<ProcessCluster> {
     const ports = await freePorts(3 * size);
-    const c = new ProcessCluster(ports.slice(0, size), ports.slice(size, 2 * size), ports.slice(2 * size), extraArgs);
+    const c = new ProcessCluster(ports.slice(0, size), ports.slice(size, 2 * size), ports.slice(2 * size), extraArgs, opts.https);
     for (let i = 0; i < size; i++) c.startNode(i);
     await c.waitForLeader();
     return c;
@@ -93,7 +110,7 @@ export class ProcessCluster {
   }
 
   url(i: number, path: string): string {
-    return `http://127.0.0.1:${this.httpPorts[i]}${path}`;
+    return `${this.https === undefined ? "http" : "https"}://127.0.0.1:${this.httpPorts[i]}${path}`;
   }
 
   dataDir(i: number): string {
@@ -160,7 +177,7 @@ export class ProcessCluster {
   }
 
   async status(i: number): Promise<NodeStatusJson> {
-    const r = await httpJson(this.url(i, "/status"), { timeoutMs: 2000 });
+    const r = await httpJson(this.url(i, "/status"), { timeoutMs: 2000, dispatcher: this.dispatcher });
     if (r.status !== 200) throw new Error(`status of node ${i}: HTTP ${r.status}`);
     return r.body as NodeStatusJson;
   }
@@ -200,11 +217,12 @@ export class ProcessCluster {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ client_id: clientId, command_id: commandId, payload }),
       timeoutMs,
+      dispatcher: this.dispatcher,
     });
   }
 
   async state(i: number): Promise<number[]> {
-    const r = await httpJson(this.url(i, "/state"));
+    const r = await httpJson(this.url(i, "/state"), { dispatcher: this.dispatcher });
     if (r.status !== 200) throw new Error(`GET /state on node ${i}: HTTP ${r.status} ${r.text}`);
     return (r.body as { state: number[] }).state;
   }
@@ -216,6 +234,7 @@ export class ProcessCluster {
   /** Stops every node (SIGKILL: tests must not depend on a clean shutdown) and removes the data. */
   async destroy(): Promise<void> {
     await Promise.all([...this.procs.keys()].map((i) => this.kill(i)));
+    await this.dispatcher?.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
