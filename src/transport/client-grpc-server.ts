@@ -7,7 +7,10 @@
 import { Server, ServerCredentials, status, type ServerUnaryCall, type sendUnaryData, type ServiceError } from "@grpc/grpc-js";
 import type { PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
-import { FileDescriptorProto } from "ts-proto-descriptors";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import {
   AppendRequest,
@@ -16,7 +19,6 @@ import {
   type ClientServiceServer,
   type ReadReply,
   type StatusReply,
-  protoMetadata,
 } from "../../gen/paxos/v1/paxos.js";
 import type { Failed, NodeService } from "../service/node-service.js";
 import type { TlsMaterial } from "../tls/tls-material.js";
@@ -31,6 +33,9 @@ export interface ClientTls {
   readonly clientCertAuth: boolean;
 }
 
+/** The one service of the client port (besides reflection). */
+export const CLIENT_SERVICE = "paxos.v1.ClientService";
+
 export interface ClientGrpcServerOptions {
   readonly host: string;
   readonly port: number;
@@ -41,17 +46,47 @@ export interface ClientGrpcServerOptions {
 }
 
 /**
- * What reflection serves: the FileDescriptorProto exactly as buf compiled it
- * (ts-proto's protoMetadata), with fully-qualified type names and comments.
- * Descriptors that proto-loader rebuilds through protobufjs use relative type
- * names and made-up file names, which strict clients such as grpcurl cannot
- * link (grpc-node #2595, #3018). ReflectionService reads only
- * `fileDescriptorProtos` from the package definition it is given.
+ * What reflection serves: the FileDescriptorProtos exactly as buf compiled
+ * them (gen/descriptors.binpb, written by `npm run gen`), byte for byte.
+ * Descriptors rebuilt from decoded objects lose what proto2's presence rules
+ * keep (an enum value's `number: 0`), and Go's protodesc, which grpcurl and
+ * buf curl link with, then refuses the whole file; proto-loader's own
+ * descriptors are worse (made-up file names, no dependencies: grpc-node
+ * #2595, #3018). ReflectionService re-encodes what it is given, which for
+ * buf's bytes is the identity (test/transport/reflection.test.ts checks it,
+ * byte for byte). Only ClientService is listed: PeerService lives on the
+ * peer port.
  */
-function reflectionPackage(): PackageDefinition {
-  const file = Buffer.from(FileDescriptorProto.encode(protoMetadata.fileDescriptor).finish());
+export function reflectionPackage(descriptorSet: Uint8Array = readDescriptorSet()): PackageDefinition {
+  const files = splitDescriptorSet(descriptorSet);
   // Cast: a full PackageDefinition entry also carries (de)serializers, which reflection never touches.
-  return { [protoMetadata.fileDescriptor.package]: { fileDescriptorProtos: [file] } } as unknown as PackageDefinition;
+  return { "paxos.v1": { fileDescriptorProtos: files } } as unknown as PackageDefinition;
+}
+
+/** The raw bytes of each file of a FileDescriptorSet (`repeated FileDescriptorProto file = 1`), not re-encoded. */
+export function splitDescriptorSet(set: Uint8Array): Buffer[] {
+  const reader = new BinaryReader(set);
+  const files: Buffer[] = [];
+  while (reader.pos < reader.len) {
+    const [field, wireType] = reader.tag();
+    if (field === 1 && wireType === WireType.LengthDelimited) files.push(Buffer.from(reader.bytes()));
+    else reader.skip(wireType);
+  }
+  return files;
+}
+
+export const DESCRIPTOR_SET_FILE = "gen/descriptors.binpb";
+
+/** gen/descriptors.binpb of this package, found from src/ (tests) and from dist/src/ alike. */
+function readDescriptorSet(): Buffer {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const path = join(dir, DESCRIPTOR_SET_FILE);
+    if (existsSync(path)) return readFileSync(path);
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`cannot find ${DESCRIPTOR_SET_FILE} (run npm run gen)`);
+    dir = up;
+  }
 }
 
 interface Undecodable {
@@ -108,7 +143,7 @@ export class ClientGrpcServer {
       status: (_call, cb) => cb(null, this.statusReply()),
     };
     this.server.addService(clientServiceWithStrictInts, client);
-    new ReflectionService(reflectionPackage()).addToServer(this.server);
+    new ReflectionService(reflectionPackage(), { services: [CLIENT_SERVICE] }).addToServer(this.server);
   }
 
   async start(): Promise<void> {

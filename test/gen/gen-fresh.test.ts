@@ -1,7 +1,9 @@
-// gen/ must be exactly what `buf generate` (npm run gen) makes from proto/:
-// regenerate into a scratch copy of the project and compare byte for byte.
+// gen/ must be exactly what `npm run gen` (buf generate, then buf build of the
+// descriptor set reflection serves) makes from proto/: regenerate into a
+// scratch copy of the project and compare byte for byte. And protoc with the
+// same ts-proto plugin (`npm run gen:protoc`) must make the same code.
 
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -31,34 +33,62 @@ afterEach(() => {
   scratch = undefined;
 });
 
-it("gen/ is up to date with proto/ (run `npm run gen` if this fails)", { timeout: 60_000 }, async () => {
-  scratch = mkdtempSync(join(tmpdir(), "paxos-gen-"));
-  for (const name of ["proto", "buf.yaml", "buf.gen.yaml"]) cpSync(join(ROOT, name), join(scratch, name), { recursive: true });
-  // buf.gen.yaml runs the plugin as `node node_modules/ts-proto/...` relative to the working directory.
-  symlinkSync(join(ROOT, "node_modules"), join(scratch, "node_modules"), "dir");
+/** A scratch copy of what generation reads, with node_modules linked in (the plugin runs from there). */
+function scratchProject(): string {
+  const dir = mkdtempSync(join(tmpdir(), "paxos-gen-"));
+  for (const name of ["proto", "buf.yaml", "buf.gen.yaml", "package.json"]) cpSync(join(ROOT, name), join(dir, name), { recursive: true });
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"), "dir");
+  return dir;
+}
 
-  const cwd = scratch;
-  const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = execFile(join(ROOT, "node_modules/.bin/buf"), ["generate"], { cwd, timeout: 55_000 }, (_err, stdout, stderr) =>
-      resolve({ code: child.exitCode, stdout: String(stdout), stderr: String(stderr) }),
-    );
+function npmRun(script: string, cwd: string): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile("npm", ["run", "--silent", script], { cwd, timeout: 55_000 }, (_err, _stdout, stderr) => resolve({ code: child.exitCode, stderr: String(stderr) }));
   });
-  expect(result.stderr).toBe("");
-  expect(result.code).toBe(0);
+}
 
+/** Compares two trees file by file: as text first (a readable diff), then byte for byte. */
+function expectSameFiles(fresh: string, committed: string, normalize: (text: string) => string = (t) => t): void {
+  const stale = listFiles(fresh).filter((f) => {
+    const a = readFileSync(join(fresh, f));
+    const b = readFileSync(join(committed, f));
+    return !(f.endsWith(".ts") ? normalize(a.toString("utf8")) === normalize(b.toString("utf8")) : a.equals(b));
+  });
+  for (const f of stale.filter((x) => x.endsWith(".ts"))) {
+    expect(normalize(readFileSync(join(committed, f), "utf8")), `gen/${f} is stale`).toBe(normalize(readFileSync(join(fresh, f), "utf8")));
+  }
+  expect(stale, `these gen/ files differ: ${stale.join(", ")}`).toEqual([]);
+}
+
+it("gen/ is up to date with proto/ (run `npm run gen` if this fails)", { timeout: 60_000 }, async () => {
+  scratch = scratchProject();
+  const r = await npmRun("gen", scratch);
+  expect(r.stderr).toBe("");
+  expect(r.code).toBe(0);
   const fresh = join(scratch, "gen");
-  const committed = join(ROOT, "gen");
   const freshFiles = listFiles(fresh);
-  const committedFiles = listFiles(committed);
-  expect(freshFiles.length).toBeGreaterThan(0);
-  expect(freshFiles).toContain(join("paxos", "v1", "paxos.ts"));
-  expect(freshFiles).toContain(join("paxos", "v1", "storage.ts"));
+  expect(freshFiles).toEqual(expect.arrayContaining([join("paxos", "v1", "paxos.ts"), join("paxos", "v1", "storage.ts"), "descriptors.binpb"]));
   // Same set of files: none missing from gen/, none extra in it.
-  expect(committedFiles).toEqual(freshFiles);
+  expect(listFiles(join(ROOT, "gen"))).toEqual(freshFiles);
+  expectSameFiles(fresh, join(ROOT, "gen"));
+});
 
-  const stale = freshFiles.filter((f) => !readFileSync(join(fresh, f)).equals(readFileSync(join(committed, f))));
-  // Compare the stale files as text first, so a failure shows a diff...
-  for (const f of stale) expect(readFileSync(join(committed, f), "utf8"), `gen/${f} is stale`).toBe(readFileSync(join(fresh, f), "utf8"));
-  // ...and byte for byte, which catches what text hides (encoding).
-  expect(stale, `these gen/ files differ from a fresh \`buf generate\`: ${stale.join(", ")}`).toEqual([]);
+const haveProtoc = spawnSync("protoc", ["--version"]).status === 0;
+
+it.skipIf(!haveProtoc)("protoc with the ts-proto plugin (npm run gen:protoc) makes the same code as buf", { timeout: 60_000 }, async () => {
+  scratch = scratchProject();
+  // The plugin options of the protoc command are buf.gen.yaml's, so the two cannot drift apart.
+  const bufOpts = [...readFileSync(join(ROOT, "buf.gen.yaml"), "utf8").matchAll(/^\s+- ([a-zA-Z]+=\S+)$/gm)].map((m) => m[1]!);
+  const script = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts["gen:protoc"]!;
+  const protocOpts = /--ts_proto_opt=(\S+)/.exec(script)![1]!.split(",");
+  expect(protocOpts).toEqual(bufOpts);
+
+  const r = await npmRun("gen:protoc", scratch);
+  expect(r.stderr).toBe("");
+  expect(r.code).toBe(0);
+  const fresh = join(scratch, "gen");
+  expect(listFiles(fresh)).toEqual(listFiles(join(ROOT, "gen")).filter((f) => f.endsWith(".ts")));
+  // The one difference allowed: the header names the compiler's version (buf passes none, so ts-proto writes "unknown").
+  const normalize = (text: string) => text.replace(/^\/\/ {3}protoc {15}\S+$/m, "//   protoc               <version>");
+  expectSameFiles(fresh, join(ROOT, "gen"), normalize);
 });

@@ -1,10 +1,12 @@
-// A strict gRPC reflection client, as grpcurl is: it fetches file
-// descriptors over grpc.reflection.v1 and links them with
+// A gRPC reflection client for tests: it fetches file descriptors over
+// grpc.reflection.v1, as they were served, and can link them with
 // @bufbuild/protobuf's createFileRegistry, which throws on any missing
 // dependency or unresolved type (the failure mode of grpc-node #2595/#3018).
+// That registry is laxer than Go's protodesc (grpcurl, buf curl); the strict
+// checks run buf itself (test/transport/reflection.test.ts).
 
 import { createFileRegistry, fromBinary, toBinary, create, type DescMessage, type FileRegistry, type MessageInitShape } from "@bufbuild/protobuf";
-import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
+import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { credentials, loadPackageDefinition, makeGenericClientConstructor, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { join } from "node:path";
@@ -58,32 +60,44 @@ export async function listServices(address: string): Promise<string[]> {
   return r.listServicesResponse!.service.map((s) => s.name).sort();
 }
 
-/** Fetches the file containing `symbol` and, transitively, its dependencies; links them strictly. */
-export async function registryFor(address: string, symbol: string): Promise<FileRegistry> {
-  const files = new Map<string, FileDescriptorProto>();
-  const r = await ask(address, { fileContainingSymbol: symbol });
-  if (r.errorResponse) throw new Error(`reflection error: ${r.errorResponse.errorMessage}`);
-  for (const bytes of r.fileDescriptorResponse!.fileDescriptorProto) {
-    const fd = fromBinary(FileDescriptorProtoSchema, bytes);
-    files.set(fd.name, fd);
-  }
-  // Ask for any dependency the server did not include, as grpcurl does.
+/**
+ * The files reflection serves for `symbols` and, transitively, their
+ * dependencies (asking for any the server did not include, as grpcurl
+ * does): name -> the bytes exactly as served.
+ */
+export async function servedFiles(address: string, symbols: readonly string[]): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  const take = (r: ReflectionResponse, what: string) => {
+    if (r.errorResponse) throw new Error(`reflection cannot serve ${what}: ${r.errorResponse.errorMessage}`);
+    for (const bytes of r.fileDescriptorResponse!.fileDescriptorProto) files.set(fromBinary(FileDescriptorProtoSchema, bytes).name, Buffer.from(bytes));
+  };
+  for (const symbol of symbols) take(await ask(address, { fileContainingSymbol: symbol }), symbol);
   for (let changed = true; changed; ) {
     changed = false;
-    for (const fd of [...files.values()]) {
-      for (const dep of fd.dependency) {
+    for (const bytes of [...files.values()]) {
+      for (const dep of fromBinary(FileDescriptorProtoSchema, bytes).dependency) {
         if (files.has(dep)) continue;
-        const d = await ask(address, { fileByFilename: dep });
-        if (d.errorResponse) throw new Error(`reflection cannot serve dependency ${dep}: ${d.errorResponse.errorMessage}`);
-        for (const bytes of d.fileDescriptorResponse!.fileDescriptorProto) {
-          const x = fromBinary(FileDescriptorProtoSchema, bytes);
-          files.set(x.name, x);
-        }
+        take(await ask(address, { fileByFilename: dep }), `dependency ${dep}`);
         changed = true;
       }
     }
   }
-  return createFileRegistry(create(FileDescriptorSetSchema, { file: [...files.values()] }));
+  return files;
+}
+
+/** One file as served, asked for by name. */
+export async function servedFile(address: string, name: string): Promise<Buffer> {
+  const r = await ask(address, { fileByFilename: name });
+  if (r.errorResponse) throw new Error(`reflection cannot serve ${name}: ${r.errorResponse.errorMessage}`);
+  const bytes = r.fileDescriptorResponse!.fileDescriptorProto.find((b) => fromBinary(FileDescriptorProtoSchema, b).name === name);
+  if (bytes === undefined) throw new Error(`reflection answered for ${name} without that file`);
+  return Buffer.from(bytes);
+}
+
+/** Fetches the file containing `symbol` and its dependencies, and links them with @bufbuild/protobuf (laxer than Go's protodesc). */
+export async function registryFor(address: string, symbol: string): Promise<FileRegistry> {
+  const files = await servedFiles(address, [symbol]);
+  return createFileRegistry(create(FileDescriptorSetSchema, { file: [...files.values()].map((b) => fromBinary(FileDescriptorProtoSchema, b)) }));
 }
 
 /** Calls a unary method knowing only what reflection served (a dynamic call, like `grpcurl -d`). */

@@ -1,11 +1,10 @@
-// gRPC on a real cluster: the generated client API, and server reflection
-// good enough for grpcurl (list, describe, and a call without the .proto).
+// gRPC on a real cluster: the generated client API (reflection, for grpcurl
+// and buf curl, is tested in reflection.test.ts).
 
 import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClientServiceClient, type AppendReply, type ReadReply, type StatusReply } from "../../gen/paxos/v1/paxos.js";
 import { ProcessCluster } from "../support/process-cluster.js";
-import { dynamicUnaryCall, listServices, registryFor } from "../support/reflection-client.js";
 
 let cluster: ProcessCluster;
 
@@ -58,32 +57,5 @@ describe("the gRPC client API", () => {
     const err = await unary(0, (c, md, o, cb) => c.append({ clientId: 1, commandId: 1, payload: 2 ** 53, minimal: false }, md, o, cb)).catch((e: ServiceError) => e);
     expect((err as ServiceError).code).toBe(status.INVALID_ARGUMENT);
     expect(await cluster.state(0)).toEqual(before);
-  });
-});
-
-describe("server reflection (what grpcurl needs)", () => {
-  it("lists the services", async () => {
-    const services = await listServices(grpcAddress(0));
-    expect(services).toEqual(expect.arrayContaining(["paxos.v1.ClientService", "paxos.v1.PeerService"]));
-  });
-
-  it("serves descriptors a strict client can link, and a dynamic Append call works", async () => {
-    const registry = await registryFor(grpcAddress(1), "paxos.v1.ClientService");
-    const service = registry.getService("paxos.v1.ClientService");
-    expect(service?.methods.map((m) => m.name).sort()).toEqual(["Append", "Read", "Status"]);
-    const append = service!.methods.find((m) => m.name === "Append")!;
-    expect(append.input.fields.map((f) => f.name)).toEqual(["client_id", "command_id", "payload", "minimal"]);
-    const before = await cluster.state(0);
-    const reply = await dynamicUnaryCall(grpcAddress(1), "/paxos.v1.ClientService/Append", append.input, append.output, {
-      clientId: 31n,
-      commandId: 1n,
-      payload: 4711n,
-    } as never);
-    const state = (reply as unknown as { state: bigint[] }).state.map(Number);
-    expect(state).toEqual([...before, 4711]);
-
-    const peer = await registryFor(grpcAddress(2), "paxos.v1.PeerService");
-    expect(peer.getService("paxos.v1.PeerService")?.methods.map((m) => m.name)).toEqual(["Deliver", "Stream", "ReadIndex"]);
-    expect(peer.getMessage("paxos.v1.Accept")?.fields.map((f) => f.name)).toEqual(["ballot", "from_slot", "values", "commit_index"]);
   });
 });
