@@ -4,7 +4,7 @@
 // certificates, with --cert-file, --key-file, --trusted-ca-file and
 // --client-cert-auth. The peer protocol has a port of its own (peer-server.ts).
 
-import { Server, ServerCredentials, status, type ServerUnaryCall, type sendUnaryData, type ServiceError } from "@grpc/grpc-js";
+import { status, type ServerUnaryCall, type sendUnaryData, type ServiceError } from "@grpc/grpc-js";
 import type { PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
@@ -22,10 +22,7 @@ import {
 } from "../../gen/paxos/v1/paxos.js";
 import type { Failed, NodeService } from "../service/node-service.js";
 import type { TlsMaterial } from "../tls/tls-material.js";
-import { callGuard } from "./call-guard.js";
-import { OnceLog } from "./once-log.js";
-import { SERVER_OPTIONS } from "./peer-server.js";
-import { RefusedConnections, TlsListener } from "./tls-listener.js";
+import { GrpcPort } from "./grpc-port.js";
 
 /** TLS for clients: this node's certificate, and whether clients must present one signed by material.ca. */
 export interface ClientTls {
@@ -113,65 +110,39 @@ const clientServiceWithStrictInts = {
 };
 
 export class ClientGrpcServer {
-  private readonly server: Server;
-  private readonly tlsListener: TlsListener | null = null;
+  private readonly port: GrpcPort;
 
   constructor(private readonly opts: ClientGrpcServerOptions) {
-    const requireCert = opts.tls?.clientCertAuth === true;
-    const refused = opts.tls === null ? null : new RefusedConnections();
-    this.server = new Server({
-      ...SERVER_OPTIONS,
-      interceptors: requireCert
-        ? [callGuard({ requireClientCert: true, refused, clusterId: null, selfName: `node ${opts.service.self.id}`, onceLog: new OnceLog(opts.logger) })]
-        : [],
+    this.port = new GrpcPort({
+      host: opts.host,
+      port: opts.port,
+      what: "client gRPC",
+      tls: opts.tls?.material ?? null,
+      requireClientCert: opts.tls?.clientCertAuth === true,
+      clusterId: null,
+      selfName: `node ${opts.service.self.id}`,
+      logger: opts.logger,
     });
-    if (opts.tls !== null && refused !== null) {
-      this.tlsListener = new TlsListener({
-        grpc: this.server,
-        refused,
-        host: opts.host,
-        port: opts.port,
-        material: opts.tls.material,
-        requestClientCert: requireCert,
-        logger: opts.logger,
-        what: "client gRPC",
-      });
-    }
     const client: ClientServiceServer = {
       append: (call, cb) => void this.onAppend(call, cb),
       read: (call, cb) => void this.onRead(call, cb),
       status: (_call, cb) => cb(null, this.statusReply()),
     };
-    this.server.addService(clientServiceWithStrictInts, client);
-    new ReflectionService(reflectionPackage(), { services: [CLIENT_SERVICE] }).addToServer(this.server);
+    this.port.server.addService(clientServiceWithStrictInts, client);
+    new ReflectionService(reflectionPackage(), { services: [CLIENT_SERVICE] }).addToServer(this.port.server);
   }
 
-  async start(): Promise<void> {
-    if (this.tlsListener !== null) {
-      await this.tlsListener.start();
-      return;
-    }
-    await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(`${this.opts.host}:${this.opts.port}`, ServerCredentials.createInsecure(), (err, port) =>
-        err ? reject(new Error(`cannot listen for gRPC on ${this.opts.host}:${this.opts.port}: ${err.message}`)) : resolve(port),
-      );
-    });
+  start(): Promise<void> {
+    return this.port.start();
   }
 
   /** New client connections use the new certificate and CA. */
   reload(tls: TlsMaterial): void {
-    this.tlsListener?.reload(tls);
+    this.port.reload(tls);
   }
 
-  async close(): Promise<void> {
-    await this.tlsListener?.close();
-    await new Promise<void>((resolve) => {
-      this.server.tryShutdown(() => resolve());
-      setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, 1000).unref();
-    });
+  close(): Promise<void> {
+    return this.port.close();
   }
 
   private deadline(call: ServerUnaryCall<unknown, unknown>): number {

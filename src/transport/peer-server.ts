@@ -5,7 +5,7 @@
 // written in the config, the certificate names. Only then do its messages
 // reach the protocol core.
 
-import { Metadata, Server, ServerCredentials, status, type ServerUnaryCall, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, status, type ServerUnaryCall, type ServiceError } from "@grpc/grpc-js";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import type { Logger } from "pino";
 import { PeerServiceService, type DeliverRequest, type PeerServiceServer } from "../../gen/paxos/v1/paxos.js";
@@ -13,9 +13,8 @@ import { messageFromPb, WireError } from "../codec/wire.js";
 import type { NodeAddress } from "../config/cluster-config.js";
 import type { Message, NodeId } from "../core/types.js";
 import { certNames, type TlsMaterial } from "../tls/tls-material.js";
-import { callGuard } from "./call-guard.js";
-import { OnceLog } from "./once-log.js";
-import { RefusedConnections, TlsListener } from "./tls-listener.js";
+import { GrpcPort } from "./grpc-port.js";
+import type { OnceLog } from "./once-log.js";
 
 export type ReadIndexAnswer = { readonly kind: "length"; readonly length: number } | { readonly kind: "refused"; readonly reason: string };
 
@@ -47,27 +46,25 @@ export interface PeerServerOptions {
 /** id-kp-serverAuth (RFC 5280 §4.2.1.12). */
 const SERVER_AUTH_OID = "1.3.6.1.5.5.7.3.1";
 
-/** Server keepalive policy shared by both gRPC ports: peers ping every 2 s, also when idle. */
-export const SERVER_OPTIONS = { "grpc.keepalive_permit_without_calls": 1 } as const;
-
 export class PeerServer {
-  private readonly server: Server;
+  private readonly port: GrpcPort;
   private readonly onceLog: OnceLog;
-  private readonly tlsListener: TlsListener | null = null;
 
   constructor(private readonly opts: PeerServerOptions) {
-    this.onceLog = new OnceLog(opts.logger);
     const { tls, clusterId } = opts.security;
-    const refused = tls === null ? null : new RefusedConnections();
-    this.server = new Server({
-      ...SERVER_OPTIONS,
-      "grpc.max_receive_message_length": 64 * 1024 * 1024,
-      interceptors: [callGuard({ requireClientCert: tls !== null, refused, clusterId, selfName: `node ${opts.self.id}`, onceLog: this.onceLog })],
+    this.port = new GrpcPort({
+      host: opts.host,
+      port: opts.self.peerPort,
+      what: "peer",
+      tls,
+      requireClientCert: tls !== null,
+      clusterId,
+      selfName: `node ${opts.self.id}`,
+      logger: opts.logger,
+      serverOptions: { "grpc.max_receive_message_length": 64 * 1024 * 1024 },
     });
-    if (tls !== null && refused !== null) {
-      this.tlsListener = new TlsListener({ grpc: this.server, refused, host: opts.host, port: opts.self.peerPort, material: tls, requestClientCert: true, logger: opts.logger, what: "peer" });
-    }
-    this.server.addService(PeerServiceService, this.handlers());
+    this.onceLog = this.port.onceLog;
+    this.port.server.addService(PeerServiceService, this.handlers());
   }
 
   private handlers(): PeerServiceServer {
@@ -115,33 +112,17 @@ export class PeerServer {
     };
   }
 
-  async start(): Promise<void> {
-    if (this.tlsListener !== null) {
-      await this.tlsListener.start();
-      return;
-    }
-    const { host, self } = this.opts;
-    await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(`${host}:${self.peerPort}`, ServerCredentials.createInsecure(), (err, port) =>
-        err ? reject(new Error(`cannot listen for peers on ${host}:${self.peerPort}: ${err.message}`)) : resolve(port),
-      );
-    });
+  start(): Promise<void> {
+    return this.port.start();
   }
 
   /** New peer connections use the new certificate and CA. */
   reload(tls: TlsMaterial): void {
-    this.tlsListener?.reload(tls);
+    this.port.reload(tls);
   }
 
-  async close(): Promise<void> {
-    await this.tlsListener?.close();
-    await new Promise<void>((resolve) => {
-      this.server.tryShutdown(() => resolve());
-      setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, 1000).unref();
-    });
+  close(): Promise<void> {
+    return this.port.close();
   }
 
   /**

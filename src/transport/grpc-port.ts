@@ -1,0 +1,82 @@
+// One listening gRPC port of a node: a grpc-js server, plaintext or behind
+// this node's own TLS listener (tls-listener.ts), with the call guard in
+// front of every handler when client certificates or a cluster id are
+// required (call-guard.ts). Both the peer port and the client port are one.
+
+import { Server, ServerCredentials, type ChannelOptions } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import type { TlsMaterial } from "../tls/tls-material.js";
+import { callGuard } from "./call-guard.js";
+import { OnceLog } from "./once-log.js";
+import { RefusedConnections, TlsListener } from "./tls-listener.js";
+
+export interface GrpcPortOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Names the port in logs and errors, e.g. "peer" or "client gRPC". */
+  readonly what: string;
+  /** Serve over TLS with this certificate; null: plaintext. */
+  readonly tls: TlsMaterial | null;
+  /** Refuse every call without a client certificate signed by tls.ca (needs tls). */
+  readonly requireClientCert: boolean;
+  /** Refuse every call that does not carry this cluster id; null: no check. */
+  readonly clusterId: string | null;
+  /** This node, in the refusals the other side sees. */
+  readonly selfName: string;
+  readonly logger: Logger;
+  readonly serverOptions?: ChannelOptions;
+}
+
+export class GrpcPort {
+  readonly server: Server;
+  /** Logs each kind of refusal once (shared with the port's handlers). */
+  readonly onceLog: OnceLog;
+  private readonly tlsListener: TlsListener | null;
+
+  constructor(private readonly o: GrpcPortOptions) {
+    this.onceLog = new OnceLog(o.logger);
+    const refused = o.tls === null ? null : new RefusedConnections();
+    const guarded = o.requireClientCert || o.clusterId !== null;
+    this.server = new Server({
+      // Peers ping every 2 s, also when idle (peer-link.ts): allow it rather than answer too_many_pings.
+      "grpc.keepalive_permit_without_calls": 1,
+      ...o.serverOptions,
+      interceptors: guarded
+        ? [callGuard({ requireClientCert: o.requireClientCert, refused, clusterId: o.clusterId, selfName: o.selfName, onceLog: this.onceLog })]
+        : [],
+    });
+    this.tlsListener =
+      o.tls === null || refused === null
+        ? null
+        : new TlsListener({ grpc: this.server, refused, host: o.host, port: o.port, material: o.tls, requestClientCert: o.requireClientCert, logger: o.logger, what: o.what });
+  }
+
+  async start(): Promise<void> {
+    if (this.tlsListener !== null) {
+      await this.tlsListener.start();
+      return;
+    }
+    const { host, port, what } = this.o;
+    await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, bound) =>
+        err ? reject(new Error(`cannot listen for ${what} on ${host}:${port}: ${err.message}`)) : resolve(bound),
+      );
+    });
+  }
+
+  /** New connections use the new certificate and CA; established ones keep theirs. */
+  reload(tls: TlsMaterial): void {
+    this.tlsListener?.reload(tls);
+  }
+
+  async close(): Promise<void> {
+    await this.tlsListener?.close();
+    await new Promise<void>((resolve) => {
+      this.server.tryShutdown(() => resolve());
+      setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, 1000).unref();
+    });
+  }
+}
