@@ -109,11 +109,9 @@ const clientServiceWithStrictInts = {
   },
 };
 
-export class ClientGrpcServer {
-  private readonly port: GrpcPort;
-
+export class ClientGrpcServer extends GrpcPort {
   constructor(private readonly opts: ClientGrpcServerOptions) {
-    this.port = new GrpcPort({
+    super({
       host: opts.host,
       port: opts.port,
       what: "client gRPC",
@@ -128,21 +126,8 @@ export class ClientGrpcServer {
       read: (call, cb) => void this.onRead(call, cb),
       status: (_call, cb) => cb(null, this.statusReply()),
     };
-    this.port.server.addService(clientServiceWithStrictInts, client);
-    new ReflectionService(reflectionPackage(), { services: [CLIENT_SERVICE] }).addToServer(this.port.server);
-  }
-
-  start(): Promise<void> {
-    return this.port.start();
-  }
-
-  /** New client connections use the new certificate and CA. */
-  reload(tls: TlsMaterial): void {
-    this.port.reload(tls);
-  }
-
-  close(): Promise<void> {
-    return this.port.close();
+    this.server.addService(clientServiceWithStrictInts, client);
+    new ReflectionService(reflectionPackage(), { services: [CLIENT_SERVICE] }).addToServer(this.server);
   }
 
   private deadline(call: ServerUnaryCall<unknown, unknown>): number {

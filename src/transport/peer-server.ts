@@ -14,7 +14,6 @@ import type { NodeAddress } from "../config/cluster-config.js";
 import type { Message, NodeId } from "../core/types.js";
 import { certNames, type TlsMaterial } from "../tls/tls-material.js";
 import { GrpcPort } from "./grpc-port.js";
-import type { OnceLog } from "./once-log.js";
 
 export type ReadIndexAnswer = { readonly kind: "length"; readonly length: number } | { readonly kind: "refused"; readonly reason: string };
 
@@ -46,13 +45,10 @@ export interface PeerServerOptions {
 /** id-kp-serverAuth (RFC 5280 §4.2.1.12). */
 const SERVER_AUTH_OID = "1.3.6.1.5.5.7.3.1";
 
-export class PeerServer {
-  private readonly port: GrpcPort;
-  private readonly onceLog: OnceLog;
-
+export class PeerServer extends GrpcPort {
   constructor(private readonly opts: PeerServerOptions) {
     const { tls, clusterId } = opts.security;
-    this.port = new GrpcPort({
+    super({
       host: opts.host,
       port: opts.self.peerPort,
       what: "peer",
@@ -63,8 +59,7 @@ export class PeerServer {
       logger: opts.logger,
       serverOptions: { "grpc.max_receive_message_length": 64 * 1024 * 1024 },
     });
-    this.onceLog = this.port.onceLog;
-    this.port.server.addService(PeerServiceService, this.handlers());
+    this.server.addService(PeerServiceService, this.handlers());
   }
 
   private handlers(): PeerServiceServer {
@@ -110,19 +105,6 @@ export class PeerServer {
         );
       },
     };
-  }
-
-  start(): Promise<void> {
-    return this.port.start();
-  }
-
-  /** New peer connections use the new certificate and CA. */
-  reload(tls: TlsMaterial): void {
-    this.port.reload(tls);
-  }
-
-  close(): Promise<void> {
-    return this.port.close();
   }
 
   /**
