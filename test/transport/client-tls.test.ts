@@ -12,7 +12,7 @@ import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClientServiceClient, type StatusReply } from "../../gen/paxos/v1/paxos.js";
 import { createCa, createClientCert, createNodeCert } from "../../src/tls/certs.js";
-import { PAXOS_BIN, ProcessCluster } from "../support/process-cluster.js";
+import { PAXOS_BIN, ProcessCluster, ROOT } from "../support/process-cluster.js";
 
 let dir: string;
 let other: string;
@@ -93,6 +93,20 @@ describe("clients over TLS with required client certificates", () => {
     const err = (await grpcStatus(cluster.grpcPorts[2]!, null).catch((e: ServiceError) => e)) as ServiceError;
     expect(err.code).toBe(status.UNAUTHENTICATED);
     expect(err.details).toContain("refuses this connection: no certificate");
+  });
+
+  it("buf curl (a strict Go client, as grpcurl) calls the TLS client port with the CA and a client certificate, as the README shows", async () => {
+    const bufCurl = (...args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = execFile(join(ROOT, "node_modules/.bin/buf"), ["curl", "--protocol", "grpc", ...args], { timeout: 30_000 }, (_e, stdout, stderr) =>
+          resolve({ code: child.exitCode, stdout: String(stdout), stderr: String(stderr) }),
+        );
+      });
+    const ok = await bufCurl("--cacert", file(dir, "ca.crt"), "--cert", file(dir, "client.root.crt"), "--key", file(dir, "client.root.key"), "-d", "{}", `https://localhost:${cluster.grpcPorts[0]}/paxos.v1.ClientService/Status`);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ peers: expect.any(Array) });
+    const refused = await bufCurl("--cacert", file(dir, "ca.crt"), "-d", "{}", `https://localhost:${cluster.grpcPorts[0]}/paxos.v1.ClientService/Status`);
+    expect(refused.code).not.toBe(0);
   });
 
   it("paxos client appends over HTTPS with --cacert, --cert and --key, and says why it is refused without a certificate", async () => {
