@@ -114,7 +114,6 @@ export async function runNode(configPath: string, o: NodeCommandOptions): Promis
     peerTls: tls.peer,
     clientTls: tls.client,
   });
-  await node.start();
   const logLoaded = (t: NodeTls, how: string) => {
     for (const [what, m] of [["peer", t.peer], ["client", t.client?.material ?? null]] as const) {
       if (m === null) continue;
@@ -123,9 +122,11 @@ export async function runNode(configPath: string, o: NodeCommandOptions): Promis
       if (days !== null) logger.warn(describeMaterial(m), `${what} TLS certificate expires in ${days} days: make a new one and send SIGHUP`);
     }
   };
-  logLoaded(tls, "loaded");
   // Certificate rotation: SIGHUP reads the files again; new connections use them. A bad file keeps the old ones.
+  // Installed before the node starts: SIGHUP's default action would kill it while it replays its log.
+  let started = false;
   process.on("SIGHUP", () => {
+    if (!started) return void logger.warn("SIGHUP while starting: ignored (send it again once the node has started)");
     try {
       const fresh = loadNodeTls(o);
       node.reloadCertificates(fresh.peer, fresh.client);
@@ -135,6 +136,9 @@ export async function runNode(configPath: string, o: NodeCommandOptions): Promis
       logger.error({ err: (e as Error).message }, "SIGHUP: cannot reload the TLS certificates; keeping the ones in use");
     }
   });
+  await node.start();
+  started = true;
+  logLoaded(tls, "loaded");
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -128,6 +128,8 @@ export async function startServers(configPath: string, entryScript: string, o: S
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+  // A closed terminal: the nodes would ignore the hangup (to them SIGHUP reloads certificates) and outlive us.
+  process.on("SIGHUP", stop);
   const codes = await Promise.all(exits);
   return codes.every((c) => c === 0) ? 0 : 1;
 }

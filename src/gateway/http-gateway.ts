@@ -31,7 +31,7 @@ import type { NodeService } from "../service/node-service.js";
 import type { TlsMaterial } from "../tls/tls-material.js";
 import type { ClientTls } from "../transport/client-grpc-server.js";
 import { OnceLog } from "../transport/once-log.js";
-import { explainVerifyError } from "../transport/tls-listener.js";
+import { closeWhenCertificateExpires, explainVerifyError } from "../transport/tls-listener.js";
 import {
   closesConnection,
   ConnectionGuard,
@@ -112,7 +112,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     loggerInstance: opts.logger,
     logController: new LogController({ disableRequestLogging: true }), // protocol events are logged, not every request
     bodyLimit: BODY_LIMIT_BYTES,
-    return503OnClosing: true,
+    // While closing, onRequest answers 503 not_applied itself (Fastify's own 503 has no outcome).
+    return503OnClosing: false,
     // Node's timeouts and limits (http-edge.ts); Fastify sets these two on the server itself.
     requestTimeout: EDGE_LIMITS.requestTimeoutMs,
     keepAliveTimeout: EDGE_LIMITS.keepAliveTimeoutMs,
@@ -142,6 +143,22 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   guard.attach(app.server);
   const onceLog = new OnceLog(opts.logger);
+  let closing = false;
+  /** Connections authenticated by a client certificate: closed when it expires, and when the CA changes (SIGHUP). */
+  const certConnections = new Set<TLSSocket>();
+  if (tls?.clientCertAuth) {
+    app.server.on("secureConnection", (socket: TLSSocket) => {
+      if (!socket.authorized) return; // refused per request (onRequest)
+      certConnections.add(socket);
+      const cancel = closeWhenCertificateExpires(socket, () =>
+        opts.logger.warn({ remote: socket.remoteAddress }, "closing HTTPS connection: its client certificate expired"),
+      );
+      socket.once("close", () => {
+        certConnections.delete(socket);
+        cancel();
+      });
+    });
+  }
   if (tls !== null) {
     app.server.on("tlsClientError", (err: Error & { code?: string }, socket: TLSSocket) => {
       const reason = /wrong version number|http request/i.test(err.message) ? "not a TLS connection (plain HTTP to the HTTPS port?)" : `TLS handshake failed: ${err.code ?? err.message}`;
@@ -183,6 +200,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     // close (unknown), never an answer that lies.
     if (guard.isClosing(req.raw.socket)) {
       reply.hijack();
+      return;
+    }
+    if (closing) {
+      unavailable(reply, "the node is shutting down", "not_applied"); // this request was not looked at
       return;
     }
     if (tls?.clientCertAuth) {
@@ -259,8 +280,17 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   await app.listen({ host: opts.host, port: opts.port });
   return {
-    reloadTls: (m) =>
-      (app.server as unknown as HttpsServer).setSecureContext({ cert: m.cert, key: m.key, ...(m.ca === null ? {} : { ca: m.ca }) }),
-    close: () => app.close(),
+    reloadTls: (m) => {
+      const server = app.server as unknown as HttpsServer;
+      server.setSecureContext({ cert: m.cert, key: m.key, ...(m.ca === null ? {} : { ca: m.ca }) });
+      // Connections authenticated under the old CA end now (their clients reconnect and are checked again);
+      // idle ones simply make their next request on a new connection.
+      for (const s of certConnections) s.destroy();
+      server.closeIdleConnections();
+    },
+    close: () => {
+      closing = true;
+      return app.close();
+    },
   };
 }

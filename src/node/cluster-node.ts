@@ -16,7 +16,7 @@ import { CorruptLogError } from "../storage/record-file.js";
 import { startGateway, type Gateway } from "../gateway/http-gateway.js";
 import type { TlsMaterial } from "../tls/tls-material.js";
 import { ClientGrpcServer, type ClientTls } from "../transport/client-grpc-server.js";
-import { DEFAULT_PEER_LINK_OPTIONS, PeerLink, type LinkEvent } from "../transport/peer-link.js";
+import { DEFAULT_PEER_LINK_OPTIONS, PeerLink, ReadIndexRefused, type LinkEvent } from "../transport/peer-link.js";
 import { PeerServer, type PeerInbox, type PeerSecurity, type ReadIndexAnswer } from "../transport/peer-server.js";
 import { nodeMetrics } from "./metrics.js";
 import type { Registry } from "prom-client";
@@ -86,8 +86,8 @@ export class ClusterNode implements NodeService, PeerInbox {
   private gateway: Gateway | null = null;
   private security!: PeerSecurity;
   private clientTls: ClientTls | null = null;
-  /** Reads waiting until this node's list is `length` long, in arrival order. */
-  private appliedWaiters: { length: number; resolve: (reached: boolean) => void }[] = [];
+  /** Reads waiting until this node's list is `length` long. */
+  private readonly appliedWaiters = new Set<{ readonly length: number; resolve(reached: boolean): void }>();
   private readonly links = new Map<NodeId, PeerLink>();
   private ticker: NodeJS.Timeout | null = null;
   private readyScheduled = false;
@@ -157,7 +157,7 @@ export class ClusterNode implements NodeService, PeerInbox {
     );
     for (const peer of this.nodes) {
       if (peer.id === this.self.id) continue;
-      this.links.set(peer.id, new PeerLink(peer, this.security, DEFAULT_PEER_LINK_OPTIONS, (p, e) => this.onLinkEvent(p, e)));
+      this.links.set(peer.id, new PeerLink(this.self.id, peer, this.security, DEFAULT_PEER_LINK_OPTIONS, (p, e) => this.onLinkEvent(p, e)));
     }
     const host = this.opts.bindHost ?? "0.0.0.0";
     this.peerServer = new PeerServer({ host, self: this.self, nodes: this.nodes, inbox: this, security: this.security, logger: this.log });
@@ -169,6 +169,7 @@ export class ClusterNode implements NodeService, PeerInbox {
       requestTimeoutMs: this.requestTimeoutMs,
       tls: this.opts.clientTls ?? null,
       logger: this.log,
+      maxInflightRequests: this.opts.maxInflightRequests ?? 10_000,
     });
     await this.clientGrpc.start();
     this.gateway = await startGateway({
@@ -201,15 +202,16 @@ export class ClusterNode implements NodeService, PeerInbox {
 
   /** New certificates (SIGHUP): used by every connection made from now on; peer links reconnect with them at once. */
   reloadCertificates(peerTls: TlsMaterial | null, clientTls: ClientTls | null): void {
-    if (peerTls !== null) {
-      this.security = { ...this.security, tls: peerTls };
-      this.peerServer?.reload(peerTls);
-      for (const l of this.links.values()) l.reload(this.security);
-    }
+    // The servers first: they are what may refuse the new material (and then nothing has changed yet).
+    if (peerTls !== null) this.peerServer?.reload(peerTls);
     if (clientTls !== null) {
-      this.clientTls = clientTls;
       this.clientGrpc?.reload(clientTls.material);
       this.gateway?.reloadTls(clientTls.material);
+      this.clientTls = clientTls;
+    }
+    if (peerTls !== null) {
+      this.security = { ...this.security, tls: peerTls };
+      for (const l of this.links.values()) l.reload(this.security);
     }
   }
 
@@ -230,8 +232,7 @@ export class ClusterNode implements NodeService, PeerInbox {
     }
     this.pending.clear();
     for (const w of [...this.leaderWatchers]) w();
-    for (const w of this.appliedWaiters) w.resolve(false);
-    this.appliedWaiters = [];
+    for (const w of [...this.appliedWaiters]) w.resolve(false);
     await this.gateway?.close();
     for (const l of this.links.values()) l.close();
     await this.clientGrpc?.close();
@@ -320,9 +321,10 @@ export class ClusterNode implements NodeService, PeerInbox {
       }
       let length: number;
       try {
-        length = await this.links.get(leader)!.readIndex(this.self.id, Math.min(opts.deadline, Date.now() + READ_INDEX_ATTEMPT_MS));
+        length = await this.links.get(leader)!.readIndex(Math.min(opts.deadline, Date.now() + READ_INDEX_ATTEMPT_MS));
       } catch (e) {
-        reason = `asking leader ${leader} for a read index failed: ${(e as { details?: string }).details ?? (e as Error).message}`;
+        reason = `asking leader ${leader} for a read index failed: ${(e as Error).message}`;
+        if (e instanceof ReadIndexRefused && e.overloaded) return failed(reason); // trying again only adds load
         avoid = leader;
         continue;
       }
@@ -335,7 +337,7 @@ export class ClusterNode implements NodeService, PeerInbox {
    * PeerInbox: a read index, served only while this node leads; a follower
    * asks for it on behalf of its client (see routeRead).
    */
-  async readIndex(deadline: number): Promise<ReadIndexAnswer & { readonly overloaded?: boolean }> {
+  async readIndex(deadline: number): Promise<ReadIndexAnswer> {
     const leader = this.core.status().leader;
     if (leader !== this.self.id) return { kind: "refused", reason: `node ${this.self.id} does not lead (it believes in ${leader ?? "no leader"})` };
     const r = await this.request((id) => this.core.read(id), deadline - Date.now());
@@ -345,38 +347,33 @@ export class ClusterNode implements NodeService, PeerInbox {
     return { kind: "refused", reason: "leadership changed while the read was in flight" };
   }
 
-  /** Resolves true once this node's list is at least `length` long, false at the deadline. */
+  /** Resolves true once this node's list is at least `length` long, false at the deadline (or when the node stops). */
   private appliedUpTo(length: number, deadline: number): Promise<boolean> {
     if (this.core.list.length >= length) return Promise.resolve(true);
+    if (this.stopped) return Promise.resolve(false);
     return new Promise((resolve) => {
       const waiter = {
         length,
         resolve: (reached: boolean) => {
           clearTimeout(timer);
+          this.appliedWaiters.delete(waiter);
           resolve(reached);
         },
       };
-      const timer = setTimeout(() => {
-        this.appliedWaiters = this.appliedWaiters.filter((w) => w !== waiter);
-        resolve(false);
-      }, Math.max(0, deadline - Date.now()));
-      this.appliedWaiters.push(waiter);
+      const timer = setTimeout(() => waiter.resolve(false), Math.max(0, deadline - Date.now()));
+      this.appliedWaiters.add(waiter);
     });
   }
 
   private wakeAppliedWaiters(): void {
-    if (this.appliedWaiters.length === 0) return;
+    if (this.appliedWaiters.size === 0) return;
     const have = this.core.list.length;
-    const still: typeof this.appliedWaiters = [];
-    for (const w of this.appliedWaiters) {
-      if (w.length <= have) w.resolve(true);
-      else still.push(w);
-    }
-    this.appliedWaiters = still;
+    for (const w of [...this.appliedWaiters]) if (w.length <= have) w.resolve(true);
   }
 
   /** Hands one request to the core; resolves with its result, or null after `ms`. */
   private request(submit: (requestId: number) => void, ms: number): Promise<ClientResult | null> {
+    if (this.stopped) return Promise.resolve(null);
     const requestId = this.nextRequestId++;
     this.clientRequests++;
     return new Promise((resolve) => {

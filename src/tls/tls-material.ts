@@ -99,14 +99,18 @@ export function loadTlsMaterial(files: TlsFiles, flags: { cert: string; key: str
   const ca = readPem(files.caFile, flags.ca);
   const cas = pemBlocks(ca).map((pem) => parseCert(pem, flags.ca, files.caFile!));
   if (cas.length === 0) throw new TlsConfigError(`${flags.ca} ${files.caFile} holds no PEM certificate`);
-  for (const c of cas) {
-    const caProblem = validityProblem(c, now);
-    if (caProblem) throw new TlsConfigError(`${flags.ca} ${files.caFile} (${c.subject.replace(/\n/g, ", ")}) ${caProblem}`);
-  }
   // The leaf's issuer is in the CA file, or is an intermediate sent along after the leaf in the certificate file.
+  // (TLS verifies the whole chain at every handshake; this catches the usual mistakes at start, with their names.)
   const issuers = [...cas, ...pemBlocks(cert).slice(1).map((pem) => parseCert(pem, flags.cert, files.certFile))];
-  if (!issuers.some((c) => leaf.checkIssued(c) && leaf.verify(c.publicKey))) {
+  const issuer = issuers.find((c) => leaf.checkIssued(c) && leaf.verify(c.publicKey));
+  if (issuer === undefined) {
     throw new TlsConfigError(`${flags.cert} ${files.certFile} is not signed by the CA in ${flags.ca} ${files.caFile}`);
+  }
+  const issuerProblem = validityProblem(issuer, now);
+  if (issuerProblem) throw new TlsConfigError(`the CA that signed ${flags.cert} (${issuer.subject.replace(/\n/g, ", ")}) ${issuerProblem}`);
+  // An intermediate from the certificate file must itself be signed by the CA file (one level is checked here).
+  if (!cas.includes(issuer) && !cas.some((c) => issuer.checkIssued(c) && issuer.verify(c.publicKey))) {
+    throw new TlsConfigError(`the intermediate CA in ${flags.cert} ${files.certFile} is not signed by the CA in ${flags.ca} ${files.caFile}`);
   }
   return { files, cert, key, ca, leaf };
 }

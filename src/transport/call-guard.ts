@@ -26,16 +26,24 @@ export interface CallGuardOptions {
 
 export function callGuard(o: CallGuardOptions): ServerInterceptor {
   const problemOf = (call: ServerInterceptingCallInterface, md: Metadata): Partial<StatusObject> | null => {
-    if (o.requireClientCert && call.getAuthContext().sslPeerCertificate === undefined) {
-      const reason = o.refused?.reasonFor(call.getPeer()) ?? "no verified client certificate";
-      return { code: status.UNAUTHENTICATED, details: `${o.selfName} refuses this connection: ${reason}` };
+    if (o.requireClientCert) {
+      const cert = call.getAuthContext().sslPeerCertificate;
+      if (cert === undefined) {
+        const reason = o.refused?.reasonFor(call.getPeer()) ?? "no verified client certificate";
+        return { code: status.UNAUTHENTICATED, details: `${o.selfName} refuses this connection: ${reason}` };
+      }
+      // TLS checked validity at the handshake; the connection may have outlived the certificate since.
+      if (Date.parse(cert.valid_to) < Date.now()) {
+        return { code: status.UNAUTHENTICATED, details: `${o.selfName} refuses this connection: certificate expired at ${new Date(cert.valid_to).toISOString()}` };
+      }
     }
     if (o.clusterId !== null) {
       const theirs = md.get(CLUSTER_ID_KEY)[0];
       if (theirs !== o.clusterId) {
         const said = typeof theirs === "string" ? `cluster ${theirs}` : "no cluster id";
         const remote = call.getPeer().replace(/:\d+$/, "");
-        o.onceLog.warn(`cluster|${said}|${remote}`, { remote, theirCluster: theirs ?? null, cluster: o.clusterId }, `refusing peer traffic from ${said} (this is cluster ${o.clusterId})`);
+        // Keyed by address only: the id is the sender's to choose, and each new one would log again.
+        o.onceLog.warn(`cluster|${remote}`, { remote, theirCluster: theirs ?? null, cluster: o.clusterId }, `refusing peer traffic from ${said} (this is cluster ${o.clusterId})`);
         return { code: status.PERMISSION_DENIED, details: `${o.selfName} belongs to cluster ${o.clusterId}, and this call carries ${said}` };
       }
     }

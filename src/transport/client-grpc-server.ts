@@ -38,6 +38,8 @@ export interface ClientGrpcServerOptions {
   readonly port: number;
   readonly service: NodeService;
   readonly requestTimeoutMs: number;
+  /** Calls in progress beyond which new ones are refused at once (RESOURCE_EXHAUSTED, not applied), as HTTP's 503. */
+  readonly maxInflightRequests: number;
   readonly tls: ClientTls | null;
   readonly logger: Logger;
 }
@@ -122,18 +124,31 @@ export class ClientGrpcServer extends GrpcPort {
       logger: opts.logger,
     });
     const client: ClientServiceServer = {
-      append: (call, cb) => void this.onAppend(call, cb),
-      read: (call, cb) => void this.onRead(call, cb),
+      append: (call, cb) => this.bounded(cb, () => this.onAppend(call, cb)),
+      read: (call, cb) => this.bounded(cb, () => this.onRead(call, cb)),
       status: (_call, cb) => cb(null, this.statusReply()),
     };
-    this.server.addService(clientServiceWithStrictInts, client);
-    new ReflectionService(reflectionPackage(), { services: [CLIENT_SERVICE] }).addToServer(this.server);
+    this.addService(clientServiceWithStrictInts, client);
+    const reflection = new ReflectionService(reflectionPackage(), { services: [CLIENT_SERVICE] });
+    for (const server of this.servers()) reflection.addToServer(server);
   }
 
   private deadline(call: ServerUnaryCall<unknown, unknown>): number {
     const d = call.getDeadline();
     const given = d instanceof Date ? d.getTime() : Number.isFinite(d) ? Number(d) : Infinity;
     return Math.min(given, Date.now() + this.opts.requestTimeoutMs);
+  }
+
+  private inflight = 0;
+
+  /** Flow control: beyond a bounded number of calls in progress, refuse at once (nothing was applied). */
+  private bounded<T>(cb: sendUnaryData<T>, handle: () => Promise<void>): void {
+    if (this.inflight >= this.opts.maxInflightRequests) {
+      cb({ code: status.RESOURCE_EXHAUSTED, details: `overloaded: ${this.inflight} calls in progress on this node (outcome: not_applied)` });
+      return;
+    }
+    this.inflight++;
+    void handle().finally(() => this.inflight--);
   }
 
   private async onAppend(call: ServerUnaryCall<AppendRequest, AppendReply>, cb: sendUnaryData<AppendReply>): Promise<void> {

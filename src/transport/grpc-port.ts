@@ -3,12 +3,12 @@
 // front of every handler when client certificates or a cluster id are
 // required (call-guard.ts). Both the peer port and the client port are one.
 
-import { Server, ServerCredentials, type ChannelOptions } from "@grpc/grpc-js";
+import { Server, ServerCredentials, type ChannelOptions, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { TlsMaterial } from "../tls/tls-material.js";
 import { callGuard } from "./call-guard.js";
 import { OnceLog } from "./once-log.js";
-import { RefusedConnections, TlsListener } from "./tls-listener.js";
+import { CONNECTION_AGE_OPTIONS, RefusedConnections, TlsListener } from "./tls-listener.js";
 
 export interface GrpcPortOptions {
   readonly host: string;
@@ -28,7 +28,10 @@ export interface GrpcPortOptions {
 }
 
 export class GrpcPort {
+  /** The server of every accepted connection. */
   readonly server: Server;
+  /** With TLS, connections whose client certificate did not verify go here (tls-listener.ts); same services. */
+  private readonly refusedServer: Server | null;
   /** Logs each kind of refusal once (shared with the port's handlers). */
   readonly onceLog: OnceLog;
   private readonly tlsListener: TlsListener | null;
@@ -37,18 +40,44 @@ export class GrpcPort {
     this.onceLog = new OnceLog(o.logger);
     const refused = o.tls === null ? null : new RefusedConnections();
     const guarded = o.requireClientCert || o.clusterId !== null;
-    this.server = new Server({
-      // Peers ping every 2 s, also when idle (peer-link.ts): allow it rather than answer too_many_pings.
-      "grpc.keepalive_permit_without_calls": 1,
-      ...o.serverOptions,
-      interceptors: guarded
-        ? [callGuard({ requireClientCert: o.requireClientCert, refused, clusterId: o.clusterId, selfName: o.selfName, onceLog: this.onceLog })]
-        : [],
-    });
+    const make = (ageOptions: ChannelOptions) =>
+      new Server({
+        // Peers ping every 2 s, also when idle (peer-link.ts): allow it rather than answer too_many_pings.
+        "grpc.keepalive_permit_without_calls": 1,
+        // A connection with no call for a minute is closed (peer links are never idle: heartbeats every 50 ms).
+        "grpc.max_connection_idle_ms": 60_000,
+        ...ageOptions,
+        ...o.serverOptions,
+        interceptors: guarded
+          ? [callGuard({ requireClientCert: o.requireClientCert, refused, clusterId: o.clusterId, selfName: o.selfName, onceLog: this.onceLog })]
+          : [],
+      });
+    this.server = make(o.tls === null ? {} : CONNECTION_AGE_OPTIONS.main);
+    this.refusedServer = o.tls === null ? null : make(CONNECTION_AGE_OPTIONS.refused);
     this.tlsListener =
-      o.tls === null || refused === null
+      o.tls === null || refused === null || this.refusedServer === null
         ? null
-        : new TlsListener({ grpc: this.server, refused, host: o.host, port: o.port, material: o.tls, requestClientCert: o.requireClientCert, logger: o.logger, what: o.what });
+        : new TlsListener({
+            grpc: this.server,
+            refusedGrpc: this.refusedServer,
+            refused,
+            host: o.host,
+            port: o.port,
+            material: o.tls,
+            requestClientCert: o.requireClientCert,
+            logger: o.logger,
+            what: o.what,
+          });
+  }
+
+  /** Registers a service on the port (on both servers: a refused connection's calls reach the guard, not a 404). */
+  addService(service: ServiceDefinition, implementation: UntypedServiceImplementation): void {
+    for (const server of this.servers()) server.addService(service, implementation);
+  }
+
+  /** The port's grpc-js servers, e.g. to add reflection to each. */
+  servers(): Server[] {
+    return this.refusedServer === null ? [this.server] : [this.server, this.refusedServer];
   }
 
   async start(): Promise<void> {
@@ -70,9 +99,10 @@ export class GrpcPort {
   }
 
   async close(): Promise<void> {
-    await this.tlsListener?.close();
+    this.tlsListener?.close();
     await new Promise<void>((resolve) => {
       this.server.tryShutdown(() => resolve());
+      this.refusedServer?.forceShutdown();
       setTimeout(() => {
         this.server.forceShutdown();
         resolve();

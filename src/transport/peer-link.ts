@@ -33,7 +33,20 @@ import { PeerServiceService, ReadIndexReply, ReadIndexRequest } from "../../gen/
 import { dialHost, type NodeAddress } from "../config/cluster-config.js";
 import type { TlsMaterial } from "../tls/tls-material.js";
 import { CLUSTER_ID_KEY } from "./call-guard.js";
-import type { PeerSecurity } from "./peer-server.js";
+import { FROM_NODE_KEY, type PeerSecurity } from "./peer-server.js";
+
+/** A peer stream counts as up once it has lived this long (a stream refused right after it opened is not up). */
+const UP_AFTER_MS = 1000;
+
+/** The leader did not give a read index; `overloaded` when its queue is full (then trying again only adds load). */
+export class ReadIndexRefused extends Error {
+  constructor(
+    message: string,
+    readonly overloaded: boolean,
+  ) {
+    super(message);
+  }
+}
 
 export interface PeerLinkOptions {
   /** Redial when the channel has not been READY for this long while there is something to send. */
@@ -97,8 +110,9 @@ export class PeerLink {
   private notReadySince: number | null = null;
   /** Failures reported since the link was last up, so that a retry failing the same way is not reported again (bounded). */
   private readonly reported = new Set<string>();
-  /** False until the peer first takes a stream, and after any failure: the next success is reported. */
+  /** False until a stream has lived UP_AFTER_MS, and after any failure: the next such stream is reported. */
   private up = false;
+  private upTimer: NodeJS.Timeout | null = null;
   private security: PeerSecurity;
   dropped = 0;
   sent = 0;
@@ -106,6 +120,8 @@ export class PeerLink {
   bytesSent = 0;
 
   constructor(
+    /** This node's id, which its calls carry. */
+    private readonly selfId: number,
     readonly peer: NodeAddress,
     security: PeerSecurity,
     private readonly opts: PeerLinkOptions = DEFAULT_PEER_LINK_OPTIONS,
@@ -124,6 +140,7 @@ export class PeerLink {
   private metadata(): Metadata {
     const md = new Metadata();
     md.set(CLUSTER_ID_KEY, this.security.clusterId);
+    md.set(FROM_NODE_KEY, String(this.selfId));
     return md;
   }
 
@@ -156,14 +173,15 @@ export class PeerLink {
    * point where it confirmed that it leads. Rejects when it does not lead,
    * is unreachable, or the deadline passes.
    */
-  readIndex(from: number, deadline: number): Promise<number> {
+  readIndex(deadline: number): Promise<number> {
     this.maybeRedial();
     return new Promise((resolve, reject) => {
-      this.client.readIndex({ from, to: this.peer.id }, this.metadata(), { deadline }, (err, reply) => {
-        if (err !== null || reply === undefined) {
-          if (err !== null && err.code !== status.FAILED_PRECONDITION && err.code !== status.DEADLINE_EXCEEDED) this.report(err);
-          reject(err ?? new Error("empty reply"));
-        } else resolve(reply.length);
+      this.client.readIndex({ from: this.selfId, to: this.peer.id }, this.metadata(), { deadline }, (err, reply) => {
+        if (err === null && reply !== undefined) return resolve(reply.length);
+        if (err === null) return reject(new ReadIndexRefused("empty reply", false));
+        const expected = [status.FAILED_PRECONDITION, status.RESOURCE_EXHAUSTED, status.DEADLINE_EXCEEDED];
+        if (!expected.includes(err.code)) this.report(err); // a refusal of this node, or the peer unreachable
+        reject(new ReadIndexRefused(err.details || err.message, err.code === status.RESOURCE_EXHAUSTED));
       });
     });
   }
@@ -177,12 +195,18 @@ export class PeerLink {
         this.report(err);
       }
     });
-    // The peer sends headers as soon as it takes the stream: the link is up (again).
+    // The peer sends headers once it has checked this node and taken the stream; a stream that then
+    // lives a moment is up (again). One ended by its first batch (a version mismatch) is not.
     stream.on("metadata", () => {
-      if (this.up) return;
-      this.up = true;
-      this.reported.clear();
-      this.onEvent(this.peer, { kind: "up" });
+      if (this.up || this.upTimer !== null) return;
+      this.upTimer = setTimeout(() => {
+        this.upTimer = null;
+        if (this.stream !== stream) return;
+        this.up = true;
+        this.reported.clear();
+        this.onEvent(this.peer, { kind: "up" });
+      }, UP_AFTER_MS);
+      this.upTimer.unref();
     });
     stream.on("error", () => {}); // reported through the callback above
     this.stream = stream;
@@ -196,6 +220,8 @@ export class PeerLink {
     const details = err.details.replace(/\s*\(\d{4}-\d\d-\d\dT[^)]*\)/g, "").replace(/\s*Resolution note:\s*$/, "");
     const error = `${status[err.code] ?? err.code}: ${details}`.trim();
     this.up = false;
+    if (this.upTimer !== null) clearTimeout(this.upTimer);
+    this.upTimer = null;
     if (this.reported.has(error) || this.reported.size >= 16) return;
     this.reported.add(error);
     this.onEvent(this.peer, { kind: refused ? "refused" : "unreachable", error });
@@ -224,6 +250,7 @@ export class PeerLink {
   }
 
   close(): void {
+    if (this.upTimer !== null) clearTimeout(this.upTimer);
     this.stream?.cancel();
     this.stream = null;
     this.client.close();

@@ -15,7 +15,13 @@ import type { Message, NodeId } from "../core/types.js";
 import { certNames, type TlsMaterial } from "../tls/tls-material.js";
 import { GrpcPort } from "./grpc-port.js";
 
-export type ReadIndexAnswer = { readonly kind: "length"; readonly length: number } | { readonly kind: "refused"; readonly reason: string };
+export type ReadIndexAnswer =
+  | { readonly kind: "length"; readonly length: number }
+  /** overloaded: the leader's queue is full (the reader should fail fast rather than try again). */
+  | { readonly kind: "refused"; readonly reason: string; readonly overloaded?: boolean };
+
+/** gRPC metadata naming the sending node on a peer stream (checked before the stream is taken). */
+export const FROM_NODE_KEY = "x-paxos-from";
 
 export interface PeerInbox {
   deliver(from: NodeId, messages: Message[]): void;
@@ -59,7 +65,7 @@ export class PeerServer extends GrpcPort {
       logger: opts.logger,
       serverOptions: { "grpc.max_receive_message_length": 64 * 1024 * 1024 },
     });
-    this.server.addService(PeerServiceService, this.handlers());
+    this.addService(PeerServiceService, this.handlers());
   }
 
   private handlers(): PeerServiceServer {
@@ -69,7 +75,6 @@ export class PeerServer extends GrpcPort {
         cb(problem, problem === null ? {} : undefined);
       },
       stream: (call, cb) => {
-        let verifiedFrom = -1;
         let ended = false;
         const fail = (problem: Partial<ServiceError>) => {
           if (ended) return;
@@ -77,14 +82,15 @@ export class PeerServer extends GrpcPort {
           cb(problem);
           call.destroy();
         };
-        call.sendMetadata(new Metadata()); // headers now: the sender learns that this node took its stream
+        // The stream names its sender in the metadata, checked before anything is taken, so a refused
+        // sender never sees the headers that tell a link its peer took the stream.
+        const from = Number(call.metadata.get(FROM_NODE_KEY)[0]);
+        const refused = this.senderProblem(from, call);
+        if (refused !== null) return fail(refused);
+        call.sendMetadata(new Metadata());
         call.on("data", (req: DeliverRequest) => {
           if (ended) return;
-          if (req.from !== verifiedFrom) {
-            const problem = this.senderProblem(req.from, call);
-            if (problem !== null) return fail(problem);
-            verifiedFrom = req.from;
-          }
+          if (req.from !== from) return fail({ code: status.PERMISSION_DENIED, details: `a batch from node ${req.from} on the stream of node ${from}` });
           // A bad batch ends the stream with its error; the peer opens a new one.
           const problem = this.accept(req);
           if (problem !== null) fail(problem);
@@ -96,12 +102,12 @@ export class PeerServer extends GrpcPort {
         call.on("error", () => {});
       },
       readIndex: (call, cb) => {
-        const problem = this.senderProblem(call.request.from, call);
+        const problem = this.senderProblem(call.request.from, call) ?? this.addresseeProblem(call.request.to);
         if (problem !== null) return cb(problem);
         void this.opts.inbox.readIndex(deadlineOf(call)).then((answer) =>
           answer.kind === "length"
             ? cb(null, { length: answer.length })
-            : cb({ code: status.FAILED_PRECONDITION, details: answer.reason }),
+            : cb({ code: answer.overloaded ? status.RESOURCE_EXHAUSTED : status.FAILED_PRECONDITION, details: answer.reason }),
         );
       },
     };
@@ -121,7 +127,7 @@ export class PeerServer extends GrpcPort {
     if (this.opts.security.tls === null) return null;
     const cert = call.getAuthContext().sslPeerCertificate;
     // A node certificate is also a server certificate; a client certificate of the same CA must not pass as a node.
-    if (cert?.ext_key_usage !== undefined && !cert.ext_key_usage.includes(SERVER_AUTH_OID)) {
+    if (cert !== undefined && !(cert.ext_key_usage ?? []).includes(SERVER_AUTH_OID)) {
       const details = `node ${from} presented a certificate without serverAuth (a client certificate?), not a node certificate`;
       this.onceLog.warn(`sender-eku|${from}`, { from }, `refusing peer traffic: ${details}`);
       return { code: status.PERMISSION_DENIED, details };
@@ -135,12 +141,15 @@ export class PeerServer extends GrpcPort {
     return null;
   }
 
+  private addresseeProblem(to: number): Partial<ServiceError> | null {
+    const self = this.opts.self.id;
+    return to === self ? null : { code: status.FAILED_PRECONDITION, details: `this is node ${self}, not node ${to}: check the config files agree` };
+  }
+
   /** Hands a batch of peer messages to the node; returns the error to answer with, or null. */
   private accept(req: DeliverRequest): Partial<ServiceError> | null {
-    const self = this.opts.self.id;
-    if (req.to !== self) {
-      return { code: status.FAILED_PRECONDITION, details: `this is node ${self}, not node ${req.to}: check the config files agree` };
-    }
+    const wrongAddressee = this.addresseeProblem(req.to);
+    if (wrongAddressee !== null) return wrongAddressee;
     let messages: Message[];
     try {
       messages = req.messages.map(messageFromPb);

@@ -131,6 +131,13 @@ export class ProcessCluster {
     this.procs.set(i, child);
   }
 
+  /** Calls `f` with node i's exit code when its process ends. */
+  onExit(i: number, f: (code: number | null) => void): void {
+    const p = this.procs.get(i);
+    if (p === undefined) throw new Error(`node ${i} was never started`);
+    p.once("exit", (code) => f(code));
+  }
+
   /** From its next start on, node i runs with these arguments instead of the cluster's. */
   setExtraArgs(i: number, args: readonly string[]): void {
     this.nodeArgs.set(i, args);

@@ -83,6 +83,26 @@ describe("clients over TLS with required client certificates", () => {
     expect(JSON.parse((await https(cluster.httpPorts[0]!, "/state", root())).text).state).not.toContain(999);
   });
 
+  it("after SIGHUP, closes connections made under the old certificates and serves new ones", async () => {
+    const agent = new Agent({ connect: { ca: read(dir, "ca.crt"), servername: "localhost", ...root() } });
+    const get = async () => {
+      const r = await request(`https://127.0.0.1:${cluster.httpPorts[2]}/state`, { dispatcher: agent });
+      await r.body.text();
+      return r.statusCode;
+    };
+    try {
+      let connections = 0;
+      agent.on("connect", () => connections++);
+      expect(await get()).toBe(200);
+      process.kill(cluster.pid(2), "SIGHUP");
+      await cluster.waitUntil(async () => cluster.logs.get(2)!.some((l) => l.includes("client TLS certificate reloaded")), 5000, "node 2 to reload");
+      expect(await get()).toBe(200);
+      expect(connections).toBe(2); // the keep-alive connection from before the reload was closed
+    } finally {
+      await agent.close();
+    }
+  });
+
   it("does not speak plain HTTP on the HTTPS port", async () => {
     await expect(request(`http://127.0.0.1:${cluster.httpPorts[0]}/state`, { headersTimeout: 3000 })).rejects.toThrow();
   });

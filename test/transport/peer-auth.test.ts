@@ -16,6 +16,8 @@ import { parseClusterConfig } from "../../src/config/cluster-config.js";
 import { createCa, createClientCert, createNodeCert } from "../../src/tls/certs.js";
 import { PAXOS_BIN, ProcessCluster, sleep } from "../support/process-cluster.js";
 import { execFile } from "node:child_process";
+import { connect as netConnect } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 
 const HUGE_ROUND = 1_000_000;
 
@@ -66,6 +68,15 @@ function sendPrepare(port: number, creds: ChannelCredentials, clusterId: string 
       client.close();
       resolve(err);
     }),
+  );
+}
+
+/** A ReadIndex call (harmless): "ok", or the status code and details it was refused with. */
+function readIndexProbe(client: PeerServiceClient, clusterId: string): Promise<string> {
+  const md = new Metadata();
+  md.set("x-paxos-cluster", clusterId);
+  return new Promise((resolve) =>
+    client.readIndex({ from: 1, to: 0 }, md, { deadline: Date.now() + 3000 }, (err) => resolve(err === null ? "ok" : `${err.code} ${err.details}`)),
   );
 }
 
@@ -139,6 +150,24 @@ describe("a cluster whose peers use mutual TLS", () => {
     expect(cluster.logs.get(follower)!.filter((l) => l.includes("refusing peer traffic from cluster ffffffffffffffff"))).toHaveLength(1);
   });
 
+  it("closes a connection that never completes a TLS handshake, and one without a certificate, within seconds", async () => {
+    const port = cluster.peerPorts[0]!;
+    const closedWithin = (socket: NodeJS.EventEmitter) =>
+      new Promise<number>((resolve) => {
+        const t0 = Date.now();
+        socket.once("close", () => resolve(Date.now() - t0));
+      });
+    const raw = netConnect(port, "127.0.0.1");
+    const noCert = tlsConnect({ port, host: "127.0.0.1", ca: read(good, "ca.crt"), servername: "localhost", ALPNProtocols: ["h2"] });
+    for (const s of [raw, noCert]) {
+      s.on("error", () => {});
+      s.resume(); // read (and drop) what comes, so the end of the connection is seen
+    }
+    const [rawMs, noCertMs] = await Promise.all([closedWithin(raw), closedWithin(noCert)]);
+    expect(rawMs).toBeLessThan(15_000); // the handshake timeout (10 s)
+    expect(noCertMs).toBeLessThan(5_000); // refused calls get their reason for 2 s, then the connection goes
+  }, 20_000);
+
   it("(control) the same Prepare with the cluster's certificate and id is delivered", async () => {
     // Sent in the leader's name to a follower: a follower ignores anyone else's Prepare while its leader is alive.
     const leader = await cluster.waitForLeader();
@@ -148,6 +177,41 @@ describe("a cluster whose peers use mutual TLS", () => {
     // The cluster gets over it: a leader with a still higher ballot, and appends work.
     const r = await cluster.append(1, 3, 1, 33, 15_000);
     expect(r.status, r.text).toBe(200);
+  });
+});
+
+describe("a node with mutual TLS among running peers", () => {
+  it("stops cleanly on SIGTERM (its peers keep their connections open)", async () => {
+    const cluster = await ProcessCluster.start(3, peerFlags(good));
+    try {
+      expect((await cluster.append(0, 1, 1, 1)).status).toBe(200);
+      const t0 = Date.now();
+      const exited = new Promise<number | null>((resolve) => cluster.onExit(0, resolve));
+      process.kill(cluster.pid(0), "SIGTERM");
+      expect(await exited).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(5000);
+    } finally {
+      await cluster.destroy();
+    }
+  });
+
+  it("a node whose certificate names another host is refused, and says so once per peer (not on every retry)", async () => {
+    const cluster = await ProcessCluster.start(3, peerFlags(good));
+    try {
+      await cluster.kill(2);
+      cluster.setExtraArgs(2, peerFlags(good, "other-host"));
+      cluster.startNode(2);
+      await cluster.waitUntil(async () => cluster.logs.get(2)!.some((l) => l.includes('"node started"')), 10_000, "node 2 to start");
+      await sleep(3000); // dozens of retries: heartbeats, elections, catch-up
+      for (const peer of [0, 1]) {
+        const lines = cluster.logs.get(2)!.filter((l) => l.includes(`"peer":${peer}`));
+        expect(lines.filter((l) => l.includes("refuses this node's peer traffic"))).toHaveLength(1);
+        expect(lines.filter((l) => l.includes("is up"))).toHaveLength(0);
+      }
+      expect((await cluster.status(2)).list_length).toBe(0);
+    } finally {
+      await cluster.destroy();
+    }
   });
 });
 
@@ -208,6 +272,11 @@ describe("certificate checks at start and on SIGHUP", () => {
     const cluster = await ProcessCluster.start(3, peerFlags(certs));
     try {
       expect((await cluster.append(0, 1, 1, 1)).status).toBe(200);
+      const clusterId = clusterIdFor("paxos-cluster", parseClusterConfig(readFileSync(cluster.configPath, "utf8")));
+      // A peer connected under the old CA, kept open across the rotation (as a node to be evicted would).
+      const before = new PeerServiceClient(`127.0.0.1:${cluster.peerPorts[0]}`, tlsCreds(certs, "node", certs), { "grpc.ssl_target_name_override": "localhost" });
+      const probe = () => readIndexProbe(before, clusterId);
+      expect(await probe()).toMatch(/^(ok|9 )/); // through the guard: a length, or "does not lead"
       await createCa(next);
       await createNodeCert(next, ["localhost"]);
       for (const f of ["ca.crt", "node.crt", "node.key"]) writeFileSync(join(certs, f), readFileSync(join(next, f)));
@@ -215,8 +284,10 @@ describe("certificate checks at start and on SIGHUP", () => {
       await cluster.waitUntil(async () => [0, 1, 2].every((i) => cluster.logs.get(i)!.some((l) => l.includes("peer TLS certificate reloaded"))), 5000, "every node to reload");
       const after = await cluster.append(1, 2, 1, 2, 15_000);
       expect(after.status, after.text).toBe(200);
+      // The connection opened under the old CA is gone, and the old certificate does not get back in.
+      expect(await probe()).toMatch(/^(14|16) /); // UNAVAILABLE or UNAUTHENTICATED
+      before.close();
       // A peer with a certificate of the old CA is refused now.
-      const clusterId = clusterIdFor("paxos-cluster", parseClusterConfig(readFileSync(cluster.configPath, "utf8")));
       const err = await sendPrepare(cluster.peerPorts[0]!, credentials.createSsl(read(next, "ca.crt"), read(good, "node.key"), read(good, "node.crt")), clusterId);
       expect(err?.details).toMatch(/not signed by this cluster's CA/);
 
