@@ -5,6 +5,7 @@
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import * as pb from "../../gen/paxos/v1/paxos.js";
 import * as store from "../../gen/paxos/v1/storage.js";
+import type { Member, Membership, MembershipChange } from "../core/membership.js";
 import type { Ballot, Command, ListState, Message, PersistRecord, SlotVote, Snapshot, Value } from "../core/types.js";
 
 export class WireError extends Error {}
@@ -24,13 +25,70 @@ export function ballotFromPb(b: pb.Ballot | undefined): Ballot {
 }
 
 export function valueToPb(v: Value): pb.Value {
-  return v.kind === "noop" ? { kind: { $case: "noop", value: {} } } : { kind: { $case: "command", value: { ...v.command } } };
+  switch (v.kind) {
+    case "noop":
+      return { kind: { $case: "noop", value: {} } };
+    case "command":
+      return { kind: { $case: "command", value: { ...v.command } } };
+    case "membership":
+      return { kind: { $case: "membership", value: { change: changeToPb(v.change) } } };
+  }
 }
 
 export function valueFromPb(v: pb.Value | undefined): Value {
   const kind = need(need(v, "value").kind, "value kind");
-  if (kind.$case === "noop") return { kind: "noop" };
-  return { kind: "command", command: commandFromPb(kind.value) };
+  switch (kind.$case) {
+    case "noop":
+      return { kind: "noop" };
+    case "command":
+      return { kind: "command", command: commandFromPb(kind.value) };
+    case "membership":
+      return { kind: "membership", change: changeFromPb(need(kind.value.change, "membership change")) };
+  }
+}
+
+export function membershipToPb(m: Membership): pb.Membership {
+  return {
+    members: m.members.map((x) => ({
+      id: x.id,
+      role: x.role === "voter" ? pb.MemberRole.MEMBER_ROLE_VOTER : pb.MemberRole.MEMBER_ROLE_LEARNER,
+      address: x.address,
+    })),
+    slot: m.slot,
+    nextId: m.nextId,
+  };
+}
+
+export function membershipFromPb(m: pb.Membership | undefined): Membership {
+  const x = need(m, "membership");
+  const members: Member[] = x.members.map((y) => {
+    if (y.role !== pb.MemberRole.MEMBER_ROLE_VOTER && y.role !== pb.MemberRole.MEMBER_ROLE_LEARNER) throw new WireError(`malformed membership: member ${y.id} has no role`);
+    return { id: y.id, role: y.role === pb.MemberRole.MEMBER_ROLE_VOTER ? "voter" : "learner", address: y.address };
+  });
+  return { members, slot: x.slot, nextId: x.nextId };
+}
+
+function changeToPb(c: MembershipChange): pb.MembershipChange {
+  switch (c.kind) {
+    case "add":
+      return { kind: { $case: "add", value: c.address } };
+    case "promote":
+      return { kind: { $case: "promote", value: c.id } };
+    case "remove":
+      return { kind: { $case: "remove", value: c.id } };
+  }
+}
+
+function changeFromPb(c: pb.MembershipChange): MembershipChange {
+  const k = need(c.kind, "membership change kind");
+  switch (k.$case) {
+    case "add":
+      return { kind: "add", address: k.value };
+    case "promote":
+      return { kind: "promote", id: k.value };
+    case "remove":
+      return { kind: "remove", id: k.value };
+  }
 }
 
 function commandFromPb(c: pb.Command): Command {
@@ -60,7 +118,12 @@ function listStateFromPb(s: pb.ListState | undefined): ListState {
 export function messageToPb(m: Message): pb.PeerMessage {
   switch (m.type) {
     case "installSnapshot":
-      return { kind: { $case: "installSnapshot", value: { upTo: m.snapshot.upTo, state: listStateToPb(m.snapshot.state) } } };
+      return {
+        kind: {
+          $case: "installSnapshot",
+          value: { upTo: m.snapshot.upTo, state: listStateToPb(m.snapshot.state), membership: membershipToPb(m.snapshot.membership) },
+        },
+      };
     case "prepare":
       return { kind: { $case: "prepare", value: { ballot: ballotToPb(m.ballot), fromSlot: m.fromSlot } } };
     case "promise":
@@ -135,7 +198,10 @@ export function messageFromPb(p: pb.PeerMessage): Message {
   const k = need(p.kind, "message kind");
   switch (k.$case) {
     case "installSnapshot":
-      return { type: "installSnapshot", snapshot: { upTo: k.value.upTo, state: listStateFromPb(k.value.state) } };
+      return {
+        type: "installSnapshot",
+        snapshot: { upTo: k.value.upTo, state: listStateFromPb(k.value.state), membership: membershipFromPb(k.value.membership) },
+      };
     case "prepare":
       return { type: "prepare", ballot: ballotFromPb(k.value.ballot), fromSlot: k.value.fromSlot };
     case "promise":
@@ -225,10 +291,11 @@ export function recordFromBytes(bytes: Uint8Array): PersistRecord {
 }
 
 export function snapshotToBytes(s: Snapshot): Uint8Array {
-  return store.SnapshotFile.encode({ upTo: s.upTo, state: listStateToPb(s.state) }).finish();
+  return store.SnapshotFile.encode({ upTo: s.upTo, state: listStateToPb(s.state), membership: membershipToPb(s.membership) }).finish();
 }
 
-export function snapshotFromBytes(bytes: Uint8Array): Snapshot {
+/** A snapshot file; one written before membership changes existed holds none: `genesis` governs it. */
+export function snapshotFromBytes(bytes: Uint8Array, genesis: Membership): Snapshot {
   const f = store.SnapshotFile.decode(bytes);
-  return { upTo: f.upTo, state: listStateFromPb(f.state) };
+  return { upTo: f.upTo, state: listStateFromPb(f.state), membership: f.membership === undefined ? genesis : membershipFromPb(f.membership) };
 }

@@ -70,6 +70,11 @@ export function parseClusterConfig(text: string, defaultPort = DEFAULT_HTTP_PORT
   return nodes;
 }
 
+/** A node's address as the membership records it: host:httpPort:grpcPort:peerPort. */
+export function memberAddress(n: Pick<NodeAddress, "host" | "httpPort" | "grpcPort" | "peerPort">): string {
+  return `${n.host}:${n.httpPort}:${n.grpcPort}:${n.peerPort}`;
+}
+
 export function loadClusterConfig(path: string, defaultPort = DEFAULT_HTTP_PORT): NodeAddress[] {
   let text: string;
   try {

@@ -9,12 +9,31 @@
 // addressed to this node itself are delivered back through step() like any
 // other, under the same rule: the leader's own acceptor votes that way too.
 //
+// Membership changes are values in the log (membership.ts, with the rules
+// Effect, Stall, Coverage and One; docs/reconfiguration.md argues them):
+// quorums are those of the membership in force for each slot.
+//
 // References:
 //   [PMS]   Lamport, "Paxos Made Simple", 2001.
 //   [Chand] Chand, Liu, Stoller, "Formal Verification of Multi-Paxos for
 //           Distributed Consensus", 2016 (Fig. 1: phase1a/1b/2a/2b, learn).
+//   [PMMC]  van Renesse, Altinbuken, "Paxos Made Moderately Complex", 2015.
+//   [VP]    Lamport, Malkhi, Zhou, "Vertical Paxos and Primary-Backup
+//           Replication", 2009.
+//   [Raft]  Ongaro, "Consensus: Bridging Theory and Practice", 2014, ch. 4.
 
 import { ballotEquals, compareBallots, maxBallot, NO_BALLOT } from "./ballot.js";
+import {
+  checkMembership,
+  findMember,
+  memberIds,
+  nextMembership,
+  voterIds,
+  type ChangeRefusal,
+  type Membership,
+  type MembershipChange,
+} from "./membership.js";
+import { isQuorum } from "./quorum.js";
 import { ReplicatedList } from "./replicated-list.js";
 import { Rng } from "./rng.js";
 import type {
@@ -60,7 +79,17 @@ interface InflightBatch {
   readonly fromSlot: number;
   readonly values: readonly Value[];
   readonly acks: Set<NodeId>;
+  /** The voters of the membership in force for these slots (a batch never spans a change). */
+  readonly voters: ReadonlySet<NodeId>;
+  /** Every member of that membership: who gets the Accept again when it is resent. */
+  readonly members: readonly NodeId[];
   sentAtTick: number;
+}
+
+/** A membership value in a slot this leader proposed or recovered, not yet applied. */
+interface MembershipInFlight {
+  readonly slot: number;
+  readonly membership: Membership;
 }
 
 interface PendingCommand {
@@ -89,14 +118,33 @@ function commandKey(c: Command): string {
   return `${c.clientId}/${c.commandId}/${c.payload}`;
 }
 
+/** What the leader says when its own rules hold a change back. */
+const CHANGE_GATE_MESSAGES: Record<"not_leader" | "not_ready" | "change_pending", string> = {
+  not_leader: "this node does not lead; ask the leader",
+  not_ready: "the leader has not yet had the slots it recovered chosen; try again in a moment",
+  change_pending: "another membership change is in progress; one at a time",
+};
+
 export class PaxosCore {
   readonly id: NodeId;
   readonly list: ReplicatedList;
   private readonly cfg: CoreConfig;
-  private readonly peers: readonly NodeId[];
-  private readonly majority: number;
   private readonly rng: Rng;
   private now = 0; // in ticks
+
+  // --- membership (membership.ts) ---
+  /** The membership in force after the applied log: what a snapshot holds. */
+  private applied: Membership;
+  /** The newest membership this node knows (applied, or given by the runtime): who the peers are, who may campaign. */
+  private known!: Membership;
+  /** The voters of `known`. */
+  private voters!: ReadonlySet<NodeId>;
+  /** Every member of `known` but this node: whom broadcasts reach. */
+  private peers: readonly NodeId[] = [];
+  /** This node applied its own removal: it takes no further part. */
+  private removed = false;
+  /** `known` changed since the last Ready. */
+  private membershipChanged = false;
 
   // --- acceptor state (durable) ---
   private promised: Ballot = NO_BALLOT;
@@ -129,6 +177,8 @@ export class PaxosCore {
   private prepareFromSlot = 0;
   private selfPrepared = false;
   private readonly promises = new Map<NodeId, Extract<Message, { type: "promise" }>>();
+  /** Whom this candidate asked for a promise: the members of every membership it must hear a quorum of (Coverage). */
+  private readonly prepareTargets = new Set<NodeId>();
 
   // leader
   private nextSlot = 0;
@@ -144,6 +194,20 @@ export class PaxosCore {
   private readonly ackedSeq = new Map<NodeId, number>();
   private readonly lastHeardTick = new Map<NodeId, number>();
   private pendingReads: PendingRead[] = [];
+  /** The nodes that promised this leader's ballot (Coverage). */
+  private readonly promisedBy = new Set<NodeId>();
+  /** Membership values this leader recovered above the commit point (not yet applied). */
+  private recoveredChanges: MembershipInFlight[] = [];
+  /** This leader's own change, in a slot and not yet applied (Stall: nothing goes above it until it is chosen). */
+  private ownChange: (MembershipInFlight & { readonly requestId: number | null }) | null = null;
+  /** A validated change waiting for its slot. */
+  private queuedChange: { readonly requestId: number; readonly change: MembershipChange } | null = null;
+  /** The first slot this leader proposed itself, above the ones it recovered (One: no change before it is chosen). */
+  private firstOwnSlot = 0;
+  /** Each peer's commit index, from its last heartbeat ack (a learner is promoted once it caught up). */
+  private readonly peerCommit = new Map<NodeId, number>();
+  /** When this leader last asked members it lacks for a promise (Coverage). */
+  private coverageAskedAt = -Infinity;
 
   // follower: commands to hand to the leader in the next ready(), and the last Propose's number
   private forwardQueue: Command[] = [];
@@ -163,15 +227,17 @@ export class PaxosCore {
 
   /** Builds a node from its config and replays its durable records (in write order). */
   constructor(cfg: CoreConfig, records: readonly PersistRecord[] = [], snapshot: Snapshot | null = null) {
-    if (!cfg.nodes.includes(cfg.id)) throw new Error(`node ${cfg.id} is not in the cluster ${cfg.nodes.join(",")}`);
+    checkMembership(cfg.genesis);
+    if (cfg.known !== undefined) checkMembership(cfg.known);
     this.cfg = cfg;
     this.id = cfg.id;
-    this.peers = cfg.nodes.filter((n) => n !== cfg.id);
-    this.majority = Math.floor(cfg.nodes.length / 2) + 1;
     this.rng = new Rng(cfg.seed);
     this.list = new ReplicatedList(cfg.maxSessions, cfg.dedupWindowSlots ?? Math.max(10_000, 8 * cfg.maxInflight * cfg.maxBatch));
     this.electionTimeout = this.randomElectionTimeout();
+    this.applied = cfg.genesis;
+    this.setKnown(cfg.known !== undefined && cfg.known.slot > cfg.genesis.slot ? cfg.known : cfg.genesis);
     this.restore(snapshot, records);
+    this.membershipChanged = false;
   }
 
   // ------------------------------------------------------------ inputs ----
@@ -179,14 +245,18 @@ export class PaxosCore {
   /** Advances logical time by one tick. */
   tick(): void {
     this.now++;
+    if (this.removed) return;
     if (this.role === "leader") {
       this.heartbeatElapsed++;
       if (this.heartbeatElapsed >= this.cfg.heartbeatTicks) this.heartbeatDue = true;
       this.resendStaleAccepts();
+      this.askForCoverage();
       this.checkQuorum();
     } else {
-      this.electionElapsed++;
-      if (this.electionElapsed >= this.electionTimeout) this.startPreVote();
+      if (this.mayCampaign()) {
+        this.electionElapsed++;
+        if (this.electionElapsed >= this.electionTimeout) this.startPreVote();
+      }
       if (this.now % this.cfg.resendTicks === 0) this.forwardAgain((f) => this.now - f.sentAtTick >= this.cfg.resendTicks);
       if (this.catchupSentAtTick !== null && this.now - this.catchupSentAtTick >= this.cfg.resendTicks) {
         this.catchupSentAtTick = null;
@@ -197,7 +267,23 @@ export class PaxosCore {
 
   /** Handles one message from another node (or from this node to itself). */
   step(from: NodeId, msg: Message): void {
-    if (!this.cfg.nodes.includes(from)) return; // not a member: ignore
+    if (this.removed) {
+      // It applied its own removal: no further part, but for one courtesy. A voter still campaigning in a
+      // membership that counted this node may not know the removal was chosen (the last Commit can be lost,
+      // and with two voters left the other cannot win without this one): send it the chosen values it may
+      // lack, the removal among them. Chosen values are safe to hand anyone; a ballot would not be.
+      if (msg.type === "preVote" || msg.type === "prepare") this.sendChosenTail(from);
+      return;
+    }
+    // Only voters campaign: a removed node that does not know it yet, or a
+    // stranger, cannot start elections here. Everything else is taken from
+    // anyone: a lagging node must hear a leader it does not know yet (one
+    // added since) to catch up, and votes count only by membership anyway.
+    if ((msg.type === "preVote" || msg.type === "prepare") && from !== this.id && !this.voters.has(from)) {
+      // The leader tells it where the log is, so it catches up and learns that it was removed (or added).
+      if (this.role === "leader") this.send(from, { type: "commit", ballot: this.ownBallot!, commitIndex: this.commitIndex });
+      return;
+    }
     switch (msg.type) {
       case "preVote":
         return this.onPreVote(from, msg);
@@ -241,6 +327,10 @@ export class PaxosCore {
    * own copy of the list, never crosses the network again.
    */
   propose(requestId: number, command: Command): void {
+    if (this.removed) {
+      this.outResults.push({ kind: "rejected", requestId, reason: "removed", outcome: "not_applied", leader: null });
+      return;
+    }
     // Applied here means chosen: any node may say so, whatever its role.
     const done = this.list.lookup(command);
     if (done === "stale") {
@@ -281,7 +371,43 @@ export class PaxosCore {
 
   /** Whether propose() takes a new command now: as the leader, or as a follower that knows the leader. */
   acceptsProposals(): boolean {
+    if (this.removed) return true; // to refuse it: the node is no longer a member
     return this.role === "leader" || (this.role === "follower" && this.leader !== null && this.leader !== this.id);
+  }
+
+  /**
+   * A membership change [rule One, membership.ts]: the leader checks it and
+   * gives it a slot of its own as soon as nothing is in its way; the answer
+   * comes when the change is applied ("changed"), or at once when it is
+   * refused ("changeRefused": nothing changed).
+   */
+  proposeChange(requestId: number, change: MembershipChange): void {
+    const refuse = (refusal: ChangeRefusal, message: string): void => {
+      this.outResults.push({ kind: "changeRefused", requestId, refusal, message, leader: this.removed ? null : this.leader });
+    };
+    const gate = this.mayProposeChange();
+    if (gate !== null) return refuse(gate, CHANGE_GATE_MESSAGES[gate]);
+    const next = nextMembership(this.membershipFor(this.nextSlot), change, this.nextSlot);
+    if (!next.ok) return refuse(next.refusal, next.message);
+    // What only the leader knows [TigerBeetle's reconfiguration check at prepare time]:
+    // the change must leave a quorum it can hear, and a learner is promoted once caught up.
+    const after = voterIds(next.membership);
+    const alive = [...after].filter((id) => id === this.id || this.now - (this.lastHeardTick.get(id) ?? -Infinity) < this.cfg.electionTicksMin);
+    if (!isQuorum(after, alive)) {
+      return refuse("would_lose_quorum", `after the change ${alive.length} of its ${after.size} voters answer this leader, fewer than a majority`);
+    }
+    if (change.kind === "promote") {
+      const behind = this.commitIndex - (this.peerCommit.get(change.id) ?? 0);
+      if (behind > this.cfg.maxBatch * this.cfg.maxInflight) {
+        return refuse("learner_behind", `learner ${change.id} is ${behind} slots behind the leader; promote it once it has caught up`);
+      }
+    }
+    this.queuedChange = { requestId, change };
+  }
+
+  /** The newest membership this node knows. */
+  membership(): Membership {
+    return this.known;
   }
 
   private attach(requestId: number, key: string, w: Waiter): void {
@@ -321,7 +447,7 @@ export class PaxosCore {
    * everything below that slot is applied, then answer with the list length.
    */
   read(requestId: number): void {
-    if (this.role !== "leader") {
+    if (this.removed || this.role !== "leader") {
       this.outResults.push({ kind: "rejected", requestId, reason: "not_leader", outcome: "not_applied", leader: this.leader });
       return;
     }
@@ -346,7 +472,9 @@ export class PaxosCore {
       messages: this.outMessages,
       results: this.outResults,
       applied: this.outApplied,
+      membership: this.membershipChanged ? this.known : null,
     };
+    this.membershipChanged = false;
     this.outPersist = [];
     this.outMessages = [];
     this.outResults = [];
@@ -360,8 +488,9 @@ export class PaxosCore {
       this.outMessages.length > 0 ||
       this.outResults.length > 0 ||
       this.outApplied.length > 0 ||
+      this.membershipChanged ||
       this.heartbeatDue ||
-      (this.pending.length > 0 && this.canSendBatch()) ||
+      ((this.pending.length > 0 || this.queuedChange !== null) && this.canSendBatch()) ||
       this.forwardQueue.length > 0 ||
       (this.role === "leader" && this.commitIndex > this.commitAnnounced)
     );
@@ -371,6 +500,8 @@ export class PaxosCore {
     return {
       id: this.id,
       role: this.role,
+      member: this.removed ? "removed" : this.voters.has(this.id) ? "voter" : "learner",
+      membership: this.known,
       leader: this.leader,
       promised: this.promised,
       ownBallot: this.ownBallot,
@@ -486,7 +617,7 @@ export class PaxosCore {
     this.preVoteBallot = { round: Math.max(this.highestRoundSeen, this.promised.round) + 1, node: this.id };
     this.preVotes.clear();
     this.preVotes.add(this.id);
-    if (this.preVotes.size >= this.majority) return this.startElection();
+    if (isQuorum(this.voters, this.preVotes)) return this.startElection();
     this.broadcast({ type: "preVote", ballot: this.preVoteBallot }, false);
   }
 
@@ -500,7 +631,7 @@ export class PaxosCore {
     this.noteRound(msg.promised); // the next attempt must outbid what the others promised
     if (this.role === "leader" || this.preVoteBallot === null || !ballotEquals(msg.ballot, this.preVoteBallot) || !msg.granted) return;
     this.preVotes.add(from);
-    if (this.preVotes.size >= this.majority) this.startElection();
+    if (isQuorum(this.voters, this.preVotes)) this.startElection();
   }
 
   /** Phase 1a [PMS 2.2; Chand Fig. 1 phase1a]: one Prepare covers every slot from the first not known chosen. */
@@ -514,27 +645,90 @@ export class PaxosCore {
     this.prepareFromSlot = this.commitIndex;
     this.promises.clear();
     this.selfPrepared = false;
+    this.prepareTargets.clear();
     this.electionElapsed = 0;
     this.electionTimeout = this.randomElectionTimeout();
-    // Our own acceptor promises last, once the others would make a majority
-    // with it: a node that cannot win (cut off, or facing a live leader)
-    // then raises no ballot anywhere, and cannot force a step-down later.
-    this.broadcast({ type: "prepare", ballot: this.ownBallot, fromSlot: this.prepareFromSlot }, false);
+    // Our own acceptor promises last, once the others would make a win with
+    // it: a node that cannot win (cut off, or facing a live leader) then
+    // raises no ballot anywhere, and cannot force a step-down later.
+    this.askToPrepare(this.peers);
     this.prepareSelfOnceEnough();
   }
 
+  /** Sends this candidate's Prepare to those of `ids` it has not asked yet. */
+  private askToPrepare(ids: Iterable<NodeId>): void {
+    for (const id of ids) {
+      if (id === this.id || this.prepareTargets.has(id)) continue;
+      this.prepareTargets.add(id);
+      this.send(id, { type: "prepare", ballot: this.ownBallot!, fromSlot: this.prepareFromSlot });
+    }
+  }
+
   private prepareSelfOnceEnough(): void {
-    if (this.selfPrepared || this.ownBallot === null || this.promises.size < this.majority - 1) return;
+    if (this.selfPrepared || this.ownBallot === null || !this.electionWon(true)) return;
     this.selfPrepared = true;
     this.send(this.id, { type: "prepare", ballot: this.ownBallot, fromSlot: this.prepareFromSlot });
   }
 
   private onPromise(from: NodeId, msg: Extract<Message, { type: "promise" }>): void {
+    if (this.role === "leader" && this.ownBallot !== null && ballotEquals(msg.ballot, this.ownBallot)) {
+      // A promise after the election, asked for Coverage of a new membership. Its votes matter no more:
+      // the slots above this leader's own change have none, and the rest were recovered from a quorum.
+      this.promisedBy.add(from);
+      return;
+    }
     if (this.role !== "candidate" || this.ownBallot === null) return;
     if (!ballotEquals(msg.ballot, this.ownBallot) || msg.fromSlot !== this.prepareFromSlot) return; // stale
     this.promises.set(from, msg);
-    if (this.promises.size >= this.majority) this.becomeLeader();
+    // A membership among the votes governs the slots above it: ask its members too [Coverage].
+    if (msg.votes.some((v) => v.value.kind === "membership")) for (const m of this.membershipsToCover()) this.askToPrepare(memberIds(m));
+    if (this.electionWon(false)) this.becomeLeader();
     else this.prepareSelfOnceEnough();
+  }
+
+  /**
+   * Coverage at election [VP; membership.ts]: the promises (with this
+   * node's own, or counting it when `withSelf`) include a quorum of every
+   * membership that governs a slot this candidate will recover or propose:
+   * the one in force above its commit point, and each membership value
+   * among the votes it recovers.
+   */
+  private electionWon(withSelf: boolean): boolean {
+    const promisers = new Set(this.promises.keys());
+    if (withSelf) promisers.add(this.id);
+    for (const m of this.membershipsToCover()) if (!isQuorum(voterIds(m), promisers)) return false;
+    return true;
+  }
+
+  /** The memberships a candidate's Phase 1 must cover, from the votes promised so far. */
+  protected membershipsToCover(): Membership[] {
+    const bySlot = new Map<number, { ballot: Ballot; value: Value; chosen: boolean }>();
+    for (const promise of this.promises.values()) {
+      for (const v of promise.votes) {
+        const cur = bySlot.get(v.slot);
+        if (cur === undefined || v.chosen || (!cur.chosen && compareBallots(v.ballot, cur.ballot) > 0)) bySlot.set(v.slot, v);
+      }
+    }
+    return [this.applied, ...this.foldChanges([...bySlot].sort((a, b) => a[0] - b[0]).map(([slot, v]) => ({ slot, value: v.value }))).map((c) => c.membership)];
+  }
+
+  /**
+   * The memberships the changes among `values` (in slot order, all above the
+   * commit point) make, each applied to the one before, starting from the
+   * membership in force: what every node will apply if these values are
+   * chosen. A change that does not apply there is no change (applyMembership).
+   */
+  private foldChanges(values: readonly { slot: number; value: Value }[]): MembershipInFlight[] {
+    const out: MembershipInFlight[] = [];
+    let m = this.applied;
+    for (const { slot, value } of values) {
+      if (value.kind !== "membership") continue;
+      const next = nextMembership(m, value.change, slot);
+      if (!next.ok) continue;
+      m = next.membership;
+      out.push({ slot, membership: m });
+    }
+    return out;
   }
 
   /**
@@ -559,14 +753,18 @@ export class PaxosCore {
         if (this.outranks(candidate, best.get(vote.slot))) best.set(vote.slot, candidate);
       }
     }
+    this.promisedBy.clear();
+    for (const id of this.promises.keys()) this.promisedBy.add(id);
     this.promises.clear();
+    this.prepareTargets.clear();
     this.role = "leader";
     this.leader = this.id;
     this.heartbeatElapsed = 0;
     this.ackedSeq.clear();
     this.lastHeardTick.clear();
-    for (const p of this.peers) this.lastHeardTick.set(p, this.now);
+    this.peerCommit.clear();
     this.advanceCommit();
+    if (this.role !== "leader") return; // a chosen membership it just learned removed it (switchMembership)
     this.commitAnnounced = this.commitIndex;
     this.nextSlot = this.commitIndex;
     const recovered: Value[] = [];
@@ -574,9 +772,26 @@ export class PaxosCore {
       const chosen = this.chosenAhead.get(slot);
       recovered.push(chosen ?? best.get(slot)?.value ?? NOOP);
     }
-    for (let i = 0; i < recovered.length; i += this.cfg.maxBatch) {
-      this.sendBatch(ballot, recovered.slice(i, i + this.cfg.maxBatch));
+    // A recovered membership governs the slots above it [Effect]; its quorums were covered at election.
+    // Votes above it mean it was chosen (docs/reconfiguration.md, point 2), so the slots above go out now too.
+    this.recoveredChanges = [];
+    this.ownChange = null;
+    this.queuedChange = null;
+    this.recoveredChanges = this.foldChanges(recovered.map((value, i) => ({ slot: this.commitIndex + i, value })));
+    for (const m of [this.known, ...this.recoveredChanges.map((c) => c.membership)]) {
+      for (const id of memberIds(m)) if (id !== this.id) this.lastHeardTick.set(id, this.now);
     }
+    // One Accept per batch, and a batch never spans a membership value: it ends one.
+    let batch: Value[] = [];
+    for (const v of recovered) {
+      batch.push(v);
+      if (batch.length === this.cfg.maxBatch || v.kind === "membership") {
+        this.sendBatch(ballot, batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) this.sendBatch(ballot, batch);
+    this.firstOwnSlot = this.nextSlot;
     // A recovered command is on its way like a proposed one: a request for it waits for
     // it (and is never told "not_applied" while that slot may still be chosen).
     for (const v of recovered) {
@@ -599,14 +814,14 @@ export class PaxosCore {
     this.heartbeatDue = true; // announce the new leadership at once
   }
 
-  /** Phase 2b reply counting [Chand Fig. 1 learn]: a batch is chosen once a majority accepted it in this ballot. */
+  /** Phase 2b reply counting [Chand Fig. 1 learn]: a batch is chosen once a quorum of its slots' voters accepted it in this ballot. */
   private onAccepted(from: NodeId, msg: Extract<Message, { type: "accepted" }>): void {
     if (this.role !== "leader" || !ballotEquals(msg.ballot, this.ownBallot!)) return;
     this.lastHeardTick.set(from, this.now);
     const batch = this.inflight.get(msg.fromSlot);
     if (batch === undefined || batch.values.length !== msg.count) return;
     batch.acks.add(from);
-    if (batch.acks.size < this.majority) return;
+    if (!isQuorum(batch.voters, batch.acks)) return; // only the voters of these slots' membership count
     this.inflight.delete(msg.fromSlot);
     for (let i = 0; i < batch.values.length; i++) this.learnChosen(batch.fromSlot + i, batch.values[i]!);
     this.advanceCommit();
@@ -623,29 +838,60 @@ export class PaxosCore {
     }
   }
 
-  /** Queued client commands go out as one Accept per batch, within the pipelining window. */
+  /**
+   * Queued client commands go out as one Accept per batch, within the
+   * pipelining window; a queued membership change ends a batch of its own
+   * and holds everything after it until it is chosen [Stall].
+   */
   private flushProposals(): void {
-    while (this.pending.length > 0 && this.canSendBatch()) {
+    while ((this.pending.length > 0 || this.queuedChange !== null) && this.canSendBatch()) {
       // A queued command whose earlier copy got applied meanwhile was answered then: skip it.
-      const batch = this.pending.splice(0, this.cfg.maxBatch).filter((p) => this.waiters.has(p.key));
-      if (batch.length === 0) continue;
+      const batch = this.pending.splice(0, this.cfg.maxBatch - (this.queuedChange === null ? 0 : 1)).filter((p) => this.waiters.has(p.key));
       for (const p of batch) this.waiters.get(p.key)!.proposed = true;
-      this.sendBatch(
-        this.ownBallot!,
-        batch.map((p) => ({ kind: "command", command: p.command })),
-      );
+      const values: Value[] = batch.map((p) => ({ kind: "command", command: p.command }));
+      const change = this.queuedChange;
+      if (change !== null) {
+        this.queuedChange = null;
+        const slot = this.nextSlot + values.length;
+        const next = nextMembership(this.membershipFor(slot), change.change, slot);
+        if (next.ok) {
+          values.push({ kind: "membership", change: change.change });
+          this.ownChange = { slot, membership: next.membership, requestId: change.requestId };
+        } else {
+          this.outResults.push({ kind: "changeRefused", requestId: change.requestId, refusal: next.refusal, message: next.message, leader: this.id });
+        }
+      }
+      if (values.length > 0) this.sendBatch(this.ownBallot!, values);
     }
   }
 
+  /** Whether a new batch may go out now: within the window, not above an unchosen change [Stall], with its quorum promised [Coverage]. */
   private canSendBatch(): boolean {
-    return this.role === "leader" && this.inflight.size < this.cfg.maxInflight;
+    return this.role === "leader" && this.inflight.size < this.cfg.maxInflight && !this.proposalsStalled() && this.covered(this.nextSlot);
+  }
+
+  /** Coverage: the nodes that promised this leader's ballot include a quorum of the membership of `slot`. */
+  protected covered(slot: number): boolean {
+    return isQuorum(voterIds(this.membershipFor(slot)), this.promisedBy);
+  }
+
+  /** Asks the members whose promise this leader lacks for it, once per resend interval, while Coverage is short. */
+  private askForCoverage(): void {
+    if (this.covered(this.nextSlot) || this.now - this.coverageAskedAt < this.cfg.resendTicks) return;
+    this.coverageAskedAt = this.now;
+    for (const id of memberIds(this.membershipFor(this.nextSlot))) {
+      if (!this.promisedBy.has(id)) this.send(id, { type: "prepare", ballot: this.ownBallot!, fromSlot: this.commitIndex });
+    }
   }
 
   private sendBatch(ballot: Ballot, values: Value[]): void {
     const fromSlot = this.nextSlot;
     this.nextSlot += values.length;
-    this.inflight.set(fromSlot, { fromSlot, values, acks: new Set(), sentAtTick: this.now });
-    this.broadcast({ type: "accept", ballot, fromSlot, values, commitIndex: this.commitIndex }, true);
+    const m = this.membershipFor(fromSlot);
+    this.inflight.set(fromSlot, { fromSlot, values, acks: new Set(), voters: voterIds(m), members: [...memberIds(m)], sentAtTick: this.now });
+    // Every member of that membership votes or learns; the members of the newest known one learn too.
+    const msg: Message = { type: "accept", ballot, fromSlot, values, commitIndex: this.commitIndex };
+    for (const id of new Set([this.id, ...memberIds(m), ...this.peers])) this.send(id, msg);
     this.commitAnnounced = this.commitIndex;
   }
 
@@ -751,25 +997,26 @@ export class PaxosCore {
         values: batch.values,
         commitIndex: this.commitIndex,
       };
-      for (const node of this.cfg.nodes) if (!batch.acks.has(node)) this.send(node, msg);
+      for (const node of batch.members) if (!batch.acks.has(node)) this.send(node, msg);
     }
   }
 
-  /** A leader that has not heard from a majority for an election timeout steps down, so clients stop waiting on it. */
+  /** A leader that has not heard from a quorum for an election timeout steps down, so clients stop waiting on it. */
   private checkQuorum(): void {
     if (this.now % this.cfg.electionTicksMax !== 0) return;
-    if (this.peersHeardWithin(this.cfg.electionTicksMax) + 1 < this.majority) this.becomeFollower(null);
+    if (!this.heardFromQuorum(this.cfg.electionTicksMax)) this.becomeFollower(null);
   }
 
-  private peersHeardWithin(ticks: number): number {
-    let heard = 0;
-    for (const p of this.peers) if (this.now - (this.lastHeardTick.get(p) ?? -Infinity) < ticks) heard++;
-    return heard;
+  /** Whether this leader (counted if a voter) heard from a quorum of the voters within `ticks`. */
+  private heardFromQuorum(ticks: number): boolean {
+    const heard = [this.id];
+    for (const p of this.peers) if (this.now - (this.lastHeardTick.get(p) ?? -Infinity) < ticks) heard.push(p);
+    return isQuorum(this.voters, heard);
   }
 
-  /** Whether a leader is alive: as leader, a majority was heard lately; as follower, the leader was. */
+  /** Whether a leader is alive: as leader, a quorum was heard lately; as follower, the leader was. */
   private leaderRecentlyAlive(): boolean {
-    if (this.role === "leader") return this.peersHeardWithin(this.cfg.electionTicksMin) + 1 >= this.majority;
+    if (this.role === "leader") return this.heardFromQuorum(this.cfg.electionTicksMin);
     return this.leader !== null && this.now - this.lastLeaderContact < this.cfg.electionTicksMin;
   }
 
@@ -804,16 +1051,19 @@ export class PaxosCore {
     if (this.role !== "leader" || !ballotEquals(msg.ballot, this.ownBallot!)) return;
     this.lastHeardTick.set(from, this.now);
     this.ackedSeq.set(from, Math.max(this.ackedSeq.get(from) ?? 0, msg.seq));
+    this.peerCommit.set(from, Math.max(this.peerCommit.get(from) ?? 0, msg.commitIndex));
     this.completeReads();
   }
 
   private completeReads(): void {
     if (this.pendingReads.length === 0) return;
     const remaining: PendingRead[] = [];
+    const governing = this.governingMemberships();
     for (const r of this.pendingReads) {
-      let confirmed = 1; // this leader itself
-      for (const p of this.peers) if ((this.ackedSeq.get(p) ?? 0) >= r.seq) confirmed++;
-      if (confirmed >= this.majority && this.commitIndex >= r.readIndex) {
+      const confirmed = [this.id];
+      for (const [p, seq] of this.ackedSeq) if (seq >= r.seq) confirmed.push(p);
+      // Confirmed by a quorum of every membership that may govern the slots above the commit point.
+      if (governing.every((m) => isQuorum(voterIds(m), confirmed)) && this.commitIndex >= r.readIndex) {
         this.outResults.push({ kind: "read", requestId: r.requestId, length: this.list.length });
       } else {
         remaining.push(r);
@@ -866,6 +1116,16 @@ export class PaxosCore {
       values: this.log.slice(msg.fromSlot - this.logStart, end - this.logStart),
       commitIndex: this.commitIndex,
     });
+  }
+
+  /** The last chosen values (at most a catch-up batch), or the snapshot when the log holds none. */
+  private sendChosenTail(to: NodeId): void {
+    const fromSlot = Math.max(this.logStart, this.commitIndex - this.cfg.catchupBatch);
+    if (fromSlot >= this.commitIndex) {
+      if (this.commitIndex > 0) this.send(to, { type: "installSnapshot", snapshot: this.snapshotNow() });
+      return;
+    }
+    this.send(to, { type: "catchupReply", fromSlot, values: this.log.slice(fromSlot - this.logStart), commitIndex: this.commitIndex });
   }
 
   /** A lagging node takes a snapshot beyond its commit point; a leader never does (see onCatchupReply). */
@@ -946,11 +1206,14 @@ export class PaxosCore {
   }
 
   private snapshotNow(): Snapshot {
-    return { upTo: this.commitIndex, state: this.list.state() };
+    return { upTo: this.commitIndex, state: this.list.state(), membership: this.applied };
   }
 
   private installSnapshot(snapshot: Snapshot): void {
+    checkMembership(snapshot.membership); // pair assertion: as checked when it was made
     this.list.restore(snapshot.state);
+    this.applied = snapshot.membership;
+    if (snapshot.membership.slot > this.known.slot) this.switchMembership(snapshot.membership);
     this.log = [];
     this.logStart = snapshot.upTo;
     for (const slot of [...this.chosenAhead.keys()]) if (slot < snapshot.upTo) this.chosenAhead.delete(slot);
@@ -972,6 +1235,7 @@ export class PaxosCore {
 
   private applyChosen(slot: number, value: Value): void {
     this.outApplied.push({ slot, value });
+    if (value.kind === "membership") return this.applyMembership(slot, value);
     if (value.kind !== "command") return;
     const applied = this.list.apply(value.command, slot);
     const key = commandKey(value.command);
@@ -982,6 +1246,89 @@ export class PaxosCore {
         ? { kind: "rejected", requestId, reason: "stale", outcome: "unknown", leader: this.leader }
         : { kind: "appended", requestId, index: applied.index, duplicate: applied.duplicate },
     );
+  }
+
+  // ------------------------------------------------------- membership ----
+
+  /**
+   * Applies a chosen change [Effect: the membership it makes governs the
+   * slots above] to the membership in force at its slot, as every node does
+   * from replicated state alone. A change that no longer applies there is
+   * no change: a change proposed against an older membership can still be
+   * chosen later (a leader that died with it in a minority of acceptors,
+   * and a later leader recovering it), as PMMC's replicas execute a
+   * reconfiguration against their state at that point.
+   */
+  private applyMembership(slot: number, value: Extract<Value, { kind: "membership" }>): void {
+    const derived = nextMembership(this.applied, value.change, slot);
+    this.recoveredChanges = this.recoveredChanges.filter((c) => c.slot !== slot);
+    const own = this.ownChange !== null && this.ownChange.slot === slot ? this.ownChange : null;
+    if (own !== null) this.ownChange = null;
+    if (!derived.ok) {
+      if (own?.requestId != null) this.outResults.push({ kind: "changeRefused", requestId: own.requestId, refusal: derived.refusal, message: derived.message, leader: this.leader });
+      return;
+    }
+    this.applied = derived.membership;
+    if (own?.requestId != null) this.outResults.push({ kind: "changed", requestId: own.requestId, membership: derived.membership });
+    if (derived.membership.slot > this.known.slot) this.switchMembership(derived.membership);
+  }
+
+  /** Sets the newest known membership and what follows from it directly: voters, peers, removed. */
+  private setKnown(m: Membership): void {
+    this.known = m;
+    this.voters = voterIds(m);
+    this.peers = m.members.map((x) => x.id).filter((id) => id !== this.id);
+    this.removed = findMember(m, this.id) === undefined;
+    this.membershipChanged = true;
+  }
+
+  /**
+   * The one writer of a newer membership (etcd's switchToConfig): from an
+   * applied value or a snapshot. A leader that is no longer a voter steps
+   * down [a removed leader steps down once its removal is chosen]; a node
+   * that is no longer a member stops taking part.
+   */
+  private switchMembership(m: Membership): void {
+    const wasRemoved = this.removed;
+    const oldPeers = [...this.peers];
+    this.setKnown(m);
+    if (this.role === "leader") {
+      // The nodes it stops talking to hold the change (they voted on it): one last Commit tells them it is
+      // chosen, so a removed node learns it is removed, and, when the leader itself steps down, the others
+      // learn the commit point without waiting for the next leader.
+      const stepsDown = this.removed || !this.voters.has(this.id);
+      const commit: Message = { type: "commit", ballot: this.ownBallot!, commitIndex: this.commitIndex };
+      for (const id of oldPeers) if (stepsDown || !this.peers.includes(id)) this.send(id, commit);
+      if (stepsDown) this.becomeFollower(null);
+    }
+    if (this.removed && !wasRemoved) {
+      this.leader = null;
+      // Its clients' commands may still be chosen by the members (unknown); the rest never will be.
+      for (const [key, w] of this.waiters) {
+        const outcome = w.proposed ? "unknown" : "not_applied";
+        this.settle(key, w, (requestId) => ({ kind: "rejected", requestId, reason: "removed", outcome, leader: null }));
+      }
+      this.forwardQueue = [];
+      return;
+    }
+    if (this.role === "leader") {
+      // A new member counts as heard now, or check-quorum could depose this leader at once (etcd's RecentActive).
+      for (const id of this.peers) if (!this.lastHeardTick.has(id)) this.lastHeardTick.set(id, this.now);
+      for (const id of [...this.lastHeardTick.keys()]) if (!this.peers.includes(id)) this.lastHeardTick.delete(id);
+      for (const id of [...this.ackedSeq.keys()]) if (!this.peers.includes(id)) this.ackedSeq.delete(id);
+    }
+  }
+
+  /** A voter that knows the membership of the slots it would recover may start an election. */
+  private mayCampaign(): boolean {
+    return !this.removed && this.voters.has(this.id) && this.known.slot < this.commitIndex;
+  }
+
+  /** The memberships that may govern slots above the commit point: the one in force, and any not yet applied. */
+  private governingMemberships(): Membership[] {
+    const out = [this.known, ...this.recoveredChanges.map((c) => c.membership)];
+    if (this.ownChange !== null) out.push(this.ownChange.membership);
+    return out;
   }
 
   // ------------------------------------------- rules, as overridable hooks ----
@@ -1007,6 +1354,43 @@ export class PaxosCore {
   protected nextToApply(): { slot: number; value: Value } | undefined {
     const value = this.chosenAhead.get(this.commitIndex);
     return value === undefined ? undefined : { slot: this.commitIndex, value };
+  }
+
+  /**
+   * Effect [PMMC sec. 3, alpha = 1]: the membership of `slot` is the one
+   * chosen (or, at this leader, proposed or recovered) in the highest slot
+   * below it. By Stall this leader never proposes above its own change
+   * before it is chosen, so its own change counts only for slots it may use.
+   */
+  protected membershipFor(slot: number): Membership {
+    let m = this.known;
+    for (const c of this.governingMemberships()) if (c.slot < slot && c.slot > m.slot) m = c;
+    return m;
+  }
+
+  /**
+   * Stall: nothing is proposed above this leader's own change until it is
+   * chosen and applied, so that the membership the slots above get is the
+   * one every node applies, not the leader's prediction.
+   */
+  protected proposalsStalled(): boolean {
+    return this.ownChange !== null;
+  }
+
+  /**
+   * One [Raft 4.1 and its erratum]: a leader takes a change only once every
+   * slot it recovered is chosen (its own first slot is), and none is pending.
+   */
+  protected mayProposeChange(): "not_leader" | "not_ready" | "change_pending" | null {
+    if (this.removed || this.role !== "leader") return "not_leader";
+    if (this.commitIndex < this.firstOwnSlot) return "not_ready";
+    if (this.ownChange !== null || this.queuedChange !== null) return "change_pending";
+    return null;
+  }
+
+  /** Whether this leader's own change has a slot and is not yet applied (for the rule hooks' tests). */
+  protected ownChangeInFlight(): boolean {
+    return this.ownChange !== null && this.queuedChange === null;
   }
 
   // ------------------------------------------------------------ roles ----
@@ -1038,6 +1422,16 @@ export class PaxosCore {
     this.pending = [];
     this.inflight.clear();
     this.heartbeatDue = false;
+    // A change in a slot may still be chosen by a later leader (unknown); a queued one never will be.
+    if (this.ownChange?.requestId != null) {
+      this.outResults.push({ kind: "rejected", requestId: this.ownChange.requestId, reason: "not_leader", outcome: "unknown", leader: newLeader });
+    }
+    if (this.queuedChange !== null) {
+      this.outResults.push({ kind: "rejected", requestId: this.queuedChange.requestId, reason: "not_leader", outcome: "not_applied", leader: newLeader });
+    }
+    this.ownChange = null;
+    this.queuedChange = null;
+    this.recoveredChanges = [];
   }
 
   private noteRound(b: Ballot): void {

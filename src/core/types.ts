@@ -1,7 +1,13 @@
 // Types of the pure protocol core. Nothing here knows about protobuf, gRPC,
 // files or clocks: the transport and storage layers convert to and from these.
 
-/** A node's index in the cluster config (0-based line number). */
+import type { ChangeRefusal, Membership, MembershipChange } from "./membership.js";
+
+/**
+ * A node's id, unique for all time in its cluster: the bootstrap config's
+ * nodes are 0..n-1 in file order, and each node added later gets the next
+ * unused id (membership.ts). Never reused.
+ */
 export type NodeId = number;
 
 /**
@@ -21,8 +27,15 @@ export interface Command {
   readonly payload: number;
 }
 
-/** The value of one log slot: a client command, or a no-op filling a gap. */
-export type Value = { readonly kind: "command"; readonly command: Command } | { readonly kind: "noop" };
+/**
+ * The value of one log slot: a client command, a no-op filling a gap, or a
+ * membership change, which every node applies to the membership in force at
+ * that slot (membership.ts).
+ */
+export type Value =
+  | { readonly kind: "command"; readonly command: Command }
+  | { readonly kind: "noop" }
+  | { readonly kind: "membership"; readonly change: MembershipChange };
 
 /** An acceptor's vote for one slot, as reported in a Promise. */
 export interface SlotVote {
@@ -82,10 +95,12 @@ export interface ListState {
   readonly recent: readonly number[];
 }
 
-/** Every slot below upTo is chosen and applied into state. */
+/** Every slot below upTo is chosen and applied into state (and into the membership). */
 export interface Snapshot {
   readonly upTo: number;
   readonly state: ListState;
+  /** The membership in force after slot upTo - 1. */
+  readonly membership: Membership;
 }
 
 /** A message addressed from one node to another (possibly itself). */
@@ -139,10 +154,23 @@ export type ClientResult =
   | {
       readonly kind: "rejected";
       readonly requestId: number;
-      /** stale: a newer command of the same client was already applied, so this request will not apply it. */
-      readonly reason: "not_leader" | "overloaded" | "stale";
+      /**
+       * stale: a newer command of the same client was already applied, so this request will not apply it.
+       * removed: this node is no longer a member of the cluster.
+       */
+      readonly reason: "not_leader" | "overloaded" | "stale" | "removed";
       readonly outcome: Outcome;
       /** The leader this node believes in, if any (a hint for forwarding). */
+      readonly leader: NodeId | null;
+    }
+  /** A membership change was chosen and applied. */
+  | { readonly kind: "changed"; readonly requestId: number; readonly membership: Membership }
+  /** A membership change was refused before it took a slot: nothing changed. */
+  | {
+      readonly kind: "changeRefused";
+      readonly requestId: number;
+      readonly refusal: ChangeRefusal;
+      readonly message: string;
       readonly leader: NodeId | null;
     };
 
@@ -158,14 +186,24 @@ export interface Ready {
   readonly messages: readonly Envelope[];
   readonly results: readonly ClientResult[];
   readonly applied: readonly AppliedEntry[];
+  /** The newest membership this node knows, when it changed since the last Ready (the runtime opens and closes peer links). */
+  readonly membership: Membership | null;
 }
 
 export type Role = "follower" | "candidate" | "leader";
 
 export interface CoreConfig {
   readonly id: NodeId;
-  /** Every node of the cluster, this one included. */
-  readonly nodes: readonly NodeId[];
+  /**
+   * The membership the cluster was bootstrapped with (slot -1), the same on
+   * every node: the config file's nodes. After bootstrap the log is the truth.
+   */
+  readonly genesis: Membership;
+  /**
+   * A newer membership the runtime already knows (for a node that joined a
+   * running cluster: the membership that added it), until the log catches up.
+   */
+  readonly known?: Membership;
   /** The leader sends a heartbeat every this many ticks. */
   readonly heartbeatTicks: number;
   /** A follower starts an election after a random timeout in [min, max) ticks without a leader. */
@@ -197,6 +235,9 @@ export interface CoreConfig {
 export interface CoreStatus {
   readonly id: NodeId;
   readonly role: Role;
+  /** What this node is in the newest membership it knows. */
+  readonly member: "voter" | "learner" | "removed";
+  readonly membership: Membership;
   readonly leader: NodeId | null;
   readonly promised: Ballot;
   /** The ballot this node leads or campaigns with, if any. */

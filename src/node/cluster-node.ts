@@ -5,7 +5,8 @@
 import { randomInt } from "node:crypto";
 import type { Logger } from "pino";
 import { encodeDelivery, encodeMessage } from "../codec/wire.js";
-import type { NodeAddress } from "../config/cluster-config.js";
+import { memberAddress, type NodeAddress } from "../config/cluster-config.js";
+import { bootstrapMembership } from "../core/membership.js";
 import { formatBallot } from "../core/ballot.js";
 import { PaxosCore, waitsForDurability } from "../core/paxos-core.js";
 import type { ClientResult, Command, CoreConfig, Envelope, Message, NodeId, Outcome, Ready } from "../core/types.js";
@@ -122,7 +123,9 @@ export class ClusterNode implements NodeService, PeerInbox {
   }
 
   private async startServing(): Promise<void> {
-    const { log, snapshot, records, truncatedBytes } = await DurableLog.open(this.opts.dataDir);
+    // The config bootstraps the membership (ids 0..n-1 in file order); afterwards the log is the truth.
+    const genesis = bootstrapMembership(this.nodes.map(memberAddress));
+    const { log, snapshot, records, truncatedBytes } = await DurableLog.open(this.opts.dataDir, genesis);
     this.durableLog = log;
     if (truncatedBytes > 0) this.log.warn({ truncatedBytes }, "cut a torn record off the end of the log (crash during a write)");
     // Before this node votes for anything, its data directory must belong to the cluster it was started for.
@@ -136,7 +139,7 @@ export class ClusterNode implements NodeService, PeerInbox {
     const seed = randomInt(2 ** 31); // randomness comes from the edge; the core only uses the seed
     const cfg: CoreConfig = {
       id: this.self.id,
-      nodes: this.nodes.map((n) => n.id),
+      genesis,
       heartbeatTicks: this.timing.heartbeatTicks,
       electionTicksMin: this.timing.electionTicksMin,
       electionTicksMax: this.timing.electionTicksMax,

@@ -1,6 +1,6 @@
 // The faults of one run, all drawn from its seed: network quality, timer
 // skew, and a schedule of fault episodes (partitions of several shapes,
-// crashes with restarts).
+// crashes with restarts, membership changes).
 
 import type { Rng } from "../core/rng.js";
 import type { NodeId } from "../core/types.js";
@@ -34,13 +34,15 @@ export type Episode =
    * before it can announce the outcome; "voter-after-accepted": the next node
    * to vote for another node's Accept dies right after its Accepted leaves.
    */
-  | { readonly kind: "crash"; readonly target: CrashTarget; readonly at: number; readonly durationMs: number };
+  | { readonly kind: "crash"; readonly target: CrashTarget; readonly at: number; readonly durationMs: number }
+  /** A membership change asked of the leader; which one depends on the membership then (see Simulation). */
+  | { readonly kind: "membership"; readonly at: number };
 
 export type CrashTarget = "random" | "leader" | "leader-after-accept" | "voter-after-accepted";
 
 export interface FaultPlan {
   readonly network: NetworkProfile;
-  /** Milliseconds per tick of each node (timer skew). */
+  /** Milliseconds per tick of each node, by id, for every node a run may create (timer skew). */
   readonly tickMs: readonly number[];
   /** Milliseconds an fdatasync takes, uniform in [min, max). */
   readonly fsyncMinMs: number;
@@ -59,7 +61,7 @@ function pick<T>(rng: Rng, items: readonly T[]): T {
  * lossier links, which is where rare interleavings (a leader dying with a
  * half-accepted batch, a vote answered just before a crash) show up.
  */
-export function planFaults(rng: Rng, nodes: number, faultPhaseMs: number): FaultPlan {
+export function planFaults(rng: Rng, capacity: number, faultPhaseMs: number, reconfigure: boolean): FaultPlan {
   const storm = rng.intBetween(0, 2) === 0;
   const network: NetworkProfile = {
     loss: pick(rng, storm ? [0.05, 0.1, 0.2] : [0, 0, 0.01, 0.05, 0.1]),
@@ -69,7 +71,7 @@ export function planFaults(rng: Rng, nodes: number, faultPhaseMs: number): Fault
     slowProbability: pick(rng, [0, 0.01, 0.05]),
   };
   const skew = pick(rng, [0, 0.1, 0.3]);
-  const tickMs = Array.from({ length: nodes }, () => 10 * (1 - skew + (2 * skew * rng.intBetween(0, 1001)) / 1000));
+  const tickMs = Array.from({ length: capacity }, () => 10 * (1 - skew + (2 * skew * rng.intBetween(0, 1001)) / 1000));
   const episodes: Episode[] = [];
   let at = rng.intBetween(300, 1500);
   while (at < faultPhaseMs) {
@@ -86,19 +88,28 @@ export function planFaults(rng: Rng, nodes: number, faultPhaseMs: number): Fault
     }
     at += durationMs + (storm ? rng.intBetween(50, 700) : rng.intBetween(200, 2500));
   }
+  // Membership changes, interleaved with the faults above: grow, shrink, replace, remove the leader.
+  // A third of the runs change the membership all the time, so that partitioned nodes fall several changes behind.
+  if (reconfigure) {
+    const churn = rng.intBetween(0, 3) === 0;
+    const changes = churn ? rng.intBetween(20, 60) : storm ? rng.intBetween(4, 16) : rng.intBetween(2, 10);
+    for (let i = 0; i < changes; i++) episodes.push({ kind: "membership", at: rng.intBetween(200, faultPhaseMs) });
+  }
   return { network, tickMs, fsyncMinMs: 1, fsyncMaxMs: storm ? rng.intBetween(5, 40) : rng.intBetween(2, 10), episodes, storm };
 }
 
 /** Which directed links are cut: cut[from][to]. */
 export type LinkCuts = boolean[][];
 
-export function noCuts(nodes: number): LinkCuts {
-  return Array.from({ length: nodes }, () => Array.from({ length: nodes }, () => false));
+export function noCuts(capacity: number): LinkCuts {
+  return Array.from({ length: capacity }, () => Array.from({ length: capacity }, () => false));
 }
 
-export function cutsFor(shape: PartitionShape, rng: Rng, nodes: number, leader: NodeId | null): { cuts: LinkCuts; description: string } {
-  const cuts = noCuts(nodes);
-  const ids = Array.from({ length: nodes }, (_, i) => i);
+/** Cuts of one shape among `ids` (the nodes that exist), in a matrix for `capacity` ids. */
+export function cutsFor(shape: PartitionShape, rng: Rng, ids: readonly NodeId[], capacity: number, leader: NodeId | null): { cuts: LinkCuts; description: string } {
+  const cuts = noCuts(capacity);
+  const nodes = ids.length;
+  const at = (i: number) => ids[i]!;
   const separate = (side: Set<NodeId>) => {
     for (const a of ids) for (const b of ids) if (side.has(a) !== side.has(b)) cuts[a]![b] = true;
   };
@@ -110,18 +121,18 @@ export function cutsFor(shape: PartitionShape, rng: Rng, nodes: number, leader: 
       return { cuts, description: `partition halves {${[...side].join(",")}} | {${ids.filter((i) => !side.has(i)).join(",")}}` };
     }
     case "isolate-leader": {
-      const target = leader ?? rng.intBetween(0, nodes);
+      const target = leader ?? at(rng.intBetween(0, nodes));
       separate(new Set([target]));
       return { cuts, description: `partition isolates node ${target}${leader === null ? " (no leader known)" : " (the leader)"}` };
     }
     case "one-way": {
-      const a = rng.intBetween(0, nodes);
-      const b = (a + 1 + rng.intBetween(0, nodes - 1)) % nodes;
+      const i = rng.intBetween(0, nodes);
+      const [a, b] = [at(i), at((i + 1 + rng.intBetween(0, nodes - 1)) % nodes)];
       cuts[a]![b] = true;
       return { cuts, description: `one-way cut ${a} -> ${b}` };
     }
     case "bridge": {
-      const hub = rng.intBetween(0, nodes);
+      const hub = at(rng.intBetween(0, nodes));
       for (const a of ids) for (const b of ids) if (a !== b && a !== hub && b !== hub) cuts[a]![b] = true;
       return { cuts, description: `bridge: only node ${hub} sees everyone` };
     }

@@ -1,9 +1,13 @@
 // The properties the simulator checks on every step, from outside the cores:
 //
 // - Paxos safety, by its definition: a value is chosen for a slot once a
-//   majority of acceptors voted for it in one ballot (every vote ever cast
-//   counts, even one later lost in a crash), and at most one value is ever
-//   chosen per slot [PMS sec. 2.1];
+//   majority of the voters of the membership in force for that slot voted
+//   for it in one ballot (every vote ever cast counts, even one later lost
+//   in a crash), and at most one value is ever chosen per slot [PMS sec.
+//   2.1]. The membership in force for a slot is the one chosen in the
+//   highest slot below it (or the bootstrap one): this module works that
+//   out from the votes itself, with code of its own (not src/core/quorum.ts),
+//   so that the oracle stays independent of what it checks;
 // - only proposed values are chosen (no-ops aside);
 // - every node's log agrees with what was chosen, and every node's applied
 //   list is a prefix of one common list;
@@ -11,6 +15,7 @@
 //   payload is applied twice.
 // Work per step is proportional to what changed, not to the history.
 
+import type { Membership, MembershipChange } from "../core/membership.js";
 import type { PaxosCore } from "../core/paxos-core.js";
 import type { Command, NodeId, PersistRecord, Value } from "../core/types.js";
 import { describeValue } from "./trace.js";
@@ -18,35 +23,65 @@ import { describeValue } from "./trace.js";
 export class SafetyViolation extends Error {}
 
 function valueKey(v: Value): string {
-  return v.kind === "noop" ? "noop" : `${v.command.clientId}/${v.command.commandId}/${v.command.payload}`;
+  switch (v.kind) {
+    case "noop":
+      return "noop";
+    case "command":
+      return `${v.command.clientId}/${v.command.commandId}/${v.command.payload}`;
+    case "membership":
+      return `membership:${JSON.stringify(v.change)}`;
+  }
 }
 
 interface SlotVotes {
-  /** ballot "round.node" -> value key and the acceptors that voted for it */
-  readonly byBallot: Map<string, { key: string; voters: Set<NodeId> }>;
+  /** ballot "round.node" -> value and the acceptors that voted for it */
+  readonly byBallot: Map<string, { key: string; value: Value; voters: Set<NodeId> }>;
   chosen: { key: string; ballot: string } | null;
 }
 
 export class Invariants {
-  private readonly majority: number;
   private readonly slots = new Map<number, SlotVotes>();
+  /** Membership changes found chosen, by slot: each changes the membership of the slots above it. */
+  private readonly chosenChanges = new Map<number, MembershipChange>();
   private readonly proposedKeys = new Set<string>();
   /** The one list every node's applied list must be a prefix of. */
   private readonly reference: number[] = [];
   private readonly inReference = new Set<number>();
   private readonly acked = new Map<number, number>(); // payload -> index
-  private readonly logChecked: number[];
-  private readonly listChecked: number[];
+  private readonly logChecked = new Map<NodeId, number>();
+  private readonly listChecked = new Map<NodeId, number>();
   chosenSlots = 0;
 
-  constructor(nodes: number) {
-    this.majority = Math.floor(nodes / 2) + 1;
-    this.logChecked = Array.from({ length: nodes }, () => 0);
-    this.listChecked = Array.from({ length: nodes }, () => 0);
-  }
+  constructor(private readonly genesis: Membership) {}
 
   proposed(c: Command): void {
     this.proposedKeys.add(`${c.clientId}/${c.commandId}/${c.payload}`);
+  }
+
+  /**
+   * The voters in force for `slot`: the bootstrap membership with every
+   * change chosen below `slot` applied in slot order. Written here again,
+   * naively, rather than taken from src/core/membership.ts.
+   */
+  private votersAt(slot: number): NodeId[] {
+    const members = new Map(this.genesis.members.map((x) => [x.id, { role: x.role, address: x.address }]));
+    let nextId = this.genesis.nextId;
+    for (const [s, c] of [...this.chosenChanges].sort((a, b) => a[0] - b[0])) {
+      if (s >= slot) break;
+      if (c.kind === "add") {
+        // The core also refuses an address sharing a host and port with a member; the simulator's addresses never do.
+        if ([...members.values()].some((m) => m.address === c.address)) continue;
+        members.set(nextId++, { role: "learner", address: c.address });
+      } else if (c.kind === "promote") {
+        const m = members.get(c.id);
+        if (m?.role === "learner") m.role = "voter";
+      } else if (members.has(c.id)) {
+        const voters = [...members.values()].filter((m) => m.role === "voter").length;
+        if (members.get(c.id)!.role === "voter" && voters === 1) continue; // the last voter stays
+        members.delete(c.id);
+      }
+    }
+    return [...members].filter(([, m]) => m.role === "voter").map(([id]) => id);
   }
 
   /** Votes announced by an acceptor (its `accepted` records, released with its Accepted messages). */
@@ -60,49 +95,69 @@ export class Invariants {
         if (sv === undefined) this.slots.set(slot, (sv = { byBallot: new Map(), chosen: null }));
         const key = valueKey(value);
         let b = sv.byBallot.get(ballot);
-        if (b === undefined) sv.byBallot.set(ballot, (b = { key, voters: new Set() }));
+        if (b === undefined) sv.byBallot.set(ballot, (b = { key, value, voters: new Set() }));
         if (b.key !== key) {
           throw new SafetyViolation(`slot ${slot}: ballot ${ballot} proposed two values (${b.key} and ${key})`);
         }
         b.voters.add(node);
-        if (b.voters.size < this.majority) return;
-        if (sv.chosen === null) {
-          sv.chosen = { key, ballot };
-          this.chosenSlots++;
-          if (value.kind === "command" && !this.proposedKeys.has(key)) {
-            throw new SafetyViolation(`slot ${slot}: chosen value ${describeValue(value)} was never proposed by a client`);
-          }
-        } else if (sv.chosen.key !== key) {
-          throw new SafetyViolation(
-            `slot ${slot}: two values chosen: ${sv.chosen.key} (ballot ${sv.chosen.ballot}) and ${key} (ballot ${ballot}, ` +
-              `voters ${[...b.voters].join(",")}) at ${now} ms`,
-          );
-        }
+        this.evaluate(slot, now);
       });
     }
   }
 
+  /**
+   * Decides whether a slot's votes make a value chosen under the membership
+   * in force there. A membership found chosen changes the membership of the
+   * slots above it, so they are decided again.
+   */
+  private evaluate(slot: number, now: number): void {
+    const sv = this.slots.get(slot)!;
+    const voters = this.votersAt(slot);
+    const needed = Math.floor(voters.length / 2) + 1;
+    for (const [ballot, b] of sv.byBallot) {
+      let count = 0;
+      for (const v of voters) if (b.voters.has(v)) count++;
+      if (count < needed) continue;
+      if (sv.chosen === null) {
+        sv.chosen = { key: b.key, ballot };
+        this.chosenSlots++;
+        if (b.value.kind === "command" && !this.proposedKeys.has(b.key)) {
+          throw new SafetyViolation(`slot ${slot}: chosen value ${describeValue(b.value)} was never proposed by a client`);
+        }
+        if (b.value.kind === "membership") {
+          this.chosenChanges.set(slot, b.value.change);
+          for (const above of [...this.slots.keys()].sort((x, y) => x - y)) if (above > slot) this.evaluate(above, now);
+        }
+      } else if (sv.chosen.key !== b.key) {
+        throw new SafetyViolation(
+          `slot ${slot}: two values chosen: ${sv.chosen.key} (ballot ${sv.chosen.ballot}) and ${b.key} (ballot ${ballot}, ` +
+            `voters ${[...b.voters].join(",")} of ${voters.join(",")}) at ${now} ms`,
+        );
+      }
+    }
+  }
+
   nodeRestarted(node: NodeId): void {
-    this.logChecked[node] = 0;
-    this.listChecked[node] = 0;
+    this.logChecked.set(node, 0);
+    this.listChecked.set(node, 0);
   }
 
   /** Checks what a node learned and applied since the last check. */
   checkNode(node: NodeId, core: PaxosCore): void {
     // Slots folded into a snapshot have no value in the log any more; the list check below still covers them.
-    for (let slot = Math.max(this.logChecked[node]!, core.firstLoggedSlot); slot < core.commitIndex; slot++) {
+    for (let slot = Math.max(this.logChecked.get(node) ?? 0, core.firstLoggedSlot); slot < core.commitIndex; slot++) {
       const value = core.chosenValue(slot)!;
       const chosen = this.slots.get(slot)?.chosen ?? null;
       if (chosen === null) {
-        throw new SafetyViolation(`node ${node} applied slot ${slot} = ${describeValue(value)}, but no majority ever accepted a value there`);
+        throw new SafetyViolation(`node ${node} applied slot ${slot} = ${describeValue(value)}, but no quorum of its membership ever accepted a value there`);
       }
       if (chosen.key !== valueKey(value)) {
         throw new SafetyViolation(`node ${node} applied slot ${slot} = ${valueKey(value)}, but ${chosen.key} was chosen (ballot ${chosen.ballot})`);
       }
     }
-    this.logChecked[node] = core.commitIndex;
+    this.logChecked.set(node, core.commitIndex);
     const list = core.list.values;
-    for (let i = this.listChecked[node]!; i < list.length; i++) {
+    for (let i = this.listChecked.get(node) ?? 0; i < list.length; i++) {
       const v = list[i]!;
       if (i < this.reference.length) {
         if (this.reference[i] !== v) {
@@ -118,7 +173,7 @@ export class Invariants {
         throw new SafetyViolation(`payload ${v} was acknowledged at index ${ackedAt} but applied at ${i}`);
       }
     }
-    this.listChecked[node] = list.length;
+    this.listChecked.set(node, list.length);
   }
 
   /** A client got "appended at index" with reply `state`. */

@@ -56,6 +56,6 @@ export function describeSummary(s: SeedsSummary): string {
   return (
     `${s.results.length} seeds: ${s.results.length - s.failures.length} passed, ${s.failures.length} failed ` +
     `(${sum("ops")} client ops: ${sum("ok")} ok, ${sum("info")} info, ${sum("fail")} fail; ${sum("crashes")} crashes, ` +
-    `${sum("partitions")} partitions, ${sum("chosenSlots")} slots chosen; ${(sum("simulatedMs") / 1000).toFixed(0)} s simulated in ${(s.elapsedMs / 1000).toFixed(1)} s)`
+    `${sum("partitions")} partitions, ${sum("changes")} membership changes (${sum("leaderRemovals")} removing the leader, ${sum("changesUnderFaults")} under faults), ${sum("chosenSlots")} slots chosen; ${(sum("simulatedMs") / 1000).toFixed(0)} s simulated in ${(s.elapsedMs / 1000).toFixed(1)} s)`
   );
 }

@@ -1,8 +1,10 @@
 // A deterministic simulation of a whole cluster: 3 or 5 instances of the
-// real PaxosCore, in-memory disks that lose what was not yet fsync'd on a
-// crash, a network that delays, loses, duplicates, reorders and partitions,
-// skewed timers, and clients that retry. Everything comes from one seed, so a
-// seed replays its run bit for bit (Trace.digest proves it).
+// real PaxosCore to start with, in-memory disks that lose what was not yet
+// fsync'd on a crash, a network that delays, loses, duplicates, reorders and
+// partitions, skewed timers, clients that retry, and membership changes that
+// grow and shrink the cluster (3 to 5 voters and back, replacing nodes,
+// removing the leader) in the middle of all that. Everything comes from one
+// seed, so a seed replays its run bit for bit (Trace.digest proves it).
 //
 // Like the real runtime (src/node/cluster-node.ts), a node's Ready is made
 // durable before its messages leave and its clients are answered, and a
@@ -11,6 +13,7 @@
 import { historyFromEvents, type RecordedEvent } from "../check/history.js";
 import { checkHistory } from "../check/linearizability.js";
 import { formatBallot } from "../core/ballot.js";
+import { bootstrapMembership, type Membership, type MembershipChange } from "../core/membership.js";
 import { PaxosCore, waitsForDurability } from "../core/paxos-core.js";
 import { Rng } from "../core/rng.js";
 import type { ClientResult, Command, CoreConfig, Envelope, NodeId, PersistRecord } from "../core/types.js";
@@ -40,6 +43,8 @@ export interface SimOptions {
   readonly createCore?: CoreFactory;
   /** Test-only: release a Ready's messages before its records are durable. */
   readonly releaseBeforeSync?: boolean;
+  /** Membership changes during the fault phase (default true). */
+  readonly reconfigure?: boolean;
 }
 
 export interface SimResult {
@@ -62,7 +67,25 @@ export interface SimResult {
     readonly crashes: number;
     readonly partitions: number;
     readonly chosenSlots: number;
+    /** Membership changes applied (by the leader that proposed them). */
+    readonly changes: number;
+    /** Of those, the ones that removed the leader that proposed them. */
+    readonly leaderRemovals: number;
+    /** Of those, the ones applied while a node was down or a link cut. */
+    readonly changesUnderFaults: number;
+    /** The most and fewest voters any applied membership had. */
+    readonly maxVoters: number;
+    readonly minVoters: number;
   };
+}
+
+function describeChange(c: MembershipChange): string {
+  return c.kind === "add" ? `add ${c.address}` : `${c.kind} n${c.id}`;
+}
+
+/** A simulated node's address (never dialled: the simulated network routes by id). */
+export function simAddress(id: NodeId): string {
+  return `sim-${id}:${5000 + id}:${6000 + id}:${7000 + id}`;
 }
 
 type Event =
@@ -94,6 +117,8 @@ type Event =
 
 interface NodeSlot {
   core: PaxosCore | null;
+  /** The membership that added this node (it starts with it, as `paxos node --join` does). */
+  known: Membership | null;
   incarnation: number;
   /** Records fdatasync'd: all a restart gets. */
   readonly durable: PersistRecord[];
@@ -125,6 +150,8 @@ interface ClientState {
   target: NodeId | null;
 }
 
+/** Nodes a run may add beyond its initial ones (ids are never reused). */
+const MAX_ADDED_NODES = 6;
 const ATTEMPT_TIMEOUT_MS = 400;
 const OP_TIMEOUT_MS = 3000;
 /** A node gives up on a client request after this long (the runtime's --request-timeout-ms). */
@@ -133,7 +160,12 @@ const NODE_REQUEST_TIMEOUT_MS = OP_TIMEOUT_MS;
 export class Simulation {
   private readonly rng: Rng;
   private readonly n: number;
+  /** Every node the run has created, removed ones too. */
   private readonly ids: NodeId[];
+  /** Ids below this have a slot; ids are never reused. */
+  private readonly capacity: number;
+  /** Membership changes asked of a leader and not yet answered, by request id. */
+  private readonly changeRequests = new Map<number, { change: MembershipChange; leader: NodeId }>();
   private readonly queue = new EventQueue<Event>();
   private readonly slots: NodeSlot[];
   private readonly plan: FaultPlan;
@@ -148,28 +180,31 @@ export class Simulation {
   private partitionId = 0;
   private faultsOver = false;
   /** A crash waiting for its moment (see CrashTarget). */
-  private armedCrash: { target: "leader-after-accept" | "voter-after-accepted"; durationMs: number } | null = null;
+  private armedCrash: { target: "leader-after-accept" | "voter-after-accepted" | "leader-after-change"; durationMs: number } | null = null;
   private readonly history: HistoryEvent[] = [];
   private readonly clients: ClientState[] = [];
   private readonly requests = new Map<number, { client: number; op: number; attempt: number; node: NodeId }>();
   private nextRequestId = 1;
   private nextPayload = 1;
   private probe: { requestedAt: number; client: number; done: boolean } | null = null;
-  private counts = { events: 0, messages: 0, crashes: 0, partitions: 0 };
+  private counts = { events: 0, messages: 0, crashes: 0, partitions: 0, changes: 0, leaderRemovals: 0, changesUnderFaults: 0, maxVoters: 0, minVoters: 0 };
+  private readonly genesis: Membership;
 
   constructor(private readonly opts: SimOptions) {
     this.rng = new Rng(opts.seed);
     this.n = opts.nodes;
     this.ids = Array.from({ length: this.n }, (_, i) => i);
+    this.capacity = this.n + MAX_ADDED_NODES;
+    this.genesis = bootstrapMembership(this.ids.map(simAddress));
     this.faultPhaseMs = opts.faultPhaseMs ?? 20_000;
     this.recoveryBoundMs = opts.recoveryBoundMs ?? 10_000;
-    this.plan = planFaults(this.rng, this.n, this.faultPhaseMs);
+    this.plan = planFaults(this.rng, this.capacity, this.faultPhaseMs, opts.reconfigure ?? true);
     this.snapshotEvery = this.rng.intBetween(8, 120);
-    this.cuts = noCuts(this.n);
+    this.cuts = noCuts(this.capacity);
     this.trace = new Trace(opts.traceKeep ?? 400, opts.echo ?? null);
-    this.invariants = new Invariants(this.n);
+    this.invariants = new Invariants(this.genesis);
     this.createCore = opts.createCore ?? ((cfg, records) => new PaxosCore(cfg, records));
-    this.slots = this.ids.map(() => ({ core: null, incarnation: 0, durable: [], syncDoneAt: 0, lazy: [] }));
+    this.slots = Array.from({ length: this.capacity }, () => ({ core: null, known: null, incarnation: 0, durable: [], syncDoneAt: 0, lazy: [] }));
   }
 
   run(): SimResult {
@@ -199,8 +234,8 @@ export class Simulation {
       }
       failure = this.finalChecks();
     } catch (e) {
-      if (!(e instanceof SafetyViolation)) throw e;
-      failure = e.message;
+      // A core's own assertion (e.g. a membership that does not follow from the one in force) fails the seed too.
+      failure = e instanceof SafetyViolation ? e.message : `a node threw: ${(e as Error).message}`;
     }
     if (failure !== undefined) this.log(`VIOLATION: ${failure}`);
     const done = this.history.filter((h) => h.type !== "invoke");
@@ -223,6 +258,11 @@ export class Simulation {
         crashes: this.counts.crashes,
         partitions: this.counts.partitions,
         chosenSlots: this.invariants.chosenSlots,
+        changes: this.counts.changes,
+        leaderRemovals: this.counts.leaderRemovals,
+        changesUnderFaults: this.counts.changesUnderFaults,
+        maxVoters: this.counts.maxVoters || this.n,
+        minVoters: this.counts.minVoters || this.n,
       },
     };
   }
@@ -234,9 +274,11 @@ export class Simulation {
   // ------------------------------------------------------------ nodes ----
 
   private coreConfig(id: NodeId): CoreConfig {
+    const known = this.slots[id]!.known;
     return {
       id,
-      nodes: this.ids,
+      genesis: this.genesis,
+      ...(known === null ? {} : { known }),
       heartbeatTicks: 5,
       electionTicksMin: 30,
       electionTicksMax: 60,
@@ -262,6 +304,7 @@ export class Simulation {
     const st = slot.core.status();
     this.log(`n${id} starts (incarnation ${slot.incarnation}) promised=${formatBallot(st.promised)} commit=${st.commitIndex} list=${st.listLength}`);
     this.scheduleTick(id);
+    this.startAddedNodes(st.membership); // its log may hold a change that added nodes
   }
 
   private crash(id: NodeId, why: string): void {
@@ -282,6 +325,112 @@ export class Simulation {
   private leaderNow(): NodeId | null {
     const leaders = this.ids.filter((id) => this.slots[id]!.core?.status().role === "leader");
     return leaders.length === 0 ? null : leaders[leaders.length - 1]!;
+  }
+
+  /** The newest membership any running node knows. */
+  private membershipNow(): Membership {
+    let m = this.genesis;
+    for (const id of this.ids) {
+      const k = this.slots[id]!.core?.membership();
+      if (k !== undefined && k.slot > m.slot) m = k;
+    }
+    return m;
+  }
+
+  /** The members of the newest membership (learners too): the nodes that must serve and converge. */
+  private members(): NodeId[] {
+    return this.membershipNow().members.map((x) => x.id);
+  }
+
+  /**
+   * A membership change asked of the leader, chosen from the membership it
+   * knows: promote a learner, add a node (up to 5 voters and a learner),
+   * or remove one (down to 3 voters), sometimes the leader itself.
+   */
+  private startChange(): void {
+    const leader = this.leaderNow();
+    if (leader === null) return this.log("CHANGE skipped: no leader");
+    const core = this.slots[leader]!.core!;
+    const m = core.membership();
+    const voters = m.members.filter((x) => x.role === "voter");
+    const learners = m.members.filter((x) => x.role === "learner");
+    const roll = this.rng.intBetween(0, 10);
+    let change: MembershipChange;
+    if (learners.length > 0 && roll < 6) change = { kind: "promote", id: learners[this.rng.intBetween(0, learners.length)]!.id };
+    else if (learners.length > 0 && roll < 7) change = { kind: "remove", id: learners[this.rng.intBetween(0, learners.length)]!.id };
+    else if (voters.length + learners.length < 6 && m.nextId < this.capacity && (voters.length <= 3 || roll < 8)) {
+      change = { kind: "add", address: simAddress(m.nextId) };
+    } else if (voters.length > 3 || roll >= 8) {
+      const removeLeader = this.rng.intBetween(0, 4) === 0;
+      const victim = removeLeader ? leader : voters[this.rng.intBetween(0, voters.length)]!.id;
+      change = { kind: "remove", id: victim };
+    } else {
+      return this.log("CHANGE skipped: nothing to do");
+    }
+    // Now and then the leader dies right after sending the change: the next leader finds it undecided.
+    if (this.armedCrash === null && this.rng.intBetween(0, 3) === 0) this.armedCrash = { target: "leader-after-change", durationMs: this.rng.intBetween(100, 1500) };
+    this.askChange(leader, change);
+    // Now and then an operator's script asks the next change at once (e.g. add, then promote): one at a time.
+    if (this.rng.intBetween(0, 3) === 0) {
+      const next: MembershipChange | null =
+        change.kind === "add"
+          ? { kind: "promote", id: m.nextId }
+          : change.kind === "promote" && voters.length >= 3
+            ? { kind: "remove", id: voters[this.rng.intBetween(0, voters.length)]!.id }
+            : change.kind === "remove" && m.nextId < this.capacity - 1
+              ? { kind: "add", address: simAddress(m.nextId) }
+              : null;
+      if (next !== null) this.askChange(leader, next);
+    }
+  }
+
+  private askChange(leader: NodeId, change: MembershipChange): void {
+    const requestId = this.nextRequestId++;
+    this.changeRequests.set(requestId, { change, leader });
+    this.log(`CHANGE asked of leader n${leader}: ${describeChange(change)}`);
+    this.slots[leader]!.core?.proposeChange(requestId, change);
+    this.drain(leader);
+  }
+
+  /**
+   * A node added to the membership starts, with the membership that added it
+   * (as `paxos node --join` waits until a member says it was added): from
+   * whichever node first knows the membership, the answer to the change may
+   * have been lost.
+   */
+  private startAddedNodes(m: Membership): void {
+    if (m.nextId <= this.ids.length && m.members.every((x) => this.ids.includes(x.id))) return; // nothing new (the common case)
+    for (const x of m.members) {
+      if (this.ids.includes(x.id)) continue;
+      this.slots[x.id]!.known = m;
+      this.ids.push(x.id);
+      this.boot(x.id);
+    }
+  }
+
+  /** Whether a member is down or a link is cut right now. */
+  private faultActive(): boolean {
+    return this.members().some((id) => this.slots[id]!.core === null) || this.cuts.some((row) => row.some((cut) => cut));
+  }
+
+  /** The leader answered a change: an added node starts, with the membership that added it. */
+  private changeAnswered(r: ClientResult): void {
+    const { change, leader } = this.changeRequests.get(r.requestId)!;
+    this.changeRequests.delete(r.requestId);
+    if (r.kind === "changed") {
+      this.counts.changes++;
+      if (change.kind === "remove" && change.id === leader) this.counts.leaderRemovals++;
+      if (this.faultActive()) this.counts.changesUnderFaults++;
+      const voters = r.membership.members.filter((x) => x.role === "voter").length;
+      this.counts.maxVoters = Math.max(this.counts.maxVoters || this.n, voters);
+      this.counts.minVoters = Math.min(this.counts.minVoters || this.n, voters);
+      this.log(`CHANGE done: ${describeChange(change)} -> ${r.membership.members.map((x) => `${x.id}${x.role === "voter" ? "" : "L"}`).join(",")} (slot ${r.membership.slot})`);
+      this.startAddedNodes(r.membership);
+    } else if (r.kind === "changeRefused") {
+      this.log(`CHANGE refused (${r.refusal}): ${describeChange(change)}: ${r.message}`);
+    } else if (r.kind === "rejected") {
+      this.log(`CHANGE not done (${r.reason}, ${r.outcome}): ${describeChange(change)}`);
+    }
   }
 
   /** Drains a node's Ready: its records go to disk, and its output is released once they are durable. */
@@ -319,8 +468,13 @@ export class Simulation {
       }
     }
     const after = core.status();
+    this.startAddedNodes(after.membership);
     if (after.role !== before.role || after.leader !== before.leader) {
       this.log(`n${id} is ${after.role}${after.ownBallot ? ` b=${formatBallot(after.ownBallot)}` : ""} leader=${after.leader ?? "-"} commit=${after.commitIndex}`);
+      // An operator whose change failed with the old leader asks the new one at once (the CLI retries so).
+      if (after.role === "leader" && before.role !== "leader" && !this.faultsOver && this.rng.intBetween(0, 4) === 0) {
+        this.queue.push(this.now, { kind: "episode", episode: { kind: "membership", at: this.now } });
+      }
     }
     this.invariants.checkNode(id, core);
   }
@@ -345,16 +499,26 @@ export class Simulation {
     }
     const armed = this.armedCrash;
     if (armed !== null && !this.faultsOver) {
+      const sentChange = ev.messages.some((e) => e.to !== id && e.msg.type === "accept" && e.msg.values.some((v) => v.kind === "membership"));
       const hit =
-        armed.target === "leader-after-accept" ? sent.has("accept") && core.status().role === "leader" : sent.has("accepted");
+        armed.target === "leader-after-accept"
+          ? sent.has("accept") && core.status().role === "leader"
+          : armed.target === "leader-after-change"
+            ? sentChange && core.status().role === "leader"
+            : sent.has("accepted");
       if (hit) {
         this.armedCrash = null;
-        this.crash(id, armed.target === "leader-after-accept" ? "the leader, right after sending an Accept" : "right after voting");
+        const why = { "leader-after-accept": "the leader, right after sending an Accept", "leader-after-change": "the leader, right after sending a membership change", "voter-after-accepted": "right after voting" };
+        this.crash(id, why[armed.target]);
         this.queue.push(this.now + armed.durationMs, { kind: "restart", node: id });
         return;
       }
     }
     for (const r of ev.results) {
+      if (this.changeRequests.has(r.requestId)) {
+        this.changeAnswered(r);
+        continue;
+      }
       if (!this.requests.has(r.requestId)) continue;
       let state: number[] | null = null;
       if (r.kind === "appended") state = core.list.prefix(r.index + 1);
@@ -412,7 +576,7 @@ export class Simulation {
         return this.startEpisode(ev.episode);
       case "heal-partition":
         if (ev.id === this.partitionId) {
-          this.cuts = noCuts(this.n);
+          this.cuts = noCuts(this.capacity);
           this.log("partition healed");
         }
         return;
@@ -443,8 +607,9 @@ export class Simulation {
 
   private startEpisode(e: Episode): void {
     if (this.faultsOver) return;
+    if (e.kind === "membership") return this.startChange();
     if (e.kind === "partition") {
-      const { cuts, description } = cutsFor(e.shape, this.rng, this.n, this.leaderNow());
+      const { cuts, description } = cutsFor(e.shape, this.rng, this.ids, this.capacity, this.leaderNow());
       this.cuts = cuts;
       this.counts.partitions++;
       this.log(`FAULT ${description} for ${e.durationMs} ms`);
@@ -456,7 +621,8 @@ export class Simulation {
       this.log(`FAULT armed: ${e.target === "leader-after-accept" ? "the leader dies right after its next Accept" : "the next voter dies right after its Accepted"}`);
       return;
     }
-    const up = this.ids.filter((id) => this.slots[id]!.core !== null);
+    const members = this.members();
+    const up = members.filter((id) => this.slots[id]!.core !== null);
     const leader = this.leaderNow();
     const victim = e.target === "leader" && leader !== null ? leader : up[this.rng.intBetween(0, up.length)];
     if (victim === undefined) return;
@@ -466,10 +632,11 @@ export class Simulation {
 
   private endFaults(): void {
     this.faultsOver = true;
-    this.cuts = noCuts(this.n);
+    this.cuts = noCuts(this.capacity);
     this.partitionId++;
-    this.log("FAULTS END: network healed, every node up; the cluster must serve again");
-    for (const id of this.ids) if (this.slots[id]!.core === null) this.boot(id);
+    this.log(`FAULTS END: network healed, every member up (${this.members().join(",")}); the cluster must serve again`);
+    this.startAddedNodes(this.membershipNow());
+    for (const id of this.members()) if (this.slots[id]!.core === null) this.boot(id);
     this.queue.push(this.now + 1, { kind: "probe" });
   }
 
@@ -509,7 +676,9 @@ export class Simulation {
     const op = client.op!;
     op.attempt++;
     op.backingOff = false;
-    const node = client.target ?? this.rng.intBetween(0, this.n);
+    // Mostly a member; now and then any node ever created, removed ones too (they must refuse).
+    const pool = this.rng.intBetween(0, 10) === 0 ? this.ids : this.members();
+    const node = client.target ?? pool[this.rng.intBetween(0, pool.length)]!;
     const requestId = this.nextRequestId++;
     this.requests.set(requestId, { client: c, op: op.seq, attempt: op.attempt, node });
     this.queue.push(this.now + this.rng.intBetween(1, 4), { kind: "client-arrive", node, requestId });
@@ -545,6 +714,7 @@ export class Simulation {
       this.finish(req.client, "ok", state);
       return;
     }
+    if (result.kind !== "rejected") throw new Error(`a client request got a ${result.kind} result`);
     if (result.outcome === "not_applied") op.maybeApplied.delete(req.attempt);
     if (req.attempt !== op.attempt || op.backingOff) return;
     client.target = result.leader;
@@ -592,20 +762,21 @@ export class Simulation {
   // ------------------------------------------------------------ end ------
 
   private allCaughtUp(): boolean {
-    const commits = this.slots.map((s) => s.core?.commitIndex ?? -1);
+    const commits = this.members().map((id) => this.slots[id]!.core?.commitIndex ?? -1);
     return commits.every((c) => c === commits[0]);
   }
 
   private finalChecks(): string | undefined {
     if (this.probe === null) return "the run ended before the faults did";
     if (!this.probe.done) return `liveness: after the faults ended, the probe append was not acknowledged within ${this.recoveryBoundMs} ms`;
+    const members = this.members().map((id) => this.slots[id]!);
     if (!this.allCaughtUp()) {
-      return `liveness: nodes did not converge after the faults ended (commit indexes ${this.slots.map((s) => s.core?.commitIndex ?? "down").join(", ")})`;
+      return `liveness: members did not converge after the faults ended (commit indexes ${this.members().map((id) => `n${id} ${this.slots[id]!.core?.commitIndex ?? "down"}`).join(", ")})`;
     }
-    const lost = this.invariants.finalCheck(this.slots.map((s) => s.core!));
+    const lost = this.invariants.finalCheck(members.map((s) => s.core!));
     if (lost !== undefined) return lost;
     // Compaction keeps the log bounded: at most one snapshot interval of entries stays in memory.
-    for (const s of this.slots) {
+    for (const s of members) {
       const kept = s.core!.commitIndex - s.core!.firstLoggedSlot;
       if (kept >= this.snapshotEvery) return `node ${s.core!.id} keeps ${kept} log entries, more than the snapshot interval ${this.snapshotEvery}`;
     }

@@ -38,7 +38,17 @@ export class Trace {
 }
 
 export function describeValue(v: Value): string {
-  return v.kind === "noop" ? "noop" : `${v.command.payload}(c${v.command.clientId}#${v.command.commandId})`;
+  switch (v.kind) {
+    case "noop":
+      return "noop";
+    case "command":
+      return `${v.command.payload}(c${v.command.clientId}#${v.command.commandId})`;
+    case "membership": {
+      const c = v.change;
+      const what = c.kind === "add" ? `add ${c.address}` : `${c.kind} ${c.id}`;
+      return `membership(${what})`;
+    }
+  }
 }
 
 function range(from: number, n: number): string {

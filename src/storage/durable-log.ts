@@ -3,6 +3,7 @@
 
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import type { Membership } from "../core/membership.js";
 import type { PersistRecord, Snapshot } from "../core/types.js";
 import { recordFromBytes, recordToBytes, WireError } from "../codec/wire.js";
 import { DataDirLock } from "./dir-lock.js";
@@ -35,20 +36,24 @@ export class DurableLog {
     private readonly lock: DataDirLock,
   ) {}
 
-  /** Locks the data directory, reads its snapshot, opens its log and decodes its records, in write order. */
-  static async open(dataDir: string): Promise<OpenedLog> {
+  /**
+   * Locks the data directory, reads its snapshot, opens its log and decodes
+   * its records, in write order. `genesis` is the bootstrap membership, which
+   * governs a snapshot written before membership changes existed.
+   */
+  static async open(dataDir: string, genesis: Membership): Promise<OpenedLog> {
     mkdirSync(dataDir, { recursive: true });
     const lock = DataDirLock.acquire(dataDir);
     try {
-      return await DurableLog.openLocked(dataDir, lock);
+      return await DurableLog.openLocked(dataDir, lock, genesis);
     } catch (e) {
       lock.release();
       throw e;
     }
   }
 
-  private static async openLocked(dataDir: string, lock: DataDirLock): Promise<OpenedLog> {
-    const snapshot = await readSnapshot(dataDir);
+  private static async openLocked(dataDir: string, lock: DataDirLock, genesis: Membership): Promise<OpenedLog> {
+    const snapshot = await readSnapshot(dataDir, genesis);
     const path = join(dataDir, LOG_FILE_NAME);
     const opened = await RecordFile.open(path);
     const records: PersistRecord[] = [];

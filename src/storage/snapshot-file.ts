@@ -4,6 +4,7 @@
 import { rename, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { snapshotFromBytes, snapshotToBytes } from "../codec/wire.js";
+import type { Membership } from "../core/membership.js";
 import type { Snapshot } from "../core/types.js";
 import { CorruptLogError, frame, fsyncDirectory, scanFrames, writeFileDurably } from "./record-file.js";
 
@@ -17,7 +18,7 @@ export async function writeSnapshot(dir: string, snapshot: Snapshot): Promise<vo
 }
 
 /** The snapshot, or null if there is none; a damaged one refuses to start (it was written atomically). */
-export async function readSnapshot(dir: string): Promise<Snapshot | null> {
+export async function readSnapshot(dir: string, genesis: Membership): Promise<Snapshot | null> {
   const path = join(dir, SNAPSHOT_FILE_NAME);
   let data: Buffer;
   try {
@@ -29,7 +30,7 @@ export async function readSnapshot(dir: string): Promise<Snapshot | null> {
   const { records, validBytes } = scanFrames(path, data);
   if (records.length !== 1 || validBytes !== data.length) throw new CorruptLogError(path, validBytes, "damaged snapshot");
   try {
-    return snapshotFromBytes(records[0]!);
+    return snapshotFromBytes(records[0]!, genesis);
   } catch (e) {
     throw new CorruptLogError(path, 0, `undecodable snapshot: ${(e as Error).message}`);
   }

@@ -7,6 +7,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { GENESIS3 } from "../support/genesis.js";
 import { DurableLog, LOG_FILE_NAME } from "../../src/storage/durable-log.js";
 import { freePort, httpJson, PAXOS_BIN, ROOT, sleep, type NodeStatusJson } from "../support/process-cluster.js";
 
@@ -166,7 +167,7 @@ describe("node errors", () => {
 
   it("refuses to start on a log with a corrupt middle record, naming the file and the offset", async () => {
     const dataDir = join(dir, "corrupt-node");
-    const opened = await DurableLog.open(dataDir);
+    const opened = await DurableLog.open(dataDir, GENESIS3);
     await opened.log.append([{ type: "promised", ballot: { round: 1, node: 0 } }]);
     await opened.log.append([
       { type: "accepted", ballot: { round: 1, node: 0 }, fromSlot: 0, values: [{ kind: "command", command: { clientId: 1, commandId: 1, payload: 5 } }] },

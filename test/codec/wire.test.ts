@@ -3,6 +3,7 @@
 // once (what a broadcast uses) is byte for byte what the generated encoder
 // writes, so peers cannot tell the two apart.
 import { describe, expect, it } from "vitest";
+import { GENESIS3 } from "../support/genesis.js";
 import { DeliverRequest } from "../../gen/paxos/v1/paxos.js";
 import { encodeDelivery, encodeMessage, messageFromPb, messageToPb } from "../../src/codec/wire.js";
 import type { Message } from "../../src/core/types.js";
@@ -20,7 +21,18 @@ const EVERY_TYPE: Message[] = [
   { type: "heartbeatAck", ballot: b(3, 1), seq: 9, commitIndex: 14 },
   { type: "catchupRequest", fromSlot: 0 },
   { type: "catchupReply", fromSlot: 0, values: [command], commitIndex: 1 },
-  { type: "installSnapshot", snapshot: { upTo: 3, state: { items: [1, 2, 3], sessions: [7, 1, 3, 2], recent: [7, 1, 3, 2, 2] } } },
+  { type: "installSnapshot", snapshot: { upTo: 3, state: { items: [1, 2, 3], sessions: [7, 1, 3, 2], recent: [7, 1, 3, 2, 2] }, membership: GENESIS3 } },
+  {
+    type: "accept",
+    ballot: b(3, 1),
+    fromSlot: 16,
+    values: [
+      { kind: "membership", change: { kind: "add", address: "h9:1:2:3" } },
+      { kind: "membership", change: { kind: "promote", id: 3 } },
+      { kind: "membership", change: { kind: "remove", id: 0 } },
+    ],
+    commitIndex: 16,
+  },
   { type: "preVote", ballot: b(5, 0) },
   { type: "preVoteReply", ballot: b(5, 0), granted: true, promised: b(3, 1) },
   { type: "propose", commands: [command.command, { clientId: 1, commandId: 1, payload: 0 }], seq: 12 },

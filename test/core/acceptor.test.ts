@@ -219,7 +219,7 @@ describe("acceptor: durability", () => {
     expect(s.commitIndex).toBe(1);
     expect([...r2.list.values]).toEqual([0]);
     // Replaying is not news: the rebuilt node has nothing to persist, send or report.
-    expect(r2.ready()).toEqual({ persist: [], messages: [], results: [], applied: [] });
+    expect(r2.ready()).toEqual({ persist: [], messages: [], results: [], applied: [], membership: null });
 
     // A restarted node knows no leader, so it answers anyone: lower ballots are refused ...
     r2.step(2, prepare(b(1, 2), 1));
@@ -230,6 +230,7 @@ describe("acceptor: durability", () => {
       messages: [{ from: 1, to: 0, msg: { type: "nack", ballot: b(1, 0), promised: b(2, 0) } }],
       results: [],
       applied: [],
+      membership: null,
     });
     // ... and a higher Prepare sees the votes from before the crash.
     r2.step(2, prepare(b(3, 2), 0));

@@ -13,6 +13,8 @@
 //
 // Everything is deterministic: no Math.random, no timers, FIFO delivery.
 
+import { genesisOf } from "../support/genesis.js";
+import type { Membership, MembershipChange } from "../../src/core/membership.js";
 import { PaxosCore } from "../../src/core/paxos-core.js";
 import type {
   AppliedEntry,
@@ -32,13 +34,13 @@ import type {
 export type Verdict = "deliver" | "drop" | "hold";
 export type NetFilter = (env: Envelope) => Verdict;
 
-export type ConfigOverrides = Partial<Omit<CoreConfig, "id" | "nodes">>;
+export type ConfigOverrides = Partial<Omit<CoreConfig, "id" | "genesis">>;
 
 /** The config the brief asks for, for node `id` of an `n`-node cluster. */
 export function testConfig(id: NodeId, n: number, overrides: ConfigOverrides = {}): CoreConfig {
   return {
     id,
-    nodes: Array.from({ length: n }, (_, i) => i),
+    genesis: genesisOf(n),
     heartbeatTicks: 2,
     electionTicksMin: 10,
     electionTicksMax: 20,
@@ -79,7 +81,8 @@ export function holdTypes(...types: MessageType[]): NetFilter {
 }
 
 export class TestCluster {
-  readonly ids: readonly NodeId[];
+  /** Every node ever started (nodes added by membership changes too). */
+  readonly ids: NodeId[];
   /** Per node: every record it ever made durable, in write order (survives crashes). */
   readonly durable: PersistRecord[][];
   /** Per node: every client result it produced (across restarts). */
@@ -99,7 +102,11 @@ export class TestCluster {
   private readonly configs: CoreConfig[];
   private nextRequestId = 1;
 
-  constructor(n: number, overrides: ConfigOverrides = {}) {
+  constructor(
+    private readonly size: number,
+    private readonly overrides: ConfigOverrides = {},
+  ) {
+    const n = size;
     this.ids = Array.from({ length: n }, (_, i) => i);
     this.configs = this.ids.map((id) => testConfig(id, n, overrides));
     this.cores = this.configs.map((c) => new PaxosCore(c));
@@ -138,6 +145,26 @@ export class TestCluster {
     const c = new PaxosCore(this.configs[id]!, this.durable[id]!.slice());
     this.cores[id] = c;
     return c;
+  }
+
+  /** Starts a node that the membership `known` added (as `paxos node --join` does once it was added). */
+  addNode(id: NodeId, known: Membership): PaxosCore {
+    if (this.ids.includes(id)) throw new Error(`node ${id} exists`);
+    this.ids.push(id);
+    this.configs[id] = { ...testConfig(id, this.size, this.overrides), known };
+    this.durable[id] = [];
+    this.results[id] = [];
+    this.applied[id] = [];
+    const c = new PaxosCore(this.configs[id]!);
+    this.cores[id] = c;
+    return c;
+  }
+
+  /** Asks a node for a membership change; the answer shows up in results[node]. */
+  proposeChange(node: NodeId, change: MembershipChange): number {
+    const requestId = this.nextRequestId++;
+    this.core(node).proposeChange(requestId, change);
+    return requestId;
   }
 
   // ---------------------------------------------------------- network ----

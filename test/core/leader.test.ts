@@ -326,7 +326,7 @@ describe("stepping down", () => {
     cl.queue = [];
     cl.inject(other, l, { type: "prepare", ballot: b(own.round + 1, other), fromSlot: 0 });
     const r = cl.flush(l);
-    expect(r).toEqual({ persist: [], messages: [], results: [], applied: [] });
+    expect(r).toEqual({ persist: [], messages: [], results: [], applied: [], membership: null });
     expect(cl.core(l).status()).toMatchObject({ role: "leader", promised: own });
     expect(cl.resultsFor(w)).toEqual([]);
   });

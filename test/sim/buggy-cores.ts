@@ -41,11 +41,58 @@ class ForgetsSessionsOnRestart extends PaxosCore {
   }
 }
 
+/**
+ * "A leader using a new configuration before it is chosen" (membership
+ * rules Stall and One): it takes its own change as in force as soon as it
+ * proposes it, as Raft's change-on-append would without the commit rule, so
+ * it sends slots above it at once and derives its next change from it.
+ */
+class UsesChangeBeforeChosen extends PaxosCore {
+  protected override proposalsStalled(): boolean {
+    return false;
+  }
+  protected override mayProposeChange(): ReturnType<PaxosCore["mayProposeChange"]> {
+    const gate = super.mayProposeChange();
+    return gate === "change_pending" && this.ownChangeInFlight() ? null : gate;
+  }
+}
+
+/**
+ * Raft's rule for a single-server change, put in our core (Ongaro's thesis
+ * sec. 4.1): a change is in force as soon as it is proposed, and a leader
+ * has one change of its own in flight at a time. It keeps Ongaro's fix (a
+ * leader changes nothing before its own first slot is chosen). Not a bug:
+ * it is the control for the one below, and passes the same seeds.
+ */
+class RaftSingleServerRule extends PaxosCore {
+  protected override proposalsStalled(): boolean {
+    return false;
+  }
+}
+
+/**
+ * "A change proposed before the leader's own first slot is chosen":
+ * Ongaro's single-server bug. Raft's rule without its erratum's fix: a new
+ * leader proposes its change on top of a change it recovered that may never
+ * be chosen, so two changes can be in doubt at once and the memberships a
+ * slot may have differ by two nodes, whose majorities need not meet.
+ * (In our own rules Stall keeps a leader from using either in doubt, so
+ * this is caught in the Raft-style core, where the fix is load-bearing.)
+ */
+class RaftWithoutOngaroFix extends RaftSingleServerRule {
+  protected override mayProposeChange(): ReturnType<PaxosCore["mayProposeChange"]> {
+    const gate = super.mayProposeChange();
+    return gate === "not_ready" ? null : gate;
+  }
+}
+
 export interface InjectedBug {
   readonly name: string;
   readonly options: Partial<SimOptions>;
   /** What the simulator must say about it. */
   readonly expected: RegExp;
+  /** The same core with the one rule put back (default: ours): the failing seed must pass with it. */
+  readonly control?: Partial<SimOptions>;
 }
 
 export const INJECTED_BUGS: readonly InjectedBug[] = [
@@ -54,4 +101,15 @@ export const INJECTED_BUGS: readonly InjectedBug[] = [
   { name: "recover a lower-ballot value", options: { createCore: (c, r) => new RecoversLowestBallot(c, r) }, expected: /two values chosen|not linearizable/ },
   { name: "apply out of slot order", options: { createCore: (c, r) => new AppliesOutOfOrder(c, r) }, expected: /applied slot|list has|not linearizable/ },
   { name: "forget the dedup table on restart", options: { createCore: (c, r) => new ForgetsSessionsOnRestart(c, r) }, expected: /applied twice|acknowledged at index|not linearizable/ },
+  {
+    name: "a leader using a new configuration before it is chosen",
+    options: { createCore: (c, r) => new UsesChangeBeforeChosen(c, r) },
+    expected: /two values chosen|applied slot|no quorum of its membership|not linearizable/,
+  },
+  {
+    name: "a change proposed before the leader's own first slot is chosen (Ongaro's single-server bug)",
+    options: { createCore: (c, r) => new RaftWithoutOngaroFix(c, r) },
+    expected: /two values chosen|applied slot|no quorum of its membership|not linearizable/,
+    control: { createCore: (c, r) => new RaftSingleServerRule(c, r) },
+  },
 ];

@@ -20,6 +20,9 @@ describe("the simulator catches injected protocol bugs", () => {
       const replay = new Simulation({ seed: failure!.seed, nodes: nodesFor(failure!.seed, "mixed"), ...bug.options }).run();
       expect(replay.failure).toBe(failure!.failure);
       expect(replay.digest).toBe(failure!.digest);
+      // And with the one broken rule put back, the same seed passes: the rule is what was caught.
+      const fixed = new Simulation({ seed: failure!.seed, nodes: nodesFor(failure!.seed, "mixed"), ...bug.control }).run();
+      expect(fixed.failure).toBeUndefined();
     }, 120_000);
   }
 });

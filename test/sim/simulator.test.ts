@@ -28,5 +28,15 @@ describe("deterministic simulation", () => {
     expect(total("info")).toBeGreaterThan(0);
     expect(total("ok")).toBeGreaterThan(600 * 50);
     expect(total("chosenSlots")).toBeGreaterThan(600 * 50);
+    // Membership changes were interleaved with all of it: the cluster grew to 5 voters and more and shrank
+    // back to 3, leaders removed themselves, and changes went through while nodes were down or cut off.
+    const sum = (k: "changes" | "leaderRemovals" | "changesUnderFaults") => summary.results.reduce((s, r) => s + r.stats[k], 0);
+    expect(sum("changes")).toBeGreaterThan(600);
+    expect(sum("leaderRemovals")).toBeGreaterThan(20);
+    expect(sum("changesUnderFaults")).toBeGreaterThan(100);
+    const threeGrewToFive = summary.results.filter((r) => r.nodes === 3 && r.stats.maxVoters >= 5);
+    const fiveShrankToThree = summary.results.filter((r) => r.nodes === 5 && r.stats.minVoters <= 3);
+    expect(threeGrewToFive.length).toBeGreaterThan(10);
+    expect(fiveShrankToThree.length).toBeGreaterThan(10);
   }, 180_000);
 });

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { GENESIS3 } from "../support/genesis.js";
 import type { PersistRecord } from "../../src/core/types.js";
 import { DurableLog, LOG_FILE_NAME } from "../../src/storage/durable-log.js";
 import { CorruptLogError, RecordFile } from "../../src/storage/record-file.js";
@@ -266,7 +267,7 @@ describe("DurableLog", () => {
   ];
 
   it("round-trips every kind of PersistRecord exactly, in order, across reopen", async () => {
-    const opened = await DurableLog.open(dir);
+    const opened = await DurableLog.open(dir, GENESIS3);
     expect(opened.records).toEqual([]);
     expect(opened.truncatedBytes).toBe(0);
     await opened.log.append(samples.slice(0, 3));
@@ -275,7 +276,7 @@ describe("DurableLog", () => {
     await opened.log.close();
 
     expect(statSync(join(dir, LOG_FILE_NAME)).isFile()).toBe(true);
-    const again = await DurableLog.open(dir);
+    const again = await DurableLog.open(dir, GENESIS3);
     try {
       expect(again.records).toStrictEqual(samples);
       expect(again.truncatedBytes).toBe(0);
@@ -285,17 +286,17 @@ describe("DurableLog", () => {
   });
 
   it.each(samples.map((r, i) => [i, r.type, r] as const))("round-trips sample %i (%s) on its own", async (_i, _t, record) => {
-    const opened = await DurableLog.open(dir);
+    const opened = await DurableLog.open(dir, GENESIS3);
     await opened.log.append([record]);
     await opened.log.close();
-    const again = await DurableLog.open(dir);
+    const again = await DurableLog.open(dir, GENESIS3);
     await again.log.close();
     expect(again.records).toStrictEqual([record]);
   });
 
   it("refuses a CRC-valid frame that is not a DurableRecord, naming its offset", async () => {
     const path = join(dir, LOG_FILE_NAME);
-    const first = await DurableLog.open(dir);
+    const first = await DurableLog.open(dir, GENESIS3);
     await first.log.append([{ type: "promised", ballot: ballot(2, 1) }]);
     await first.log.close();
     const goodBytes = statSync(path).size;
@@ -305,7 +306,7 @@ describe("DurableLog", () => {
     await file.append([Buffer.from([0x20, 0x01])]);
     await closeFile(file);
 
-    const err = await DurableLog.open(dir).then(
+    const err = await DurableLog.open(dir, GENESIS3).then(
       () => null,
       (e: unknown) => e,
     );
@@ -324,7 +325,7 @@ describe("DurableLog", () => {
     await file.append([Buffer.from([0xff, 0xff, 0xff])]);
     await closeFile(file);
 
-    const err = await DurableLog.open(dir).then(
+    const err = await DurableLog.open(dir, GENESIS3).then(
       () => null,
       (e: unknown) => e,
     );
@@ -335,13 +336,13 @@ describe("DurableLog", () => {
 
   it("reports the bytes cut off a torn tail and keeps the earlier records", async () => {
     const path = join(dir, LOG_FILE_NAME);
-    const first = await DurableLog.open(dir);
+    const first = await DurableLog.open(dir, GENESIS3);
     await first.log.append([samples[0]!, samples[3]!]);
     await first.log.close();
     const clean = statSync(path).size;
     appendFileSync(path, Buffer.from([9, 0, 0, 0, 1, 2]));
 
-    const again = await DurableLog.open(dir);
+    const again = await DurableLog.open(dir, GENESIS3);
     await again.log.close();
     expect(again.records).toStrictEqual([samples[0], samples[3]]);
     expect(again.truncatedBytes).toBe(6);

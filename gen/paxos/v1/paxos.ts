@@ -34,6 +34,48 @@ export const protobufFileName = "paxos/v1/paxos.proto";
  * (|n| <= 2^53 - 1); the gateway rejects anything outside that range.
  */
 
+/** What a member of the cluster is. */
+export enum MemberRole {
+  MEMBER_ROLE_UNSPECIFIED = 0,
+  /** MEMBER_ROLE_VOTER - Votes: counts toward every quorum of the slots its membership governs. */
+  MEMBER_ROLE_VOTER = 1,
+  /** MEMBER_ROLE_LEARNER - Receives the log and keeps acceptor state, but its votes never count. */
+  MEMBER_ROLE_LEARNER = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function memberRoleFromJSON(object: any): MemberRole {
+  switch (object) {
+    case 0:
+    case "MEMBER_ROLE_UNSPECIFIED":
+      return MemberRole.MEMBER_ROLE_UNSPECIFIED;
+    case 1:
+    case "MEMBER_ROLE_VOTER":
+      return MemberRole.MEMBER_ROLE_VOTER;
+    case 2:
+    case "MEMBER_ROLE_LEARNER":
+      return MemberRole.MEMBER_ROLE_LEARNER;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return MemberRole.UNRECOGNIZED;
+  }
+}
+
+export function memberRoleToJSON(object: MemberRole): string {
+  switch (object) {
+    case MemberRole.MEMBER_ROLE_UNSPECIFIED:
+      return "MEMBER_ROLE_UNSPECIFIED";
+    case MemberRole.MEMBER_ROLE_VOTER:
+      return "MEMBER_ROLE_VOTER";
+    case MemberRole.MEMBER_ROLE_LEARNER:
+      return "MEMBER_ROLE_LEARNER";
+    case MemberRole.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Why a leader refused forwarded commands. */
 export enum RefusalReason {
   REFUSAL_REASON_UNSPECIFIED = 0,
@@ -99,9 +141,55 @@ export interface Command {
 export interface Noop {
 }
 
+/** One member: its id (never reused), its role, where it listens. */
+export interface Member {
+  id: number;
+  role: MemberRole;
+  /** host:httpPort:grpcPort:peerPort */
+  address: string;
+}
+
+/**
+ * The cluster's membership: replicated state, changed only by a value in
+ * the log. It governs every slot above the one that chose it.
+ */
+export interface Membership {
+  members: Member[];
+  /** The slot whose chosen value installed it (-1: the bootstrap config). */
+  slot: number;
+  /** The id the next added node gets. */
+  nextId: number;
+}
+
+/** One change, moving one node. */
+export interface MembershipChange {
+  kind?:
+    | //
+    /** Add a learner at this address (host:httpPort:grpcPort:peerPort). */
+    { $case: "add"; value: string }
+    | //
+    /** Promote this learner to voter. */
+    { $case: "promote"; value: number }
+    | //
+    /** Remove this member. */
+    { $case: "remove"; value: number }
+    | undefined;
+}
+
+/**
+ * A change in a log slot: every node applies it to the membership in force
+ * at that slot (a change that no longer applies there changes nothing).
+ */
+export interface MembershipValue {
+  change?: MembershipChange | undefined;
+}
+
 /** The value of one log slot. */
 export interface Value {
-  kind?: { $case: "command"; value: Command } | { $case: "noop"; value: Noop } | undefined;
+  kind?: { $case: "command"; value: Command } | { $case: "noop"; value: Noop } | {
+    $case: "membership";
+    value: MembershipValue;
+  } | undefined;
 }
 
 /** Phase 1a: "prepare" for every slot >= from_slot. */
@@ -219,7 +307,11 @@ export interface ListState {
  */
 export interface InstallSnapshot {
   upTo: number;
-  state?: ListState | undefined;
+  state?:
+    | ListState
+    | undefined;
+  /** The membership in force after slot up_to - 1. */
+  membership?: Membership | undefined;
 }
 
 /**
@@ -596,6 +688,403 @@ export const Noop: MessageFns<Noop> = {
   },
 };
 
+function createBaseMember(): Member {
+  return { id: 0, role: 0, address: "" };
+}
+
+export const Member: MessageFns<Member> = {
+  encode(message: Member, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint32(message.id);
+    }
+    if (message.role !== 0) {
+      writer.uint32(16).int32(message.role);
+    }
+    if (message.address !== "") {
+      writer.uint32(26).string(message.address);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Member {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMember();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Member {
+    return {
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      role: isSet(object.role) ? memberRoleFromJSON(object.role) : 0,
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+    };
+  },
+
+  toJSON(message: Member): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.role !== 0) {
+      obj.role = memberRoleToJSON(message.role);
+    }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Member>, I>>(base?: I): Member {
+    return Member.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Member>, I>>(object: I): Member {
+    const message = createBaseMember();
+    message.id = object.id ?? 0;
+    message.role = object.role ?? 0;
+    message.address = object.address ?? "";
+    return message;
+  },
+};
+
+function createBaseMembership(): Membership {
+  return { members: [], slot: 0, nextId: 0 };
+}
+
+export const Membership: MessageFns<Membership> = {
+  encode(message: Membership, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.members) {
+      Member.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.slot !== 0) {
+      writer.uint32(16).int64(message.slot);
+    }
+    if (message.nextId !== 0) {
+      writer.uint32(24).uint32(message.nextId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Membership {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMembership();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.members.push(Member.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.slot = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.nextId = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Membership {
+    return {
+      members: globalThis.Array.isArray(object?.members) ? object.members.map((e: any) => Member.fromJSON(e)) : [],
+      slot: isSet(object.slot) ? globalThis.Number(object.slot) : 0,
+      nextId: isSet(object.nextId)
+        ? globalThis.Number(object.nextId)
+        : isSet(object.next_id)
+        ? globalThis.Number(object.next_id)
+        : 0,
+    };
+  },
+
+  toJSON(message: Membership): unknown {
+    const obj: any = {};
+    if (message.members?.length) {
+      obj.members = message.members.map((e) => Member.toJSON(e));
+    }
+    if (message.slot !== 0) {
+      obj.slot = Math.round(message.slot);
+    }
+    if (message.nextId !== 0) {
+      obj.nextId = Math.round(message.nextId);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Membership>, I>>(base?: I): Membership {
+    return Membership.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Membership>, I>>(object: I): Membership {
+    const message = createBaseMembership();
+    message.members = object.members?.map((e) => Member.fromPartial(e)) || [];
+    message.slot = object.slot ?? 0;
+    message.nextId = object.nextId ?? 0;
+    return message;
+  },
+};
+
+function createBaseMembershipChange(): MembershipChange {
+  return { kind: undefined };
+}
+
+export const MembershipChange: MessageFns<MembershipChange> = {
+  encode(message: MembershipChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.kind?.$case) {
+      case "add":
+        writer.uint32(10).string(message.kind.value);
+        break;
+      case "promote":
+        writer.uint32(16).uint32(message.kind.value);
+        break;
+      case "remove":
+        writer.uint32(24).uint32(message.kind.value);
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MembershipChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMembershipChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = { $case: "add", value: reader.string() };
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.kind = { $case: "promote", value: reader.uint32() };
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.kind = { $case: "remove", value: reader.uint32() };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MembershipChange {
+    return {
+      kind: isSet(object.add)
+        ? { $case: "add", value: globalThis.String(object.add) }
+        : isSet(object.promote)
+        ? { $case: "promote", value: globalThis.Number(object.promote) }
+        : isSet(object.remove)
+        ? { $case: "remove", value: globalThis.Number(object.remove) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: MembershipChange): unknown {
+    const obj: any = {};
+    if (message.kind?.$case === "add") {
+      obj.add = message.kind.value;
+    } else if (message.kind?.$case === "promote") {
+      obj.promote = Math.round(message.kind.value);
+    } else if (message.kind?.$case === "remove") {
+      obj.remove = Math.round(message.kind.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MembershipChange>, I>>(base?: I): MembershipChange {
+    return MembershipChange.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MembershipChange>, I>>(object: I): MembershipChange {
+    const message = createBaseMembershipChange();
+    switch (object.kind?.$case) {
+      case "add": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "add", value: object.kind.value };
+        }
+        break;
+      }
+      case "promote": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "promote", value: object.kind.value };
+        }
+        break;
+      }
+      case "remove": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "remove", value: object.kind.value };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseMembershipValue(): MembershipValue {
+  return { change: undefined };
+}
+
+export const MembershipValue: MessageFns<MembershipValue> = {
+  encode(message: MembershipValue, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.change !== undefined) {
+      MembershipChange.encode(message.change, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MembershipValue {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMembershipValue();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.change = MembershipChange.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MembershipValue {
+    return { change: isSet(object.change) ? MembershipChange.fromJSON(object.change) : undefined };
+  },
+
+  toJSON(message: MembershipValue): unknown {
+    const obj: any = {};
+    if (message.change !== undefined) {
+      obj.change = MembershipChange.toJSON(message.change);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MembershipValue>, I>>(base?: I): MembershipValue {
+    return MembershipValue.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MembershipValue>, I>>(object: I): MembershipValue {
+    const message = createBaseMembershipValue();
+    message.change = (object.change !== undefined && object.change !== null)
+      ? MembershipChange.fromPartial(object.change)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseValue(): Value {
   return { kind: undefined };
 }
@@ -608,6 +1097,9 @@ export const Value: MessageFns<Value> = {
         break;
       case "noop":
         Noop.encode(message.kind.value, writer.uint32(18).fork()).join();
+        break;
+      case "membership":
+        MembershipValue.encode(message.kind.value, writer.uint32(26).fork()).join();
         break;
     }
     return writer;
@@ -642,6 +1134,14 @@ export const Value: MessageFns<Value> = {
             message.kind = { $case: "noop", value: Noop.decode(reader, reader.uint32()) };
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = { $case: "membership", value: MembershipValue.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -660,6 +1160,8 @@ export const Value: MessageFns<Value> = {
         ? { $case: "command", value: Command.fromJSON(object.command) }
         : isSet(object.noop)
         ? { $case: "noop", value: Noop.fromJSON(object.noop) }
+        : isSet(object.membership)
+        ? { $case: "membership", value: MembershipValue.fromJSON(object.membership) }
         : undefined,
     };
   },
@@ -670,6 +1172,8 @@ export const Value: MessageFns<Value> = {
       obj.command = Command.toJSON(message.kind.value);
     } else if (message.kind?.$case === "noop") {
       obj.noop = Noop.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "membership") {
+      obj.membership = MembershipValue.toJSON(message.kind.value);
     }
     return obj;
   },
@@ -689,6 +1193,12 @@ export const Value: MessageFns<Value> = {
       case "noop": {
         if (object.kind?.value !== undefined && object.kind?.value !== null) {
           message.kind = { $case: "noop", value: Noop.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "membership": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "membership", value: MembershipValue.fromPartial(object.kind.value) };
         }
         break;
       }
@@ -2071,7 +2581,7 @@ export const ListState: MessageFns<ListState> = {
 };
 
 function createBaseInstallSnapshot(): InstallSnapshot {
-  return { upTo: 0, state: undefined };
+  return { upTo: 0, state: undefined, membership: undefined };
 }
 
 export const InstallSnapshot: MessageFns<InstallSnapshot> = {
@@ -2081,6 +2591,9 @@ export const InstallSnapshot: MessageFns<InstallSnapshot> = {
     }
     if (message.state !== undefined) {
       ListState.encode(message.state, writer.uint32(18).fork()).join();
+    }
+    if (message.membership !== undefined) {
+      Membership.encode(message.membership, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -2114,6 +2627,14 @@ export const InstallSnapshot: MessageFns<InstallSnapshot> = {
             message.state = ListState.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.membership = Membership.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2134,6 +2655,7 @@ export const InstallSnapshot: MessageFns<InstallSnapshot> = {
         ? globalThis.Number(object.up_to)
         : 0,
       state: isSet(object.state) ? ListState.fromJSON(object.state) : undefined,
+      membership: isSet(object.membership) ? Membership.fromJSON(object.membership) : undefined,
     };
   },
 
@@ -2144,6 +2666,9 @@ export const InstallSnapshot: MessageFns<InstallSnapshot> = {
     }
     if (message.state !== undefined) {
       obj.state = ListState.toJSON(message.state);
+    }
+    if (message.membership !== undefined) {
+      obj.membership = Membership.toJSON(message.membership);
     }
     return obj;
   },
@@ -2156,6 +2681,9 @@ export const InstallSnapshot: MessageFns<InstallSnapshot> = {
     message.upTo = object.upTo ?? 0;
     message.state = (object.state !== undefined && object.state !== null)
       ? ListState.fromPartial(object.state)
+      : undefined;
+    message.membership = (object.membership !== undefined && object.membership !== null)
+      ? Membership.fromPartial(object.membership)
       : undefined;
     return message;
   },

@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { Ballot, ListState, Value } from "./paxos.js";
+import { Ballot, ListState, Membership, Value } from "./paxos.js";
 
 export const protobufPackage = "paxos.v1";
 
@@ -50,7 +50,14 @@ export interface ChosenBatch {
  */
 export interface SnapshotFile {
   upTo: number;
-  state?: ListState | undefined;
+  state?:
+    | ListState
+    | undefined;
+  /**
+   * The membership in force after slot up_to - 1 (absent in files written
+   * before membership changes existed: then it is the bootstrap config's).
+   */
+  membership?: Membership | undefined;
 }
 
 function createBaseDurableRecord(): DurableRecord {
@@ -372,7 +379,7 @@ export const ChosenBatch: MessageFns<ChosenBatch> = {
 };
 
 function createBaseSnapshotFile(): SnapshotFile {
-  return { upTo: 0, state: undefined };
+  return { upTo: 0, state: undefined, membership: undefined };
 }
 
 export const SnapshotFile: MessageFns<SnapshotFile> = {
@@ -382,6 +389,9 @@ export const SnapshotFile: MessageFns<SnapshotFile> = {
     }
     if (message.state !== undefined) {
       ListState.encode(message.state, writer.uint32(18).fork()).join();
+    }
+    if (message.membership !== undefined) {
+      Membership.encode(message.membership, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -415,6 +425,14 @@ export const SnapshotFile: MessageFns<SnapshotFile> = {
             message.state = ListState.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.membership = Membership.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -435,6 +453,7 @@ export const SnapshotFile: MessageFns<SnapshotFile> = {
         ? globalThis.Number(object.up_to)
         : 0,
       state: isSet(object.state) ? ListState.fromJSON(object.state) : undefined,
+      membership: isSet(object.membership) ? Membership.fromJSON(object.membership) : undefined,
     };
   },
 
@@ -445,6 +464,9 @@ export const SnapshotFile: MessageFns<SnapshotFile> = {
     }
     if (message.state !== undefined) {
       obj.state = ListState.toJSON(message.state);
+    }
+    if (message.membership !== undefined) {
+      obj.membership = Membership.toJSON(message.membership);
     }
     return obj;
   },
@@ -457,6 +479,9 @@ export const SnapshotFile: MessageFns<SnapshotFile> = {
     message.upTo = object.upTo ?? 0;
     message.state = (object.state !== undefined && object.state !== null)
       ? ListState.fromPartial(object.state)
+      : undefined;
+    message.membership = (object.membership !== undefined && object.membership !== null)
+      ? Membership.fromPartial(object.membership)
       : undefined;
     return message;
   },
