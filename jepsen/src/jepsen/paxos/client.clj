@@ -1,23 +1,24 @@
 (ns jepsen.paxos.client
-  "The Jepsen client: each op goes over HTTP JSON (jepsen.paxos.http) to node
-  (process mod node-count); with --tls, over HTTPS, trusting the run's CA
-  and presenting its client certificate client.jepsen.crt."
+  "The Jepsen client: each op goes over HTTP JSON (jepsen.paxos.http) to the
+  node Jepsen opened the client for (worker thread t gets node t mod
+  node-count, and keeps it when a crashed process is replaced, as with
+  etcd's client); with --tls, over HTTPS, trusting the run's CA and
+  presenting its client certificate client.jepsen.crt."
   (:require [jepsen.client :as client]
             [jepsen.paxos.db :as pdb]
             [jepsen.paxos.http :as http]))
 
-(defrecord Client [http-client tls counter client-id-base]
+(defrecord Client [http-client tls node counter client-id-base]
   client/Client
   (open! [this test node]
     (let [tls (pdb/client-tls test)]
-      (assoc this :http-client (http/make-client tls), :tls tls)))
+      (assoc this :http-client (http/make-client tls), :tls tls, :node node)))
 
   (setup! [this test])
 
   (invoke! [this test op]
-    (let [nodes (vec (:nodes test))
-          p     (:process op)
-          url   (http/base-url (nth nodes (mod p (count nodes))) (:http-port test) tls)
+    (let [p     (:process op)
+          url   (http/base-url node (:http-port test) tls)
           opts  {:timeout-ms (:request-timeout-ms test)}]
       (case (:f op)
         :append
@@ -40,7 +41,10 @@
 
   (teardown! [this test])
 
-  (close! [this test]))
+  (close! [this test]
+    ; Closes the HttpClient that open! made (and its executor).
+    (http/close-client! http-client)
+    (assoc this :http-client nil)))
 
 (defn client
   "A fresh client. client_id = a random base + the Jepsen process (unique per

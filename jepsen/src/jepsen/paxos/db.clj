@@ -110,8 +110,10 @@
     {}))
 
 (defn install-package!
-  "Uploads the paxos-ts tarball, unpacks it into the install dir and installs
-  its runtime dependencies from the npm registry."
+  "Uploads the paxos-ts tarball and unpacks it into the install dir. A
+  tarball from bin/package.sh carries its production node_modules, so the
+  worker needs no npm registry; a tarball without node_modules (e.g. from
+  npm pack) gets its runtime dependencies from the registry with npm."
   [test]
   (let [{:keys [install]} (paths test)
         remote "/tmp/paxos-ts-jepsen.tgz"]
@@ -122,9 +124,16 @@
       (c/exec :mkdir :-p install)
       ; npm pack and bin/package.sh both put everything under package/
       (c/exec :tar :-xzf remote :-C install :--strip-components=1)
+      (c/exec :rm :-f remote)
       (c/cd install
-        (if (cu/exists? (str install "/package-lock.json"))
+        (cond
+          (cu/exists? (str install "/node_modules"))
+          (info "using the node_modules bundled in" (:package test))
+
+          (cu/exists? (str install "/package-lock.json"))
           (c/exec :npm :ci :--omit=dev :--no-audit :--no-fund)
+
+          :else
           (c/exec :npm :install :--omit=dev :--no-audit :--no-fund))))))
 
 (defn write-config!
@@ -161,43 +170,122 @@
                      :cert-file (str certs-dir "/node.crt")
                      :key-file  (str certs-dir "/node.key")}))
 
+(defn- regex-quote
+  "s as a POSIX extended regular expression that matches s literally."
+  [s]
+  (str/replace s #"[.\[\]{}()*+?^$|\\]" #(str "\\" %)))
+
+(defn node-command-pattern
+  "A regular expression (pgrep -f) for the command line of this worker's
+  node, as start-node! starts it: node <install>/bin/paxos.js node <config>
+  --self <index> ..."
+  [test node]
+  (let [{:keys [install config]} (paths test)]
+    (str "^[^ ]*node " (regex-quote (str install "/bin/paxos.js"))
+         " node " (regex-quote config) " --self " (node-index test node) "( |$)")))
+
+(def ^:private find-pids-sh
+  "Prints the pids of the processes whose command line matches the regular
+  expression $1 and that share this shell's mount namespace (on EC2, every
+  process; workers made of namespaces on one host share one pid space, and
+  this keeps each worker to its own node)."
+  (str "me=$(readlink /proc/self/ns/mnt); "
+       "for p in $(pgrep -f -- \"$1\"); do "
+       "[ \"$(readlink /proc/$p/ns/mnt 2>/dev/null)\" = \"$me\" ] && echo $p; "
+       "done; true"))
+
+(def ^:private await-exit-sh
+  "Waits up to $1 seconds until none of the pids $2... is alive (a zombie
+  counts as dead); prints gone or alive."
+  (str "t=$1; shift; list=$(IFS=,; echo \"$*\"); "
+       "for i in $(seq $((t * 10))); do "
+       "ps -o stat= -p \"$list\" | grep -qv '^Z' || { echo gone; exit 0; }; sleep 0.1; "
+       "done; echo alive"))
+
+(defn node-pids
+  "The pids of this worker's node processes, found by what they are (their
+  command line: node running this install's paxos.js with this worker's
+  --self), not by the pidfile, which may be stale or missing. Runs as root:
+  only root sees every process's namespace."
+  [test node]
+  (c/su
+    (->> (c/exec :bash :-c find-pids-sh "find-pids" (node-command-pattern test node))
+         str/split-lines
+         (remove str/blank?)
+         vec)))
+
+(defn- signal-pids!
+  "Sends sig (TERM, KILL, STOP, CONT) to pids as root. A process that is
+  already gone is not an error."
+  [sig pids]
+  (when (seq pids)
+    (c/su (c/exec :kill (str "-" sig) pids (c/lit "2>/dev/null") (c/lit "|| true")))))
+
+(defn- await-exit!
+  "True once none of pids is alive, false if some still is after timeout-s
+  seconds."
+  [pids timeout-s]
+  (or (empty? pids)
+      (= "gone" (c/exec :bash :-c await-exit-sh "await-exit" timeout-s pids))))
+
 (defn start-node!
   "Starts this worker's node under start-stop-daemon with a pidfile, with
-  the run's cluster token and, with :tls, the TLS flags."
+  the run's cluster token and, with :tls, the TLS flags. Returns :started,
+  or :already-running when the node's process is there (found by
+  node-pids; a pidfile left by a dead process is removed first, so a reused
+  pid cannot pass for the node)."
   [test node]
   (let [{:keys [install data log-dir log stdout config certs pidfile]} (paths test)
         self (str (node-index test node))]
     (c/su
-      (c/exec :mkdir :-p data log-dir)
-      (let [node-bin (c/exec :readlink :-f (c/exec :which :node))]
-        (cu/start-daemon!
-          {:logfile stdout
-           :pidfile pidfile
-           :chdir   install
-           :exec    node-bin}
-          node-bin
-          (str install "/bin/paxos.js") :node config
-          :--self self
-          :--data-dir data
-          :--log-file log
-          :--cluster-token (:cluster-token test)
-          (when (:tls test) (tls-args certs)))))))
+      (if (seq (node-pids test node))
+        :already-running
+        (do
+          (c/exec :rm :-f pidfile)
+          (c/exec :mkdir :-p data log-dir)
+          (let [node-bin (c/exec :readlink :-f (c/exec :which :node))]
+            (cu/start-daemon!
+              {:logfile stdout
+               :pidfile pidfile
+               :chdir   install
+               :exec    node-bin}
+              node-bin
+              (str install "/bin/paxos.js") :node config
+              :--self self
+              :--data-dir data
+              :--log-file log
+              :--cluster-token (:cluster-token test)
+              (when (:tls test) (tls-args certs)))))))))
+
+(defn kill-node!
+  "SIGKILL to this worker's node processes (as root: a node runs as root,
+  and the SSH user may not signal it), then waits until they are gone.
+  Returns the pids killed; throws if one survives."
+  [test node]
+  (c/su
+    (let [pids (node-pids test node)]
+      (signal-pids! "KILL" pids)
+      (when-not (await-exit! pids 10)
+        (throw (ex-info (str "node process still alive after SIGKILL: " pids)
+                        {:node node, :pids pids})))
+      (c/exec :rm :-f (:pidfile (paths test)))
+      pids)))
 
 (defn stop-node!
-  "SIGTERM (a clean stop), then SIGKILL after 10 s."
-  [test]
-  (let [{:keys [pidfile]} (paths test)]
-    (c/su
-      (c/exec :start-stop-daemon :--stop :--oknodo :--pidfile pidfile
-              :--retry "TERM/10/KILL/5")
-      (c/exec :rm :-f pidfile))))
-
-(defn- signal!
-  [test sig]
-  (let [{:keys [pidfile]} (paths test)]
-    (c/su
-      (when (cu/exists? pidfile)
-        (c/exec :kill (str "-" sig) (c/exec :cat pidfile))))))
+  "Stops this worker's node processes, found by node-pids: SIGTERM (a clean
+  stop), then SIGKILL after 10 s. Returns their pids."
+  [test node]
+  (c/su
+    (let [pids (node-pids test node)]
+      (signal-pids! "TERM" pids)
+      (when-not (await-exit! pids 10)
+        (info node "node still running 10 s after SIGTERM, sending SIGKILL")
+        (signal-pids! "KILL" pids)
+        (when-not (await-exit! pids 5)
+          (throw (ex-info (str "node process still alive after SIGKILL: " pids)
+                          {:node node, :pids pids}))))
+      (c/exec :rm :-f (:pidfile (paths test)))
+      pids)))
 
 (defrecord DB []
   db/DB
@@ -215,7 +303,7 @@
 
   (teardown! [this test node]
     (info node "tearing down paxos-ts")
-    (stop-node! test)
+    (stop-node! test node)
     (let [{:keys [data log stdout certs]} (paths test)]
       (c/su (c/exec :rm :-rf data log stdout certs))))
 
@@ -228,13 +316,20 @@
   db/Kill
   (kill! [this test node]
     ; SIGKILL: the durable log makes this safe.
-    (cu/stop-daemon! (:pidfile (paths test))))
+    (kill-node! test node))
 
   (start! [this test node]
     (start-node! test node))
 
   db/Pause
-  (pause! [this test node] (signal! test "STOP"))
-  (resume! [this test node] (signal! test "CONT")))
+  (pause! [this test node]
+    (let [pids (node-pids test node)]
+      (signal-pids! "STOP" pids)
+      pids))
+
+  (resume! [this test node]
+    (let [pids (node-pids test node)]
+      (signal-pids! "CONT" pids)
+      pids)))
 
 (defn db [] (DB.))

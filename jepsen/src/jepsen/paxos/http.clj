@@ -40,8 +40,10 @@
            (java.security KeyFactory KeyStore PrivateKey)
            (java.security.cert Certificate CertificateFactory)
            (java.security.spec PKCS8EncodedKeySpec)
+           (java.lang AutoCloseable)
            (java.time Duration)
            (java.util Base64)
+           (java.util.concurrent Executors ExecutorService ThreadFactory)
            (javax.net.ssl KeyManagerFactory SSLContext SSLHandshakeException
                           TrustManagerFactory)))
 
@@ -138,8 +140,20 @@
   [opts]
   (boolean (some opts [:ca-file :cert-file :key-file])))
 
+(defn- daemon-executor
+  "An executor of daemon threads for one HttpClient (its async work), so that
+  close-client! can shut down what the client made."
+  ^ExecutorService []
+  (let [n (atom 0)]
+    (Executors/newCachedThreadPool
+      (reify ThreadFactory
+        (newThread [_ r]
+          (doto (Thread. ^Runnable r (str "paxos-http-" (swap! n inc)))
+            (.setDaemon true)))))))
+
 (defn make-client
-  "A java.net.http.HttpClient speaking HTTP/1.1 with a connect timeout. With
+  "A java.net.http.HttpClient speaking HTTP/1.1 with a connect timeout, and
+  an executor of its own (close-client! shuts it down). With
   any of :ca-file, :cert-file, :key-file (PEM files, see ssl-context) it
   speaks HTTPS: it trusts only :ca-file's CA and presents the client
   certificate :cert-file with :key-file when the node asks for one. The
@@ -153,10 +167,25 @@
      :or   {connect-timeout-ms default-connect-timeout-ms}
      :as   opts}]
    (cond-> (HttpClient/newBuilder)
+     true        (.executor (daemon-executor))
      true        (.version HttpClient$Version/HTTP_1_1)
      true        (.connectTimeout (Duration/ofMillis connect-timeout-ms))
      (tls? opts) (.sslContext (ssl-context opts))
      true        (.build))))
+
+(defn close-client!
+  "Releases what make-client made: on a JDK whose HttpClient is
+  AutoCloseable (21 and later) closes it, which waits for requests in flight
+  and closes its connections; then shuts down its executor. On JDK 17 the
+  client's connections and selector thread end once nothing refers to the
+  client any more (the caller drops it). nil is fine."
+  [^HttpClient client]
+  (when client
+    (when (instance? AutoCloseable client)
+      (.close ^AutoCloseable client))
+    (when-let [^ExecutorService ex (.orElse (.executor client) nil)]
+      (.shutdownNow ex)))
+  nil)
 
 (defn base-url
   "http://host:port, or https://host:port when tls (a make-client options map

@@ -18,9 +18,28 @@
                                                             happened
     {:f :read, :value R}                                    an :ok read of R
     {:f :read, :value nil}                                  a read of unknown
-                                                            result")
+                                                            result"
+  (:require [clojure.string :as str]))
 
 (defn inconsistent [msg] {:inconsistent msg})
+
+(defn brief
+  "A list for a message: whole when short, else its length and last elements.
+  Knossos builds a message for every linearization it rejects, thousands of
+  times per op with :info ops pending; printing whole lists of a thousand
+  elements there made the analysis of a 60 s run take hours."
+  [xs]
+  (if (<= (count xs) 8)
+    (pr-str xs)
+    (str "[... " (str/join " " (take-last 4 xs)) "] ("
+         (count xs) " elements)")))
+
+(defn- first-difference
+  "The first index where vectors a and b differ (or the shorter's length)."
+  [a b]
+  (let [n (min (count a) (count b))]
+    (loop [i 0]
+      (if (and (< i n) (= (nth a i) (nth b i))) (recur (inc i)) i))))
 
 (defn inconsistent?
   [x]
@@ -43,7 +62,7 @@
   (let [r (:value op)]
     (if (or (nil? r) (= state (vec r)))
       state
-      (inconsistent (str "read " (pr-str r) ", expected " (pr-str state))))))
+      (inconsistent (str "read " (brief (vec r)) ", expected " (brief state))))))
 
 ;; Both models read and take :info appends alike; they differ only in what an
 ;; :ok append's reply must be. list-step builds a step function from that rule.
@@ -71,16 +90,17 @@
     (fn [state v s]
       (cond
         (< (count s) (count state))
-        (inconsistent (str "reply " (pr-str s) " is shorter than the state "
-                           (pr-str state)))
+        (inconsistent (str "reply " (brief s) " is shorter than the state "
+                           (brief state)))
 
         (not (prefix? state s))
-        (inconsistent (str "state " (pr-str state) " is not a prefix of reply "
-                           (pr-str s)))
+        (inconsistent (str "state " (brief state) " is not a prefix of reply "
+                           (brief s) " (they differ at index "
+                           (first-difference state s) ")"))
 
         (not (some #(= v %) (subvec s (count state))))
         (inconsistent (str "appended " v " is not in the new part of reply "
-                           (pr-str s) " (state " (pr-str state) ")"))
+                           (brief s) " (state " (brief state) ")"))
 
         :else
         (conj state v)))))
@@ -93,9 +113,12 @@
       (let [expected (conj state v)]
         (if (= expected s)
           expected
-          (inconsistent (str "appending " v " to " (pr-str state)
-                             " should answer " (pr-str expected)
-                             ", got " (pr-str s))))))))
+          (inconsistent (str "appending " v " to " (brief state)
+                             " should answer " (brief expected)
+                             ", got " (brief s)
+                             (when (and (< 8 (count s)) (< 8 (count expected)))
+                               (str " (they differ at index "
+                                    (first-difference expected s) ")")))))))))
 
 (def steps
   "Model names (as given to --model) to step functions."

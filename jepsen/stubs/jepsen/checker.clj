@@ -1,7 +1,0 @@
-(ns jepsen.checker)
-(defprotocol Checker (check [checker test history opts]))
-(defn compose [checker-map] checker-map)
-(defn linearizable [{:keys [algorithm model]}] (assert model) nil)
-(defn perf ([] nil) ([opts] nil))
-(defn stats [] nil)
-(defn unhandled-exceptions [] nil)

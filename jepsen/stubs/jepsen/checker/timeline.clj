@@ -1,2 +1,0 @@
-(ns jepsen.checker.timeline)
-(defn html [] nil)

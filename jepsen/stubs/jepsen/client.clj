@@ -1,7 +1,0 @@
-(ns jepsen.client)
-(defprotocol Client
-  (open! [client test node])
-  (close! [client test])
-  (setup! [client test])
-  (invoke! [client test operation])
-  (teardown! [client test]))

@@ -1,6 +1,0 @@
-(ns jepsen.control)
-(def | :pipe)
-(defn exec [& commands] (apply str commands))
-(defn upload [local-paths remote-path] remote-path)
-(defmacro su [& body] `(do ~@body))
-(defmacro cd [dir & body] `(do ~dir ~@body))

@@ -1,6 +1,0 @@
-(ns jepsen.control.util)
-(defn exists? [filename] false)
-(defn write-file! [string file] file)
-(defn start-daemon! [opts bin & args] :started)
-(defn stop-daemon! ([pidfile] nil) ([cmd pidfile] nil))
-(defn await-tcp-port ([port] nil) ([port opts] nil))

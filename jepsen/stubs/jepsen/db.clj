@@ -1,5 +1,0 @@
-(ns jepsen.db)
-(defprotocol DB (setup! [db test node]) (teardown! [db test node]))
-(defprotocol Kill (kill! [db test node]) (start! [db test node]))
-(defprotocol Pause (pause! [db test node]) (resume! [db test node]))
-(defprotocol LogFiles (log-files [db test node]))

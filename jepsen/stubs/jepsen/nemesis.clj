@@ -1,5 +1,0 @@
-(ns jepsen.nemesis)
-(def noop nil)
-(defn partition-random-halves [] nil)
-(defn partition-majorities-ring [] nil)
-(defn node-start-stopper [targeter start! stop!] [targeter start! stop!])

@@ -1,3 +1,0 @@
-(ns jepsen.os.debian)
-(def os nil)
-(defn install [pkgs] pkgs)

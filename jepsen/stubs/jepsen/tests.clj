@@ -1,2 +1,0 @@
-(ns jepsen.tests)
-(def noop-test {})

@@ -1,5 +1,0 @@
-(ns knossos.model)
-(definterface Model (step [op]))
-(defrecord Inconsistent [msg])
-(defn inconsistent [msg] (Inconsistent. msg))
-(defn inconsistent? [m] (instance? Inconsistent m))
