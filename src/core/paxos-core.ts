@@ -397,12 +397,26 @@ export class PaxosCore {
       return refuse("would_lose_quorum", `after the change ${alive.length} of its ${after.size} voters answer this leader, fewer than a majority`);
     }
     if (change.kind === "promote") {
-      const behind = this.commitIndex - (this.peerCommit.get(change.id) ?? 0);
+      const heard = this.peerCommit.get(change.id);
+      if (heard === undefined) return refuse("learner_behind", `learner ${change.id} has not answered this leader yet; promote it once it has caught up`);
+      const behind = this.commitIndex - heard;
       if (behind > this.cfg.maxBatch * this.cfg.maxInflight) {
         return refuse("learner_behind", `learner ${change.id} is ${behind} slots behind the leader; promote it once it has caught up`);
       }
     }
     this.queuedChange = { requestId, change };
+  }
+
+  /**
+   * A member refused this node's peer traffic because it applied this
+   * node's removal, and sent the membership it knows. Adopting it only
+   * stops this node (a removed node takes no part), which is always safe;
+   * it is taken only when it is newer and really leaves this node out.
+   */
+  learnRemoval(m: Membership): void {
+    if (this.removed || m.slot <= this.known.slot || findMember(m, this.id) !== undefined) return;
+    checkMembership(m);
+    this.switchMembership(m);
   }
 
   /** The newest membership this node knows. */
