@@ -393,6 +393,43 @@ export interface ReadIndexReply {
   length: number;
 }
 
+/**
+ * A node about to join asks a member about the cluster (paxos node --join):
+ * the cluster's id, the membership it was bootstrapped with (every node
+ * applies the log's changes starting from it), and the newest membership
+ * the member knows, where the joining node finds its id once it is added.
+ * The one call that needs no cluster id in the metadata: the caller does
+ * not know it yet (with mutual TLS it still needs a certificate of the CA).
+ */
+export interface JoinRequest {
+  /** The joining node's address, host:httpPort:grpcPort:peerPort. */
+  address: string;
+}
+
+export interface JoinReply {
+  clusterId: string;
+  genesis?: Membership | undefined;
+  membership?: Membership | undefined;
+}
+
+/**
+ * A member hands an operator's membership change to the leader (as a
+ * follower hands clients' commands over in a Propose). The reply comes once
+ * the change is chosen and applied. A refusal is FAILED_PRECONDITION with
+ * the refusal's name (see ChangeRefusal in src/core/membership.ts) in the
+ * `x-paxos-refusal` trailer; "not_leader" when the callee does not lead.
+ */
+export interface ProposeChangeRequest {
+  from: number;
+  to: number;
+  change?: MembershipChange | undefined;
+}
+
+export interface ProposeChangeReply {
+  /** The membership the change made. */
+  membership?: Membership | undefined;
+}
+
 export interface AppendRequest {
   clientId: number;
   commandId: number;
@@ -440,6 +477,51 @@ export interface StatusReply {
   appliedIndex: number;
   listLength: number;
   peers: string[];
+}
+
+/** One member as an operator sees it (GET /members has the same fields). */
+export interface MemberInfo {
+  id: number;
+  /** host:httpPort, the address clients use. */
+  address: string;
+  /** host:grpcPort (ClientService, AdminService, reflection). */
+  grpc: string;
+  /** host:peerPort (PeerService, for the other nodes). */
+  peer: string;
+  role: MemberRole;
+}
+
+export interface ListMembersRequest {
+}
+
+export interface ListMembersReply {
+  members: MemberInfo[];
+  /** The slot whose chosen change made this membership (-1: the bootstrap config). */
+  configSlot: number;
+}
+
+export interface AddMemberRequest {
+  /**
+   * host:httpPort, or host:httpPort:grpcPort, or host:httpPort:grpcPort:peerPort
+   * (the gRPC and peer ports default to the HTTP port + 1000 and + 2000).
+   */
+  address: string;
+}
+
+export interface PromoteMemberRequest {
+  id: number;
+}
+
+export interface RemoveMemberRequest {
+  id: number;
+}
+
+/** The answer to a change, once it is chosen and applied. */
+export interface ChangeMemberReply {
+  /** The member added, promoted or removed. */
+  member?: MemberInfo | undefined;
+  members: MemberInfo[];
+  configSlot: number;
 }
 
 function createBaseBallot(): Ballot {
@@ -3661,6 +3743,354 @@ export const ReadIndexReply: MessageFns<ReadIndexReply> = {
   },
 };
 
+function createBaseJoinRequest(): JoinRequest {
+  return { address: "" };
+}
+
+export const JoinRequest: MessageFns<JoinRequest> = {
+  encode(message: JoinRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.address !== "") {
+      writer.uint32(10).string(message.address);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JoinRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJoinRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JoinRequest {
+    return { address: isSet(object.address) ? globalThis.String(object.address) : "" };
+  },
+
+  toJSON(message: JoinRequest): unknown {
+    const obj: any = {};
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<JoinRequest>, I>>(base?: I): JoinRequest {
+    return JoinRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<JoinRequest>, I>>(object: I): JoinRequest {
+    const message = createBaseJoinRequest();
+    message.address = object.address ?? "";
+    return message;
+  },
+};
+
+function createBaseJoinReply(): JoinReply {
+  return { clusterId: "", genesis: undefined, membership: undefined };
+}
+
+export const JoinReply: MessageFns<JoinReply> = {
+  encode(message: JoinReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clusterId !== "") {
+      writer.uint32(10).string(message.clusterId);
+    }
+    if (message.genesis !== undefined) {
+      Membership.encode(message.genesis, writer.uint32(18).fork()).join();
+    }
+    if (message.membership !== undefined) {
+      Membership.encode(message.membership, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JoinReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJoinReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clusterId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.genesis = Membership.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.membership = Membership.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JoinReply {
+    return {
+      clusterId: isSet(object.clusterId)
+        ? globalThis.String(object.clusterId)
+        : isSet(object.cluster_id)
+        ? globalThis.String(object.cluster_id)
+        : "",
+      genesis: isSet(object.genesis) ? Membership.fromJSON(object.genesis) : undefined,
+      membership: isSet(object.membership) ? Membership.fromJSON(object.membership) : undefined,
+    };
+  },
+
+  toJSON(message: JoinReply): unknown {
+    const obj: any = {};
+    if (message.clusterId !== "") {
+      obj.clusterId = message.clusterId;
+    }
+    if (message.genesis !== undefined) {
+      obj.genesis = Membership.toJSON(message.genesis);
+    }
+    if (message.membership !== undefined) {
+      obj.membership = Membership.toJSON(message.membership);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<JoinReply>, I>>(base?: I): JoinReply {
+    return JoinReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<JoinReply>, I>>(object: I): JoinReply {
+    const message = createBaseJoinReply();
+    message.clusterId = object.clusterId ?? "";
+    message.genesis = (object.genesis !== undefined && object.genesis !== null)
+      ? Membership.fromPartial(object.genesis)
+      : undefined;
+    message.membership = (object.membership !== undefined && object.membership !== null)
+      ? Membership.fromPartial(object.membership)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseProposeChangeRequest(): ProposeChangeRequest {
+  return { from: 0, to: 0, change: undefined };
+}
+
+export const ProposeChangeRequest: MessageFns<ProposeChangeRequest> = {
+  encode(message: ProposeChangeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.from !== 0) {
+      writer.uint32(8).uint32(message.from);
+    }
+    if (message.to !== 0) {
+      writer.uint32(16).uint32(message.to);
+    }
+    if (message.change !== undefined) {
+      MembershipChange.encode(message.change, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProposeChangeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProposeChangeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.from = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.to = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.change = MembershipChange.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProposeChangeRequest {
+    return {
+      from: isSet(object.from) ? globalThis.Number(object.from) : 0,
+      to: isSet(object.to) ? globalThis.Number(object.to) : 0,
+      change: isSet(object.change) ? MembershipChange.fromJSON(object.change) : undefined,
+    };
+  },
+
+  toJSON(message: ProposeChangeRequest): unknown {
+    const obj: any = {};
+    if (message.from !== 0) {
+      obj.from = Math.round(message.from);
+    }
+    if (message.to !== 0) {
+      obj.to = Math.round(message.to);
+    }
+    if (message.change !== undefined) {
+      obj.change = MembershipChange.toJSON(message.change);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProposeChangeRequest>, I>>(base?: I): ProposeChangeRequest {
+    return ProposeChangeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProposeChangeRequest>, I>>(object: I): ProposeChangeRequest {
+    const message = createBaseProposeChangeRequest();
+    message.from = object.from ?? 0;
+    message.to = object.to ?? 0;
+    message.change = (object.change !== undefined && object.change !== null)
+      ? MembershipChange.fromPartial(object.change)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseProposeChangeReply(): ProposeChangeReply {
+  return { membership: undefined };
+}
+
+export const ProposeChangeReply: MessageFns<ProposeChangeReply> = {
+  encode(message: ProposeChangeReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.membership !== undefined) {
+      Membership.encode(message.membership, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProposeChangeReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProposeChangeReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.membership = Membership.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProposeChangeReply {
+    return { membership: isSet(object.membership) ? Membership.fromJSON(object.membership) : undefined };
+  },
+
+  toJSON(message: ProposeChangeReply): unknown {
+    const obj: any = {};
+    if (message.membership !== undefined) {
+      obj.membership = Membership.toJSON(message.membership);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProposeChangeReply>, I>>(base?: I): ProposeChangeReply {
+    return ProposeChangeReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProposeChangeReply>, I>>(object: I): ProposeChangeReply {
+    const message = createBaseProposeChangeReply();
+    message.membership = (object.membership !== undefined && object.membership !== null)
+      ? Membership.fromPartial(object.membership)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseAppendRequest(): AppendRequest {
   return { clientId: 0, commandId: 0, payload: 0, minimal: false };
 }
@@ -4267,6 +4697,588 @@ export const StatusReply: MessageFns<StatusReply> = {
   },
 };
 
+function createBaseMemberInfo(): MemberInfo {
+  return { id: 0, address: "", grpc: "", peer: "", role: 0 };
+}
+
+export const MemberInfo: MessageFns<MemberInfo> = {
+  encode(message: MemberInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint32(message.id);
+    }
+    if (message.address !== "") {
+      writer.uint32(18).string(message.address);
+    }
+    if (message.grpc !== "") {
+      writer.uint32(26).string(message.grpc);
+    }
+    if (message.peer !== "") {
+      writer.uint32(34).string(message.peer);
+    }
+    if (message.role !== 0) {
+      writer.uint32(40).int32(message.role);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MemberInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMemberInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.grpc = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.peer = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MemberInfo {
+    return {
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      grpc: isSet(object.grpc) ? globalThis.String(object.grpc) : "",
+      peer: isSet(object.peer) ? globalThis.String(object.peer) : "",
+      role: isSet(object.role) ? memberRoleFromJSON(object.role) : 0,
+    };
+  },
+
+  toJSON(message: MemberInfo): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.grpc !== "") {
+      obj.grpc = message.grpc;
+    }
+    if (message.peer !== "") {
+      obj.peer = message.peer;
+    }
+    if (message.role !== 0) {
+      obj.role = memberRoleToJSON(message.role);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MemberInfo>, I>>(base?: I): MemberInfo {
+    return MemberInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MemberInfo>, I>>(object: I): MemberInfo {
+    const message = createBaseMemberInfo();
+    message.id = object.id ?? 0;
+    message.address = object.address ?? "";
+    message.grpc = object.grpc ?? "";
+    message.peer = object.peer ?? "";
+    message.role = object.role ?? 0;
+    return message;
+  },
+};
+
+function createBaseListMembersRequest(): ListMembersRequest {
+  return {};
+}
+
+export const ListMembersRequest: MessageFns<ListMembersRequest> = {
+  encode(_: ListMembersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMembersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMembersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListMembersRequest {
+    return {};
+  },
+
+  toJSON(_: ListMembersRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListMembersRequest>, I>>(base?: I): ListMembersRequest {
+    return ListMembersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListMembersRequest>, I>>(_: I): ListMembersRequest {
+    const message = createBaseListMembersRequest();
+    return message;
+  },
+};
+
+function createBaseListMembersReply(): ListMembersReply {
+  return { members: [], configSlot: 0 };
+}
+
+export const ListMembersReply: MessageFns<ListMembersReply> = {
+  encode(message: ListMembersReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.members) {
+      MemberInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.configSlot !== 0) {
+      writer.uint32(16).int64(message.configSlot);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMembersReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMembersReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.members.push(MemberInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.configSlot = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMembersReply {
+    return {
+      members: globalThis.Array.isArray(object?.members) ? object.members.map((e: any) => MemberInfo.fromJSON(e)) : [],
+      configSlot: isSet(object.configSlot)
+        ? globalThis.Number(object.configSlot)
+        : isSet(object.config_slot)
+        ? globalThis.Number(object.config_slot)
+        : 0,
+    };
+  },
+
+  toJSON(message: ListMembersReply): unknown {
+    const obj: any = {};
+    if (message.members?.length) {
+      obj.members = message.members.map((e) => MemberInfo.toJSON(e));
+    }
+    if (message.configSlot !== 0) {
+      obj.configSlot = Math.round(message.configSlot);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListMembersReply>, I>>(base?: I): ListMembersReply {
+    return ListMembersReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListMembersReply>, I>>(object: I): ListMembersReply {
+    const message = createBaseListMembersReply();
+    message.members = object.members?.map((e) => MemberInfo.fromPartial(e)) || [];
+    message.configSlot = object.configSlot ?? 0;
+    return message;
+  },
+};
+
+function createBaseAddMemberRequest(): AddMemberRequest {
+  return { address: "" };
+}
+
+export const AddMemberRequest: MessageFns<AddMemberRequest> = {
+  encode(message: AddMemberRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.address !== "") {
+      writer.uint32(10).string(message.address);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddMemberRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddMemberRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddMemberRequest {
+    return { address: isSet(object.address) ? globalThis.String(object.address) : "" };
+  },
+
+  toJSON(message: AddMemberRequest): unknown {
+    const obj: any = {};
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AddMemberRequest>, I>>(base?: I): AddMemberRequest {
+    return AddMemberRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AddMemberRequest>, I>>(object: I): AddMemberRequest {
+    const message = createBaseAddMemberRequest();
+    message.address = object.address ?? "";
+    return message;
+  },
+};
+
+function createBasePromoteMemberRequest(): PromoteMemberRequest {
+  return { id: 0 };
+}
+
+export const PromoteMemberRequest: MessageFns<PromoteMemberRequest> = {
+  encode(message: PromoteMemberRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint32(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PromoteMemberRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePromoteMemberRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PromoteMemberRequest {
+    return { id: isSet(object.id) ? globalThis.Number(object.id) : 0 };
+  },
+
+  toJSON(message: PromoteMemberRequest): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PromoteMemberRequest>, I>>(base?: I): PromoteMemberRequest {
+    return PromoteMemberRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PromoteMemberRequest>, I>>(object: I): PromoteMemberRequest {
+    const message = createBasePromoteMemberRequest();
+    message.id = object.id ?? 0;
+    return message;
+  },
+};
+
+function createBaseRemoveMemberRequest(): RemoveMemberRequest {
+  return { id: 0 };
+}
+
+export const RemoveMemberRequest: MessageFns<RemoveMemberRequest> = {
+  encode(message: RemoveMemberRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint32(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveMemberRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveMemberRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveMemberRequest {
+    return { id: isSet(object.id) ? globalThis.Number(object.id) : 0 };
+  },
+
+  toJSON(message: RemoveMemberRequest): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveMemberRequest>, I>>(base?: I): RemoveMemberRequest {
+    return RemoveMemberRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveMemberRequest>, I>>(object: I): RemoveMemberRequest {
+    const message = createBaseRemoveMemberRequest();
+    message.id = object.id ?? 0;
+    return message;
+  },
+};
+
+function createBaseChangeMemberReply(): ChangeMemberReply {
+  return { member: undefined, members: [], configSlot: 0 };
+}
+
+export const ChangeMemberReply: MessageFns<ChangeMemberReply> = {
+  encode(message: ChangeMemberReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.member !== undefined) {
+      MemberInfo.encode(message.member, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.members) {
+      MemberInfo.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.configSlot !== 0) {
+      writer.uint32(24).int64(message.configSlot);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChangeMemberReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChangeMemberReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.member = MemberInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.members.push(MemberInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.configSlot = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChangeMemberReply {
+    return {
+      member: isSet(object.member) ? MemberInfo.fromJSON(object.member) : undefined,
+      members: globalThis.Array.isArray(object?.members) ? object.members.map((e: any) => MemberInfo.fromJSON(e)) : [],
+      configSlot: isSet(object.configSlot)
+        ? globalThis.Number(object.configSlot)
+        : isSet(object.config_slot)
+        ? globalThis.Number(object.config_slot)
+        : 0,
+    };
+  },
+
+  toJSON(message: ChangeMemberReply): unknown {
+    const obj: any = {};
+    if (message.member !== undefined) {
+      obj.member = MemberInfo.toJSON(message.member);
+    }
+    if (message.members?.length) {
+      obj.members = message.members.map((e) => MemberInfo.toJSON(e));
+    }
+    if (message.configSlot !== 0) {
+      obj.configSlot = Math.round(message.configSlot);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChangeMemberReply>, I>>(base?: I): ChangeMemberReply {
+    return ChangeMemberReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChangeMemberReply>, I>>(object: I): ChangeMemberReply {
+    const message = createBaseChangeMemberReply();
+    message.member = (object.member !== undefined && object.member !== null)
+      ? MemberInfo.fromPartial(object.member)
+      : undefined;
+    message.members = object.members?.map((e) => MemberInfo.fromPartial(e)) || [];
+    message.configSlot = object.configSlot ?? 0;
+    return message;
+  },
+};
+
 /**
  * Served on the peer port only (HTTP port + 2000 by default), which only
  * other nodes should reach: with --peer-cert-file etc. it takes only
@@ -4307,6 +5319,24 @@ export const PeerServiceService = {
     responseSerialize: (value: ReadIndexReply): Buffer => Buffer.from(ReadIndexReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReadIndexReply => ReadIndexReply.decode(value),
   },
+  join: {
+    path: "/paxos.v1.PeerService/Join" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: JoinRequest): Buffer => Buffer.from(JoinRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): JoinRequest => JoinRequest.decode(value),
+    responseSerialize: (value: JoinReply): Buffer => Buffer.from(JoinReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): JoinReply => JoinReply.decode(value),
+  },
+  proposeChange: {
+    path: "/paxos.v1.PeerService/ProposeChange" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ProposeChangeRequest): Buffer => Buffer.from(ProposeChangeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ProposeChangeRequest => ProposeChangeRequest.decode(value),
+    responseSerialize: (value: ProposeChangeReply): Buffer => Buffer.from(ProposeChangeReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ProposeChangeReply => ProposeChangeReply.decode(value),
+  },
 } as const;
 
 export interface PeerServiceServer extends UntypedServiceImplementation {
@@ -4318,6 +5348,8 @@ export interface PeerServiceServer extends UntypedServiceImplementation {
    */
   stream: handleClientStreamingCall<DeliverRequest, DeliverReply>;
   readIndex: handleUnaryCall<ReadIndexRequest, ReadIndexReply>;
+  join: handleUnaryCall<JoinRequest, JoinReply>;
+  proposeChange: handleUnaryCall<ProposeChangeRequest, ProposeChangeReply>;
 }
 
 export interface PeerServiceClient extends Client {
@@ -4369,6 +5401,33 @@ export interface PeerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReadIndexReply) => void,
+  ): ClientUnaryCall;
+  join(request: JoinRequest, callback: (error: ServiceError | null, response: JoinReply) => void): ClientUnaryCall;
+  join(
+    request: JoinRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: JoinReply) => void,
+  ): ClientUnaryCall;
+  join(
+    request: JoinRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: JoinReply) => void,
+  ): ClientUnaryCall;
+  proposeChange(
+    request: ProposeChangeRequest,
+    callback: (error: ServiceError | null, response: ProposeChangeReply) => void,
+  ): ClientUnaryCall;
+  proposeChange(
+    request: ProposeChangeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ProposeChangeReply) => void,
+  ): ClientUnaryCall;
+  proposeChange(
+    request: ProposeChangeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ProposeChangeReply) => void,
   ): ClientUnaryCall;
 }
 
@@ -4469,6 +5528,138 @@ export const ClientServiceClient = makeGenericClientConstructor(
 ) as unknown as {
   new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): ClientServiceClient;
   service: typeof ClientServiceService;
+  serviceName: string;
+};
+
+/**
+ * Changing the cluster, one node at a time (see the README, "Changing the
+ * cluster"). Every call goes through any member, which hands it to the
+ * leader; a change answers once it is chosen and applied. Refusals (bad
+ * input, a change already pending, a change that would lose the quorum...)
+ * are INVALID_ARGUMENT or FAILED_PRECONDITION and change nothing.
+ */
+export type AdminServiceService = typeof AdminServiceService;
+export const AdminServiceService = {
+  listMembers: {
+    path: "/paxos.v1.AdminService/ListMembers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListMembersRequest): Buffer => Buffer.from(ListMembersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListMembersRequest => ListMembersRequest.decode(value),
+    responseSerialize: (value: ListMembersReply): Buffer => Buffer.from(ListMembersReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListMembersReply => ListMembersReply.decode(value),
+  },
+  /** Adds a learner: it gets the log but does not vote until promoted. */
+  addMember: {
+    path: "/paxos.v1.AdminService/AddMember" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AddMemberRequest): Buffer => Buffer.from(AddMemberRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AddMemberRequest => AddMemberRequest.decode(value),
+    responseSerialize: (value: ChangeMemberReply): Buffer => Buffer.from(ChangeMemberReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ChangeMemberReply => ChangeMemberReply.decode(value),
+  },
+  /** Makes a learner that has caught up a voter. */
+  promoteMember: {
+    path: "/paxos.v1.AdminService/PromoteMember" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PromoteMemberRequest): Buffer => Buffer.from(PromoteMemberRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PromoteMemberRequest => PromoteMemberRequest.decode(value),
+    responseSerialize: (value: ChangeMemberReply): Buffer => Buffer.from(ChangeMemberReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ChangeMemberReply => ChangeMemberReply.decode(value),
+  },
+  removeMember: {
+    path: "/paxos.v1.AdminService/RemoveMember" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveMemberRequest): Buffer => Buffer.from(RemoveMemberRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveMemberRequest => RemoveMemberRequest.decode(value),
+    responseSerialize: (value: ChangeMemberReply): Buffer => Buffer.from(ChangeMemberReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ChangeMemberReply => ChangeMemberReply.decode(value),
+  },
+} as const;
+
+export interface AdminServiceServer extends UntypedServiceImplementation {
+  listMembers: handleUnaryCall<ListMembersRequest, ListMembersReply>;
+  /** Adds a learner: it gets the log but does not vote until promoted. */
+  addMember: handleUnaryCall<AddMemberRequest, ChangeMemberReply>;
+  /** Makes a learner that has caught up a voter. */
+  promoteMember: handleUnaryCall<PromoteMemberRequest, ChangeMemberReply>;
+  removeMember: handleUnaryCall<RemoveMemberRequest, ChangeMemberReply>;
+}
+
+export interface AdminServiceClient extends Client {
+  listMembers(
+    request: ListMembersRequest,
+    callback: (error: ServiceError | null, response: ListMembersReply) => void,
+  ): ClientUnaryCall;
+  listMembers(
+    request: ListMembersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListMembersReply) => void,
+  ): ClientUnaryCall;
+  listMembers(
+    request: ListMembersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListMembersReply) => void,
+  ): ClientUnaryCall;
+  /** Adds a learner: it gets the log but does not vote until promoted. */
+  addMember(
+    request: AddMemberRequest,
+    callback: (error: ServiceError | null, response: ChangeMemberReply) => void,
+  ): ClientUnaryCall;
+  addMember(
+    request: AddMemberRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ChangeMemberReply) => void,
+  ): ClientUnaryCall;
+  addMember(
+    request: AddMemberRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ChangeMemberReply) => void,
+  ): ClientUnaryCall;
+  /** Makes a learner that has caught up a voter. */
+  promoteMember(
+    request: PromoteMemberRequest,
+    callback: (error: ServiceError | null, response: ChangeMemberReply) => void,
+  ): ClientUnaryCall;
+  promoteMember(
+    request: PromoteMemberRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ChangeMemberReply) => void,
+  ): ClientUnaryCall;
+  promoteMember(
+    request: PromoteMemberRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ChangeMemberReply) => void,
+  ): ClientUnaryCall;
+  removeMember(
+    request: RemoveMemberRequest,
+    callback: (error: ServiceError | null, response: ChangeMemberReply) => void,
+  ): ClientUnaryCall;
+  removeMember(
+    request: RemoveMemberRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ChangeMemberReply) => void,
+  ): ClientUnaryCall;
+  removeMember(
+    request: RemoveMemberRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ChangeMemberReply) => void,
+  ): ClientUnaryCall;
+}
+
+export const AdminServiceClient = makeGenericClientConstructor(
+  AdminServiceService,
+  "paxos.v1.AdminService",
+) as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): AdminServiceClient;
+  service: typeof AdminServiceService;
   serviceName: string;
 };
 
