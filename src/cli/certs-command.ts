@@ -87,7 +87,8 @@ export function listCerts(dir: string): string[] {
  * Commander's own usage errors (a missing argument, an unknown option) exit 2
  * here too, like every other bad input of `paxos certs`; help still exits 0.
  */
-function usageExitsTwo(cmd: Command): Command {
+/** Commander's usage errors exit 2, as every paxos usage error does. */
+export function usageExitsTwo(cmd: Command): Command {
   return cmd.exitOverride((err) => {
     throw err.exitCode === 0 ? err : new CommanderError(2, err.code, err.message);
   });

@@ -11,6 +11,7 @@ import { configureBenchCommand } from "./bench-command.js";
 import { configureCertsCommand } from "./certs-command.js";
 import { runClient, UsageError, type ClientOptions } from "./client-command.js";
 import { runJepsen, type JepsenCommandOptions } from "./jepsen-command.js";
+import { configureMembersCommand } from "./members-command.js";
 import { runNode } from "./node-command.js";
 import { runSim, type SimCommandOptions } from "./sim-command.js";
 import { startServers, type StartServersOptions } from "./start-servers.js";
@@ -49,9 +50,14 @@ export function buildProgram(entryScript: string): Command {
 
   program
     .command("node")
-    .description("Run one node of the cluster in this process (for EC2, Jepsen and start-servers).")
-    .argument("<config>", "cluster config: one host[:port[:grpcPort]] per line")
-    .requiredOption("--self <node>", "which line is this node: its 0-based index, its host, or host:port")
+    .description(
+      "Run one node of the cluster in this process (for EC2, Jepsen and start-servers). A node of the bootstrap config: " +
+        "`paxos node CONFIG --self N`. A new node of a running cluster: `paxos node --join MEMBER --self HOST:PORT --data-dir DIR`, " +
+        "then `paxos members add HOST:PORT --server MEMBER`; restart it with `paxos node --data-dir DIR`.",
+    )
+    .argument("[config]", "cluster config that bootstrapped the cluster: one host[:port[:grpcPort[:peerPort]]] per line")
+    .option("--self <node>", "with a config: which line is this node (0-based index, host, or host:port); with --join: this node's host:port[:grpcPort[:peerPort]]")
+    .option("--join <member>", "join a running cluster through this member (host:port[:grpcPort[:peerPort]]) instead of reading a config")
     .option("--port <port>", "HTTP port for config lines without one", port, DEFAULT_HTTP_PORT)
     .option("--data-dir <dir>", "where this node keeps its durable log (default data/node-<id>)")
     .option("--log-file <file>", "write JSON logs here instead of stdout")
@@ -123,6 +129,7 @@ export function buildProgram(entryScript: string): Command {
 
   configureBenchCommand(program.command("bench"));
   configureCertsCommand(program.command("certs"));
+  configureMembersCommand(program.command("members"));
 
   program
     .command("sim")

@@ -1,18 +1,24 @@
 // `paxos node`: runs one node of the cluster in this process.
 
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { dirname } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { pino } from "pino";
-import { findSelf, loadClusterConfig } from "../config/cluster-config.js";
+import { ConfigError, findSelf, loadClusterConfig, memberAddress, memberNodeAddress, parseNodeLine, type NodeAddress } from "../config/cluster-config.js";
+import { bootstrapMembership, type Membership } from "../core/membership.js";
 import { ClusterNode, DEFAULT_TIMING } from "../node/cluster-node.js";
-import { DEFAULT_CLUSTER_TOKEN } from "../storage/cluster-identity.js";
+import { joinCluster } from "../node/join.js";
+import { clusterIdFor, DEFAULT_CLUSTER_TOKEN } from "../storage/cluster-identity.js";
+import { MEMBER_FILE_NAME, readMemberFile, writeMemberFile } from "../storage/member-file.js";
 import { describeMaterial, expiresSoon, loadTlsMaterial, TlsConfigError, type TlsMaterial } from "../tls/tls-material.js";
 import type { ClientTls } from "../transport/client-grpc-server.js";
 import { UsageError } from "./client-command.js";
 
 export interface NodeCommandOptions {
-  self: string;
+  self?: string;
+  /** A member's address (host:port...): join its running cluster instead of reading a config file. */
+  join?: string;
   port: number;
   dataDir?: string;
   logFile?: string;
@@ -92,69 +98,132 @@ function limitHeapGrowth(): void {
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
 }
 
-export async function runNode(configPath: string, o: NodeCommandOptions): Promise<void> {
-  limitHeapGrowth();
+/** Who this node is and which cluster it belongs to: from the config file, or from the member file of a node that joined. */
+interface NodeIdentity {
+  self: NodeAddress;
+  genesis: Membership;
+  known?: Membership;
+  clusterId: string;
+  dataDir: string;
+}
+
+function identityFromConfig(configPath: string, o: NodeCommandOptions): NodeIdentity {
+  if (o.self === undefined) throw new UsageError("which node of the config is this? give --self (its 0-based line, host, or host:port)");
   const nodes = loadClusterConfig(configPath, o.port);
   const self = findSelf(nodes, o.self);
+  const dataDir = o.dataDir ?? `data/node-${self.id}`;
+  if (existsSync(join(dataDir, MEMBER_FILE_NAME))) {
+    throw new UsageError(`${dataDir} belongs to a node that joined the cluster (it has ${MEMBER_FILE_NAME}): start it without a config file`);
+  }
+  // The config bootstraps the membership (ids 0..n-1 in file order); afterwards the log is the truth.
+  return { self, genesis: bootstrapMembership(nodes.map(memberAddress)), clusterId: clusterIdFor(o.clusterToken ?? DEFAULT_CLUSTER_TOKEN, nodes), dataDir };
+}
+
+export async function runNode(configPath: string | undefined, o: NodeCommandOptions): Promise<void> {
+  limitHeapGrowth();
+  if (configPath !== undefined && o.join !== undefined) throw new UsageError("--join replaces the config file: give one or the other");
   const tls = loadNodeTls(o);
   if (o.logFile) mkdirSync(dirname(o.logFile), { recursive: true });
-  const logger = pino(
-    { level: o.logLevel, base: { node: self.id } },
-    o.logFile ? pino.destination({ dest: o.logFile, sync: false }) : pino.destination(1),
-  );
-  const node = new ClusterNode({
-    nodes,
-    self,
-    dataDir: o.dataDir ?? `data/node-${self.id}`,
-    logger,
-    requestTimeoutMs: o.requestTimeoutMs,
-    timing: { ...DEFAULT_TIMING, tickMs: o.tickMs },
-    snapshotEvery: o.snapshotEvery,
-    clusterToken: o.clusterToken ?? DEFAULT_CLUSTER_TOKEN,
-    peerTls: tls.peer,
-    clientTls: tls.client,
-  });
-  const logLoaded = (t: NodeTls, how: string) => {
-    for (const [what, m] of [["peer", t.peer], ["client", t.client?.material ?? null]] as const) {
-      if (m === null) continue;
-      logger.info(describeMaterial(m), `${what} TLS certificate ${how}`);
-      const days = expiresSoon(m);
-      if (days !== null) logger.warn(describeMaterial(m), `${what} TLS certificate expires in ${days} days: make a new one and send SIGHUP`);
-    }
-  };
-  // Certificate rotation: SIGHUP reads the files again; new connections use them. A bad file keeps the old ones.
-  // Installed before the node starts: SIGHUP's default action would kill it while it replays its log.
-  let started = false;
-  process.on("SIGHUP", () => {
-    if (!started) return void logger.warn("SIGHUP while starting: ignored (send it again once the node has started)");
-    try {
-      const fresh = loadNodeTls(o);
-      node.reloadCertificates(fresh.peer, fresh.client);
-      logLoaded(fresh, "reloaded (SIGHUP)");
-      if (fresh.peer === null && fresh.client === null) logger.info("SIGHUP: this node uses no TLS certificates; nothing to reload");
-    } catch (e) {
-      logger.error({ err: (e as Error).message }, "SIGHUP: cannot reload the TLS certificates; keeping the ones in use");
-    }
-  });
-  await node.start();
-  started = true;
-  logLoaded(tls, "loaded");
+  const root = pino({ level: o.logLevel }, o.logFile ? pino.destination({ dest: o.logFile, sync: false }) : pino.destination(1));
+  const stopJoining = new AbortController();
+  let node: ClusterNode | null = null;
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, "stopping");
-    node.stop().then(
+    root.info({ signal }, "stopping");
+    stopJoining.abort();
+    (node?.stop() ?? Promise.resolve()).then(
       () => {
-        logger.flush();
+        root.flush();
         process.exit(0);
       },
       (e: unknown) => {
-        logger.error({ err: e }, "error while stopping");
+        root.error({ err: e }, "error while stopping");
         process.exit(1);
       },
     );
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+
+  const logLoaded = (t: NodeTls, how: string) => {
+    for (const [what, m] of [["peer", t.peer], ["client", t.client?.material ?? null]] as const) {
+      if (m === null) continue;
+      root.info(describeMaterial(m), `${what} TLS certificate ${how}`);
+      const days = expiresSoon(m);
+      if (days !== null) root.warn(describeMaterial(m), `${what} TLS certificate expires in ${days} days: make a new one and send SIGHUP`);
+    }
+  };
+  // Certificate rotation: SIGHUP reads the files again; new connections use them. A bad file keeps the old ones.
+  // Installed before the node starts: SIGHUP's default action would kill it while it replays its log.
+  let started = false;
+  process.on("SIGHUP", () => {
+    if (!started) return void root.warn("SIGHUP while starting: ignored (send it again once the node has started)");
+    try {
+      const fresh = loadNodeTls(o);
+      node?.reloadCertificates(fresh.peer, fresh.client);
+      logLoaded(fresh, "reloaded (SIGHUP)");
+      if (fresh.peer === null && fresh.client === null) root.info("SIGHUP: this node uses no TLS certificates; nothing to reload");
+    } catch (e) {
+      root.error({ err: (e as Error).message }, "SIGHUP: cannot reload the TLS certificates; keeping the ones in use");
+    }
+  });
+  let identity: NodeIdentity;
+  if (configPath !== undefined) {
+    identity = identityFromConfig(configPath, o);
+  } else {
+    if (o.dataDir === undefined) throw new UsageError("a node without a config file (--join) needs --data-dir: its identity is kept there");
+    let file = readMemberFile(o.dataDir);
+    if (file === null) {
+      if (o.join === undefined) throw new UsageError(`give a config file, or --join MEMBER to join a running cluster (${o.dataDir} has no ${MEMBER_FILE_NAME} of an earlier join)`);
+      const where = (flag: string) => `${flag} address`;
+      let self: NodeAddress;
+      let member: NodeAddress;
+      if (o.self === undefined) throw new UsageError("--join needs --self HOST:PORT: the address this node serves at, as the other nodes reach it");
+      try {
+        self = parseNodeLine(o.self, -1, o.port, where("--self"));
+        member = parseNodeLine(o.join, -1, o.port, where("--join"));
+      } catch (e) {
+        if (e instanceof ConfigError) throw new UsageError(e.message);
+        throw e;
+      }
+      mkdirSync(o.dataDir, { recursive: true });
+      file = await joinCluster({
+        member,
+        self,
+        peerTls: tls.peer,
+        clientTls: tls.client,
+        bindHost: "0.0.0.0",
+        logger: root.child({ joining: memberAddress(self) }),
+        requestTimeoutMs: o.requestTimeoutMs,
+        signal: stopJoining.signal,
+      }).catch((e: unknown) => {
+        if (stopping) return null;
+        throw e;
+      });
+      if (file === null) return; // stopped while waiting
+      await writeMemberFile(o.dataDir, file);
+    }
+    identity = { self: memberNodeAddress(file.id, file.address), genesis: file.genesis, known: file.joined, clusterId: file.clusterId, dataDir: o.dataDir };
+  }
+  const self = identity.self;
+  const logger = root.child({ node: self.id });
+  node = new ClusterNode({
+    self,
+    genesis: identity.genesis,
+    ...(identity.known === undefined ? {} : { known: identity.known }),
+    clusterId: identity.clusterId,
+    dataDir: identity.dataDir,
+    logger,
+    requestTimeoutMs: o.requestTimeoutMs,
+    timing: { ...DEFAULT_TIMING, tickMs: o.tickMs },
+    snapshotEvery: o.snapshotEvery,
+    peerTls: tls.peer,
+    clientTls: tls.client,
+  });
+  if (stopping) return;
+  await node.start();
+  started = true;
+  logLoaded(tls, "loaded");
 }

@@ -68,7 +68,7 @@ export function membershipFromPb(m: pb.Membership | undefined): Membership {
   return { members, slot: x.slot, nextId: x.nextId };
 }
 
-function changeToPb(c: MembershipChange): pb.MembershipChange {
+export function changeToPb(c: MembershipChange): pb.MembershipChange {
   switch (c.kind) {
     case "add":
       return { kind: { $case: "add", value: c.address } };
@@ -79,7 +79,7 @@ function changeToPb(c: MembershipChange): pb.MembershipChange {
   }
 }
 
-function changeFromPb(c: pb.MembershipChange): MembershipChange {
+export function changeFromPb(c: pb.MembershipChange): MembershipChange {
   const k = need(c.kind, "membership change kind");
   switch (k.$case) {
     case "add":

@@ -29,11 +29,33 @@ export interface NodeAddress {
 
 export class ConfigError extends Error {}
 
-function parsePort(text: string, what: string, line: string): number {
-  if (!/^\d+$/.test(text)) throw new ConfigError(`bad ${what} "${text}" in config line "${line}"`);
+function parsePort(text: string, what: string, line: string, where: string): number {
+  if (!/^\d+$/.test(text)) throw new ConfigError(`bad ${what} "${text}" in ${where} "${line}"`);
   const port = Number(text);
-  if (port < 1 || port > 65535) throw new ConfigError(`${what} ${port} out of range 1-65535 in config line "${line}"`);
+  if (port < 1 || port > 65535) throw new ConfigError(`${what} ${port} out of range 1-65535 in ${where} "${line}"`);
   return port;
+}
+
+/** One node's address as a config line writes it (host, host:port, ... host:port:grpcPort:peerPort). */
+export function parseNodeLine(line: string, id: number, defaultPort = DEFAULT_HTTP_PORT, where = "config line"): NodeAddress {
+  const parts = line.split(":");
+  if (parts.length > 4 || parts[0] === "" || /\s/.test(parts[0]!)) {
+    throw new ConfigError(`bad ${where} "${line}": expected host, host:port, host:port:grpcPort or host:port:grpcPort:peerPort`);
+  }
+  const host = parts[0]!;
+  const httpPort = parts[1] !== undefined ? parsePort(parts[1], "port", line, where) : defaultPort;
+  const derived = (field: string | undefined, what: string, offset: number, form: string) => {
+    if (field !== undefined) return parsePort(field, what, line, where);
+    const port = httpPort + offset;
+    if (port > 65535) throw new ConfigError(`${what} ${port} (HTTP port + ${offset}) out of range in ${where} "${line}"; give it explicitly as ${form}`);
+    return port;
+  };
+  const grpcPort = derived(parts[2], "gRPC port", GRPC_PORT_OFFSET, "host:port:grpcPort");
+  const peerPort = derived(parts[3], "peer port", PEER_PORT_OFFSET, "host:port:grpcPort:peerPort");
+  if (new Set([httpPort, grpcPort, peerPort]).size < 3) {
+    throw new ConfigError(`${where} "${line}" uses one port for two purposes (HTTP ${httpPort}, gRPC ${grpcPort}, peer ${peerPort})`);
+  }
+  return { id, host, httpPort, grpcPort, peerPort, line };
 }
 
 export function parseClusterConfig(text: string, defaultPort = DEFAULT_HTTP_PORT): NodeAddress[] {
@@ -41,27 +63,11 @@ export function parseClusterConfig(text: string, defaultPort = DEFAULT_HTTP_PORT
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
     if (line === "") continue;
-    const parts = line.split(":");
-    if (parts.length > 4 || parts[0] === "") {
-      throw new ConfigError(`bad config line "${line}": expected host, host:port, host:port:grpcPort or host:port:grpcPort:peerPort`);
-    }
-    const host = parts[0]!;
-    const httpPort = parts[1] !== undefined ? parsePort(parts[1], "port", line) : defaultPort;
-    const derived = (field: string | undefined, what: string, offset: number, form: string) => {
-      if (field !== undefined) return parsePort(field, what, line);
-      const port = httpPort + offset;
-      if (port > 65535) throw new ConfigError(`${what} ${port} (HTTP port + ${offset}) out of range in config line "${line}"; give it explicitly as ${form}`);
-      return port;
-    };
-    const grpcPort = derived(parts[2], "gRPC port", GRPC_PORT_OFFSET, "host:port:grpcPort");
-    const peerPort = derived(parts[3], "peer port", PEER_PORT_OFFSET, "host:port:grpcPort:peerPort");
-    nodes.push({ id: nodes.length, host, httpPort, grpcPort, peerPort, line });
+    nodes.push(parseNodeLine(line, nodes.length, defaultPort));
   }
   if (nodes.length === 0) throw new ConfigError("the config lists no nodes");
   const seen = new Set<string>();
   for (const n of nodes) {
-    const own = new Set([n.httpPort, n.grpcPort, n.peerPort]);
-    if (own.size < 3) throw new ConfigError(`config line "${n.line}" uses one port for two purposes (HTTP ${n.httpPort}, gRPC ${n.grpcPort}, peer ${n.peerPort})`);
     for (const key of [`${n.host}:${n.httpPort}`, `${n.host}:${n.grpcPort}`, `${n.host}:${n.peerPort}`]) {
       if (seen.has(key)) throw new ConfigError(`two nodes share the address ${key}`);
       seen.add(key);
@@ -73,6 +79,11 @@ export function parseClusterConfig(text: string, defaultPort = DEFAULT_HTTP_PORT
 /** A node's address as the membership records it: host:httpPort:grpcPort:peerPort. */
 export function memberAddress(n: Pick<NodeAddress, "host" | "httpPort" | "grpcPort" | "peerPort">): string {
   return `${n.host}:${n.httpPort}:${n.grpcPort}:${n.peerPort}`;
+}
+
+/** The address of member `id` from the membership's "host:httpPort:grpcPort:peerPort". */
+export function memberNodeAddress(id: number, address: string): NodeAddress {
+  return parseNodeLine(address, id, DEFAULT_HTTP_PORT, "member address");
 }
 
 export function loadClusterConfig(path: string, defaultPort = DEFAULT_HTTP_PORT): NodeAddress[] {
@@ -110,3 +121,21 @@ export function findSelf(nodes: readonly NodeAddress[], self: string): NodeAddre
   }
   return matches[0]!;
 }
+
+/**
+ * A member address as an operator writes it (host:port[:grpcPort[:peerPort]],
+ * the other ports defaulting as in the config file), in the membership's
+ * form host:httpPort:grpcPort:peerPort; or the problem.
+ */
+export function normalizeMemberAddress(text: string): string | { problem: string } {
+  if (!/^[A-Za-z0-9._-]+(:[0-9]+){0,3}$/.test(text)) {
+    return { problem: `bad member address ${JSON.stringify(text.slice(0, 100))}: expected host:port[:grpcPort[:peerPort]] (a host name or IPv4 address, then decimal ports)` };
+  }
+  try {
+    return memberAddress(parseNodeLine(text, -1, DEFAULT_HTTP_PORT, "member address"));
+  } catch (e) {
+    if (e instanceof ConfigError) return { problem: e.message };
+    throw e;
+  }
+}
+

@@ -189,7 +189,18 @@ export const ALLOWED_METHODS: ReadonlyMap<string, string> = new Map([
   ["/state", GET_HEAD],
   ["/status", GET_HEAD],
   ["/metrics", GET_HEAD],
+  ["/members", "GET, HEAD, POST"],
 ]);
+
+/** Paths with a member id in them -> the methods they allow. */
+const ALLOWED_METHODS_BY_PATTERN: readonly (readonly [RegExp, string])[] = [
+  [/^\/members\/[^/]+$/, "DELETE"],
+  [/^\/members\/[^/]+\/promote$/, "POST"],
+];
+
+function allowedMethods(path: string): string | undefined {
+  return ALLOWED_METHODS.get(path) ?? ALLOWED_METHODS_BY_PATTERN.find(([re]) => re.test(path))?.[1];
+}
 
 function hasContent(req: IncomingMessage): boolean {
   const cl = req.headers["content-length"];
@@ -239,7 +250,7 @@ export function routeProblem(req: IncomingMessage): EdgeError {
   const url = req.url ?? "";
   const q = url.indexOf("?");
   const path = q < 0 ? url : url.slice(0, q);
-  const allow = ALLOWED_METHODS.get(path);
+  const allow = allowedMethods(path);
   if (allow !== undefined) {
     return { status: 405, error: `method ${req.method} not allowed on ${path}; allowed: ${allow}`, headers: { allow } };
   }

@@ -27,7 +27,9 @@ import type { Server as HttpsServer } from "node:https";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "pino";
 import type { Outcome } from "../core/types.js";
-import type { NodeService } from "../service/node-service.js";
+import { normalizeMemberAddress } from "../config/cluster-config.js";
+import type { MembershipChange } from "../core/membership.js";
+import type { ChangeRoute, Failed, MembersView, NodeService } from "../service/node-service.js";
 import type { TlsMaterial } from "../tls/tls-material.js";
 import type { ClientTls } from "../transport/client-grpc-server.js";
 import { OnceLog } from "../transport/once-log.js";
@@ -45,7 +47,7 @@ import {
   type EdgeError,
 } from "./http-edge.js";
 import { ListJson } from "./list-json.js";
-import { parseAppendBody } from "./strict-json.js";
+import { parseAddMemberBody, parseAppendBody } from "./strict-json.js";
 
 export const APPEND_PATH = "/proposer/client-request";
 /** Far above any valid body (three integers); larger bodies are refused unread. */
@@ -71,8 +73,34 @@ function badRequest(reply: FastifyReply, error: string): FastifyReply {
   return sendJson(reply, 400, JSON.stringify({ error }));
 }
 
-function unavailable(reply: FastifyReply, error: string, outcome: Outcome): FastifyReply {
-  return sendJson(reply, 503, JSON.stringify({ error, outcome }));
+function unavailable(reply: FastifyReply, error: string, outcome: Outcome, members?: MembersView): FastifyReply {
+  return sendJson(reply, 503, JSON.stringify(members === undefined ? { error, outcome } : { error, outcome, members: membersJson(members).members }));
+}
+
+function failedReply(reply: FastifyReply, f: Failed): FastifyReply {
+  return unavailable(reply, f.reason, f.outcome, f.members);
+}
+
+/** GET /members' body: exactly these fields. */
+function membersJson(v: MembersView) {
+  return { members: v.members.map((m) => ({ id: m.id, address: m.address, grpc: m.grpc, role: m.role })), config_slot: v.configSlot };
+}
+
+/** A refused change: 400 bad input, 404 no such member, 409 refused in the cluster's current state; nothing changed. */
+const REFUSAL_STATUS: Readonly<Record<string, number>> = {
+  bad_address: 400,
+  address_taken: 400,
+  not_a_learner: 400,
+  last_voter: 400,
+  unknown_member: 404,
+  change_pending: 409,
+  would_lose_quorum: 409,
+  learner_behind: 409,
+};
+
+/** A member id in a path: a decimal integer. */
+function parseMemberId(text: string): number | null {
+  return /^(?:0|[1-9][0-9]{0,9})$/.test(text) && Number(text) < 2 ** 32 ? Number(text) : null;
 }
 
 /** RFC 7240: `Prefer: return=minimal` asks for {"index": N} instead of the whole list. */
@@ -252,8 +280,45 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         applied_index: s.appliedIndex,
         list_length: s.listLength,
         peers: s.peers,
+        member: s.member,
+        cluster_id: s.clusterId,
+        config_slot: s.members.configSlot,
+        members: membersJson(s.members).members,
       }),
     );
+  });
+
+  app.get("/members", async (_req, reply) => sendJson(reply, 200, JSON.stringify(membersJson(service.members()))));
+
+  const changeReply = (reply: FastifyReply, r: ChangeRoute) => {
+    if (r.kind === "failed") return failedReply(reply, r);
+    if (r.kind === "refused") return sendJson(reply, REFUSAL_STATUS[r.refusal] ?? 409, JSON.stringify({ error: r.message, refusal: r.refusal }));
+    const { id, address, grpc, role } = r.member;
+    return sendJson(reply, 200, JSON.stringify({ member: { id, address, grpc, role }, ...membersJson(r.view) }));
+  };
+  const change = async (reply: FastifyReply, c: MembershipChange) => changeReply(reply, await service.routeChange(c, { deadline: deadlineOf() }));
+
+  app.post("/members", async (req, reply) => {
+    if (guard.isDoomed(req.raw)) return reply.hijack();
+    const body = parseAddMemberBody(typeof req.body === "string" ? req.body : "");
+    if (typeof body === "string") return badRequest(reply, body);
+    const address = normalizeMemberAddress(body.address);
+    if (typeof address !== "string") return sendJson(reply, 400, JSON.stringify({ error: address.problem, refusal: "bad_address" }));
+    return change(reply, { kind: "add", address });
+  });
+
+  app.post<{ Params: { id: string } }>("/members/:id/promote", async (req, reply) => {
+    if (guard.isDoomed(req.raw)) return reply.hijack();
+    const id = parseMemberId(req.params.id);
+    if (id === null) return badRequest(reply, `member id must be a non-negative integer, got ${JSON.stringify(req.params.id.slice(0, 40))}`);
+    return change(reply, { kind: "promote", id });
+  });
+
+  app.delete<{ Params: { id: string } }>("/members/:id", async (req, reply) => {
+    if (guard.isDoomed(req.raw)) return reply.hijack();
+    const id = parseMemberId(req.params.id);
+    if (id === null) return badRequest(reply, `member id must be a non-negative integer, got ${JSON.stringify(req.params.id.slice(0, 40))}`);
+    return change(reply, { kind: "remove", id });
   });
 
   const deadlineOf = () => Date.now() + opts.requestTimeoutMs;
@@ -265,7 +330,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const command = parseAppendBody(typeof req.body === "string" ? req.body : "");
     if (typeof command === "string") return badRequest(reply, command);
     const res = await service.routeAppend(command, { deadline: deadlineOf() });
-    if (res.kind === "failed") return unavailable(reply, res.reason, res.outcome);
+    if (res.kind === "failed") return failedReply(reply, res);
     if (wantsMinimal(req)) {
       return sendJson(reply.header("preference-applied", "return=minimal"), 200, `{"index":${res.index}}`);
     }
@@ -274,7 +339,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   app.get("/state", async (_req, reply) => {
     const res = await service.routeRead({ deadline: deadlineOf() });
-    if (res.kind === "failed") return unavailable(reply, res.reason, res.outcome);
+    if (res.kind === "failed") return failedReply(reply, res);
     return stateReply(reply, res.length);
   });
 

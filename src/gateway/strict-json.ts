@@ -102,3 +102,31 @@ function diagnose(text: string, validated: Command | string): Command | string {
   }
   return validated;
 }
+
+/**
+ * Reads POST /members' body, {"address": "host:port[:grpcPort[:peerPort]]"},
+ * as strictly as an append's: one object, that one member exactly once, a
+ * string. Returns the address, or a message naming the problem (for a 400).
+ */
+export function parseAddMemberBody(text: string): { address: string } | string {
+  const expected = 'expected {"address": "host:port[:grpcPort[:peerPort]]"}';
+  if (text.charCodeAt(0) === 0xfeff) return "body starts with a byte order mark (U+FEFF); JSON over the network has none (RFC 8259 §8.1)";
+  if (ONLY_JSON_WS.test(text)) return `empty body: ${expected}`;
+  let doc: DocumentNode;
+  try {
+    doc = parseJsonAst(text, { mode: "json" });
+  } catch (e) {
+    return `body is not valid JSON: ${(e as Error).message}`;
+  }
+  const root = doc.body;
+  if (root.type !== "Object") return `body must be a JSON object: ${expected}`;
+  let address: string | null = null;
+  for (const m of root.members) {
+    const name = m.name.type === "String" ? m.name.value : m.name.name;
+    if (name !== "address") return `unknown field ${JSON.stringify(name)}: ${expected}`;
+    if (address !== null) return "duplicate field: address (each field must appear exactly once)";
+    if (m.value.type !== "String") return `address must be a string: ${expected}`;
+    address = m.value.value;
+  }
+  return address === null ? `missing field address: ${expected}` : { address };
+}

@@ -5,20 +5,29 @@
 import { randomInt } from "node:crypto";
 import type { Logger } from "pino";
 import { encodeDelivery, encodeMessage } from "../codec/wire.js";
-import { memberAddress, type NodeAddress } from "../config/cluster-config.js";
-import { bootstrapMembership } from "../core/membership.js";
+import { memberAddress, memberNodeAddress, type NodeAddress } from "../config/cluster-config.js";
+import { findMember, type Membership, type MembershipChange } from "../core/membership.js";
 import { formatBallot } from "../core/ballot.js";
 import { PaxosCore, waitsForDurability } from "../core/paxos-core.js";
 import type { ClientResult, Command, CoreConfig, Envelope, Message, NodeId, Outcome, Ready } from "../core/types.js";
-import type { AppendRoute, NodeService, NodeStatus, ReadRoute, RouteOptions } from "../service/node-service.js";
-import { claimDataDir, clusterIdFor, DEFAULT_CLUSTER_TOKEN } from "../storage/cluster-identity.js";
+import {
+  membersView,
+  type AppendRoute,
+  type ChangeRoute,
+  type MembersView,
+  type NodeService,
+  type NodeStatus,
+  type ReadRoute,
+  type RouteOptions,
+} from "../service/node-service.js";
+import { claimDataDir } from "../storage/cluster-identity.js";
 import { DurableLog } from "../storage/durable-log.js";
 import { CorruptLogError } from "../storage/record-file.js";
 import { startGateway, type Gateway } from "../gateway/http-gateway.js";
 import type { TlsMaterial } from "../tls/tls-material.js";
 import { ClientGrpcServer, type ClientTls } from "../transport/client-grpc-server.js";
 import { DEFAULT_PEER_LINK_OPTIONS, PeerLink, ReadIndexRefused, type LinkEvent } from "../transport/peer-link.js";
-import { PeerServer, type PeerInbox, type PeerSecurity, type ReadIndexAnswer } from "../transport/peer-server.js";
+import { PeerServer, type ChangeAnswer, type PeerInbox, type PeerSecurity, type ReadIndexAnswer } from "../transport/peer-server.js";
 import { nodeMetrics } from "./metrics.js";
 import type { Registry } from "prom-client";
 
@@ -40,8 +49,13 @@ export const DEFAULT_TIMING: Timing = {
 };
 
 export interface ClusterNodeOptions {
-  readonly nodes: readonly NodeAddress[];
   readonly self: NodeAddress;
+  /** The membership the cluster was bootstrapped with (the config file's nodes), the same on every node. */
+  readonly genesis: Membership;
+  /** A newer membership already known: for a node that joined, the one that added it (member-file.ts). */
+  readonly known?: Membership;
+  /** The cluster's id (cluster-identity.ts): every peer call carries it. */
+  readonly clusterId: string;
   readonly dataDir: string;
   readonly logger: Logger;
   readonly timing?: Timing;
@@ -55,8 +69,6 @@ export interface ClusterNodeOptions {
   readonly snapshotEvery?: number;
   /** HTTP requests in progress beyond which new ones are refused with 503 (default 10,000). */
   readonly maxInflightRequests?: number;
-  /** Names the cluster at bootstrap, with the members (see cluster-identity.ts). */
-  readonly clusterToken?: string;
   /** Mutual TLS between peers; null or absent: plaintext peers. */
   readonly peerTls?: TlsMaterial | null;
   /** TLS for clients (HTTPS gateway, TLS on the client gRPC port); null or absent: plaintext. */
@@ -68,6 +80,11 @@ const AVOID_LEADER_MS = 1500;
 /** Longest one read-index request to the leader may take before the read is routed again (it may have been cut off). */
 export const READ_INDEX_ATTEMPT_MS = 2000;
 
+/** How long links to a removed member stay open, so the Commit that tells it of its removal goes out. */
+const RETIRE_LINK_MS = 5000;
+/** How often a change the leader cannot take yet (not_ready: its recovered slots are not chosen) is tried again. */
+const CHANGE_RETRY_MS = 100;
+
 /** A node could not start (a port in use, an unreadable data directory...). */
 export class NodeStartError extends Error {}
 
@@ -75,7 +92,6 @@ type Pending = { resolve: (r: ClientResult | null) => void; timer: NodeJS.Timeou
 
 export class ClusterNode implements NodeService, PeerInbox {
   readonly self: NodeAddress;
-  readonly nodes: readonly NodeAddress[];
   private readonly log: Logger;
   private readonly timing: Timing;
   private readonly requestTimeoutMs: number;
@@ -89,7 +105,11 @@ export class ClusterNode implements NodeService, PeerInbox {
   private clientTls: ClientTls | null = null;
   /** Reads waiting until this node's list is `length` long. */
   private readonly appliedWaiters = new Set<{ readonly length: number; resolve(reached: boolean): void }>();
+  /** One link per other member, and per newcomer that reached this node before its membership did. */
   private readonly links = new Map<NodeId, PeerLink>();
+  /** Links to removed members, closed after RETIRE_LINK_MS. */
+  private readonly retiring = new Map<NodeId, NodeJS.Timeout>();
+  private readonly membershipWatchers = new Set<() => void>();
   private ticker: NodeJS.Timeout | null = null;
   private readyScheduled = false;
   /** Resolves when every record handed to storage so far is durable. */
@@ -105,7 +125,6 @@ export class ClusterNode implements NodeService, PeerInbox {
 
   constructor(private readonly opts: ClusterNodeOptions) {
     this.self = opts.self;
-    this.nodes = opts.nodes;
     this.log = opts.logger;
     this.timing = opts.timing ?? DEFAULT_TIMING;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
@@ -123,13 +142,11 @@ export class ClusterNode implements NodeService, PeerInbox {
   }
 
   private async startServing(): Promise<void> {
-    // The config bootstraps the membership (ids 0..n-1 in file order); afterwards the log is the truth.
-    const genesis = bootstrapMembership(this.nodes.map(memberAddress));
+    const { genesis, clusterId } = this.opts;
     const { log, snapshot, records, truncatedBytes } = await DurableLog.open(this.opts.dataDir, genesis);
     this.durableLog = log;
     if (truncatedBytes > 0) this.log.warn({ truncatedBytes }, "cut a torn record off the end of the log (crash during a write)");
     // Before this node votes for anything, its data directory must belong to the cluster it was started for.
-    const clusterId = clusterIdFor(this.opts.clusterToken ?? DEFAULT_CLUSTER_TOKEN, this.nodes);
     if (await claimDataDir(this.opts.dataDir, clusterId)) this.log.info({ cluster: clusterId }, "recorded the cluster id in the data directory");
     this.security = { clusterId, tls: this.opts.peerTls ?? null };
     this.clientTls = this.opts.clientTls ?? null;
@@ -140,6 +157,7 @@ export class ClusterNode implements NodeService, PeerInbox {
     const cfg: CoreConfig = {
       id: this.self.id,
       genesis,
+      ...(this.opts.known === undefined ? {} : { known: this.opts.known }),
       heartbeatTicks: this.timing.heartbeatTicks,
       electionTicksMin: this.timing.electionTicksMin,
       electionTicksMax: this.timing.electionTicksMax,
@@ -158,12 +176,9 @@ export class ClusterNode implements NodeService, PeerInbox {
       { snapshotUpTo: snapshot?.upTo ?? 0, records: records.length, promised: formatBallot(st.promised), commitIndex: st.commitIndex, listLength: st.listLength, seed },
       "recovered durable state",
     );
-    for (const peer of this.nodes) {
-      if (peer.id === this.self.id) continue;
-      this.links.set(peer.id, new PeerLink(this.self.id, peer, this.security, DEFAULT_PEER_LINK_OPTIONS, (p, e) => this.onLinkEvent(p, e)));
-    }
+    this.reconcileLinks(this.core.membership());
     const host = this.opts.bindHost ?? "0.0.0.0";
-    this.peerServer = new PeerServer({ host, self: this.self, nodes: this.nodes, inbox: this, security: this.security, logger: this.log });
+    this.peerServer = new PeerServer({ host, self: this.self, inbox: this, security: this.security, logger: this.log });
     await this.peerServer.start();
     this.clientGrpc = new ClientGrpcServer({
       host,
@@ -219,6 +234,11 @@ export class ClusterNode implements NodeService, PeerInbox {
   }
 
   private onLinkEvent(peer: NodeAddress, e: LinkEvent): void {
+    if (e.kind === "removed") {
+      this.core.learnRemoval(e.membership);
+      this.scheduleReady();
+      return;
+    }
     if (e.kind === "up") this.log.info({ peer: peer.id }, `peer link to node ${peer.id} is up`);
     else this.log.warn({ peer: peer.id, error: e.error }, e.kind === "refused" ? `node ${peer.id} refuses this node's peer traffic` : `cannot reach node ${peer.id}`);
   }
@@ -238,6 +258,8 @@ export class ClusterNode implements NodeService, PeerInbox {
     for (const w of [...this.appliedWaiters]) w.resolve(false);
     await this.gateway?.close();
     for (const l of this.links.values()) l.close();
+    for (const t of this.retiring.values()) clearTimeout(t);
+    for (const w of [...this.membershipWatchers]) w();
     await this.clientGrpc?.close();
     await this.peerServer?.close();
     await this.durable.catch(() => {});
@@ -267,6 +289,7 @@ export class ClusterNode implements NodeService, PeerInbox {
       const remaining = opts.deadline - Date.now();
       if (this.stopped) return { kind: "failed", outcome: "unknown", reason: "the node is shutting down" };
       if (remaining <= 0) return { kind: "failed", outcome, reason };
+      if (this.isRemoved()) return this.removedFailure();
       if (!this.core.acceptsProposals()) {
         if (!(await this.leaderChange(Math.min(remaining, this.leaderWaitMs)))) return { kind: "failed", outcome, reason };
         continue;
@@ -278,6 +301,7 @@ export class ClusterNode implements NodeService, PeerInbox {
       if (r.outcome === "unknown") outcome = "unknown";
       if (r.reason === "overloaded") return { kind: "failed", outcome, reason: "the leader's queue is full (overloaded)" };
       if (r.reason === "stale") return { kind: "failed", outcome, reason: "a newer command of this client was already applied" };
+      if (r.reason === "removed") return { ...this.removedFailure(), outcome };
       reason = "leadership changed while the request was in flight";
       if (!this.core.acceptsProposals()) await this.leaderChange(Math.min(opts.deadline - Date.now(), this.leaderWaitMs));
     }
@@ -301,6 +325,7 @@ export class ClusterNode implements NodeService, PeerInbox {
     for (;;) {
       const remaining = opts.deadline - Date.now();
       if (this.stopped) return failed("the node is shutting down");
+      if (this.isRemoved()) return this.removedFailure();
       if (remaining <= 0) return failed(reason);
       const leader = this.core.status().leader;
       if (leader !== null && leader === avoid) {
@@ -322,9 +347,14 @@ export class ClusterNode implements NodeService, PeerInbox {
         if (now === this.self.id || now === null) await this.leaderChange(Math.min(opts.deadline - Date.now(), this.leaderWaitMs));
         continue;
       }
+      const link = this.links.get(leader);
+      if (link === undefined) {
+        avoid = leader; // a leader this node has no address for yet (it lags): wait for its membership
+        continue;
+      }
       let length: number;
       try {
-        length = await this.links.get(leader)!.readIndex(Math.min(opts.deadline, Date.now() + READ_INDEX_ATTEMPT_MS));
+        length = await link.readIndex(Math.min(opts.deadline, Date.now() + READ_INDEX_ATTEMPT_MS));
       } catch (e) {
         reason = `asking leader ${leader} for a read index failed: ${(e as Error).message}`;
         if (e instanceof ReadIndexRefused && e.overloaded) return failed(reason); // trying again only adds load
@@ -435,7 +465,167 @@ export class ClusterNode implements NodeService, PeerInbox {
   }
 
   status(): NodeStatus {
-    return { ...this.core.status(), peers: this.nodes.map((n) => `${n.host}:${n.httpPort}`) };
+    const view = membersView(this.core.membership());
+    return { ...this.core.status(), peers: view.members.map((m) => m.address), clusterId: this.security.clusterId, members: view };
+  }
+
+  members(): MembersView {
+    return membersView(this.core.membership());
+  }
+
+  // ------------------------------------------------------ membership ----
+
+  /** PeerInbox: who may send to this node. */
+  membership(): Membership {
+    return this.core.membership();
+  }
+
+  /** PeerInbox: a node added by a change this node has not applied yet reached it; replies go to its address. */
+  noteNewcomer(address: NodeAddress): void {
+    if (this.links.has(address.id) || this.stopped) return;
+    this.log.info({ peer: address.id, address: memberAddress(address) }, `node ${address.id} takes part before this node learned of it (this node lags); answering it`);
+    this.links.set(address.id, this.newLink(address));
+  }
+
+  /** PeerInbox: what a node started with --join needs. */
+  joinInfo(): { clusterId: string; genesis: Membership; membership: Membership } {
+    return { clusterId: this.security.clusterId, genesis: this.opts.genesis, membership: this.core.membership() };
+  }
+
+  private newLink(peer: NodeAddress): PeerLink {
+    return new PeerLink({ id: this.self.id, address: memberAddress(this.self) }, peer, this.security, DEFAULT_PEER_LINK_OPTIONS, (p, e) => this.onLinkEvent(p, e));
+  }
+
+  /**
+   * Peer links follow the membership: a link to each new member; a link to
+   * a removed one lives RETIRE_LINK_MS more, so the leader's last Commit,
+   * which tells it of its removal, goes out. A newcomer's link (above the
+   * membership's ids) stays until its own change arrives.
+   */
+  private reconcileLinks(m: Membership): void {
+    for (const x of m.members) {
+      if (x.id === this.self.id || this.links.has(x.id)) continue;
+      this.links.set(x.id, this.newLink(memberNodeAddress(x.id, x.address)));
+    }
+    const selfRemoved = findMember(m, this.self.id) === undefined;
+    for (const id of this.links.keys()) {
+      const gone = selfRemoved || (findMember(m, id) === undefined && id < m.nextId);
+      if (!gone || this.retiring.has(id)) continue;
+      const timer = setTimeout(() => {
+        this.retiring.delete(id);
+        this.links.get(id)?.close();
+        this.links.delete(id);
+      }, RETIRE_LINK_MS);
+      timer.unref();
+      this.retiring.set(id, timer);
+    }
+  }
+
+  private onMembership(m: Membership): void {
+    this.reconcileLinks(m);
+    const me = findMember(m, this.self.id);
+    this.log.info(
+      { configSlot: m.slot, members: m.members.map((x) => `${x.id}:${x.role}`).join(" "), self: me?.role ?? "removed" },
+      me === undefined ? "this node was removed from the cluster: it takes no further part, and answers clients 503" : "membership changed",
+    );
+    for (const w of [...this.membershipWatchers]) w();
+  }
+
+  /** Resolves true once this node knows a membership of at least `slot`, false at the deadline. */
+  private membershipAtLeast(slot: number, deadline: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.core.membership().slot < slot && !this.stopped && Date.now() < deadline) return;
+        clearTimeout(timer);
+        this.membershipWatchers.delete(check);
+        resolve(this.core.membership().slot >= slot);
+      };
+      const timer = setTimeout(check, Math.max(0, deadline - Date.now()));
+      this.membershipWatchers.add(check);
+      check();
+    });
+  }
+
+  /** The answer to clients of a node that was removed from the cluster. */
+  private removedFailure(): AppendRoute & ReadRoute {
+    return { kind: "failed", outcome: "not_applied", reason: "this node was removed from the cluster; ask one of its members", members: this.members() };
+  }
+
+  private isRemoved(): boolean {
+    return this.core.status().member === "removed";
+  }
+
+  /**
+   * PeerInbox: a change another member hands to this node as the leader.
+   * Proposed here; answered once chosen and applied, or refused at once.
+   */
+  async proposeChange(change: MembershipChange, deadline: number): Promise<ChangeAnswer> {
+    const r = await this.request((id) => this.core.proposeChange(id, change), deadline - Date.now());
+    if (r === null) return { kind: "refused", refusal: "timeout", message: "timed out waiting for the change to be chosen (it may still be)" };
+    if (r.kind === "changed") return { kind: "changed", membership: r.membership };
+    if (r.kind === "changeRefused") return { kind: "refused", refusal: r.refusal, message: r.message };
+    throw new Error(`a membership change got a ${r.kind} result`);
+  }
+
+  /**
+   * A membership change through any member (NodeService). The leader
+   * proposes it; a follower hands it to the leader (PeerService.ProposeChange).
+   * A leader that is not ready yet (Ongaro's rule: its recovered slots are
+   * not all chosen) or that stepped down is waited for, up to the deadline.
+   * The answer comes once this node has applied the change too, so a
+   * GET /members here right after shows it.
+   */
+  async routeChange(change: MembershipChange, opts: RouteOptions): Promise<ChangeRoute> {
+    const before = this.core.membership();
+    let outcome: "unknown" | "not_applied" = "not_applied";
+    let reason = "no leader was elected in time";
+    for (;;) {
+      const remaining = opts.deadline - Date.now();
+      if (this.stopped) return { kind: "failed", outcome: "unknown", reason: "the node is shutting down" };
+      if (this.isRemoved()) return this.removedFailure();
+      if (remaining <= 0) return { kind: "failed", outcome, reason };
+      const leader = this.core.status().leader;
+      if (leader === null) {
+        if (!(await this.leaderChange(Math.min(remaining, this.leaderWaitMs)))) return { kind: "failed", outcome, reason };
+        continue;
+      }
+      let answer: ChangeAnswer;
+      if (leader === this.self.id) {
+        answer = await this.proposeChange(change, opts.deadline);
+      } else {
+        const link = this.links.get(leader);
+        if (link === undefined) {
+          await this.leaderChange(Math.min(remaining, AVOID_LEADER_MS));
+          continue;
+        }
+        try {
+          answer = await link.proposeChange(change, opts.deadline);
+        } catch (e) {
+          outcome = "unknown"; // the leader may have taken it before the call failed
+          reason = `handing the change to leader ${leader} failed: ${(e as Error).message}`;
+          await this.leaderChange(Math.min(opts.deadline - Date.now(), AVOID_LEADER_MS));
+          continue;
+        }
+      }
+      if (answer.kind === "changed") {
+        // Wait until this node has applied it too (bounded: it is chosen either way).
+        await this.membershipAtLeast(answer.membership.slot, Math.min(opts.deadline, Date.now() + 2000));
+        const view = membersView(answer.membership);
+        const id = change.kind === "add" ? answer.membership.members.find((x) => x.address === change.address)?.id : change.id;
+        const member = view.members.find((x) => x.id === id) ?? membersView(before).members.find((x) => x.id === id);
+        if (member === undefined) throw new Error(`a chosen ${change.kind} names no member`);
+        return { kind: "changed", member, view };
+      }
+      if (answer.refusal === "timeout") return { kind: "failed", outcome: "unknown", reason: answer.message };
+      if (answer.refusal === "not_leader" || answer.refusal === "not_ready") {
+        // Not a refusal of the change: the leader moved, or is not ready yet. Try again.
+        reason = answer.message;
+        if (answer.refusal === "not_leader" && this.core.status().leader === leader) await this.leaderChange(Math.min(opts.deadline - Date.now(), AVOID_LEADER_MS));
+        else await new Promise((r) => setTimeout(r, CHANGE_RETRY_MS));
+        continue;
+      }
+      return { kind: "refused", refusal: answer.refusal, message: answer.message };
+    }
   }
 
   // ------------------------------------------------------ Ready loop ----
@@ -452,6 +642,7 @@ export class ClusterNode implements NodeService, PeerInbox {
   private processReady(): void {
     while (!this.stopped && this.core.hasReady()) {
       const rd = this.core.ready();
+      if (rd.membership !== null) this.onMembership(rd.membership);
       if (rd.persist.length > 0) {
         this.durable = this.durableLog.append(rd.persist);
         this.durable.catch((e: unknown) => this.fatal(e));

@@ -19,13 +19,15 @@ export interface CallGuardOptions {
   readonly refused: RefusedConnections | null;
   /** When set, a call must carry this cluster id. */
   readonly clusterId: string | null;
+  /** Methods (full paths) that need no cluster id: a joining node's Join, which asks for it. */
+  readonly withoutClusterId?: readonly string[];
   /** This node, for the messages the refused side sees. */
   readonly selfName: string;
   readonly onceLog: OnceLog;
 }
 
 export function callGuard(o: CallGuardOptions): ServerInterceptor {
-  const problemOf = (call: ServerInterceptingCallInterface, md: Metadata): Partial<StatusObject> | null => {
+  const problemOf = (path: string, call: ServerInterceptingCallInterface, md: Metadata): Partial<StatusObject> | null => {
     if (o.requireClientCert) {
       const cert = call.getAuthContext().sslPeerCertificate;
       if (cert === undefined) {
@@ -37,7 +39,7 @@ export function callGuard(o: CallGuardOptions): ServerInterceptor {
         return { code: status.UNAUTHENTICATED, details: `${o.selfName} refuses this connection: certificate expired at ${new Date(cert.valid_to).toISOString()}` };
       }
     }
-    if (o.clusterId !== null) {
+    if (o.clusterId !== null && !(o.withoutClusterId ?? []).includes(path)) {
       const theirs = md.get(CLUSTER_ID_KEY)[0];
       if (theirs !== o.clusterId) {
         const said = typeof theirs === "string" ? `cluster ${theirs}` : "no cluster id";
@@ -49,12 +51,12 @@ export function callGuard(o: CallGuardOptions): ServerInterceptor {
     }
     return null;
   };
-  return (_method, call) =>
+  return (method, call) =>
     new ServerInterceptingCall(call, {
       start: (next) =>
         next({
           onReceiveMetadata: (md, mdNext) => {
-            const problem = problemOf(call, md);
+            const problem = problemOf(method.path, call, md);
             if (problem === null) mdNext(md);
             else call.sendStatus({ code: problem.code ?? status.UNKNOWN, details: problem.details ?? "", metadata: new Metadata() });
           },

@@ -13,14 +13,23 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import {
+  AdminServiceService,
   AppendRequest,
   ClientServiceService,
+  MemberRole,
+  type AdminServiceServer,
+  type ChangeMemberReply,
+  type MemberInfo,
   type AppendReply,
   type ClientServiceServer,
   type ReadReply,
   type StatusReply,
 } from "../../gen/paxos/v1/paxos.js";
-import type { Failed, NodeService } from "../service/node-service.js";
+import { normalizeMemberAddress } from "../config/cluster-config.js";
+import type { MembershipChange } from "../core/membership.js";
+import { REFUSAL_TRAILER } from "./peer-server.js";
+import { Metadata } from "@grpc/grpc-js";
+import type { ChangeRoute, Failed, MembersView, MemberView, NodeService } from "../service/node-service.js";
 import type { TlsMaterial } from "../tls/tls-material.js";
 import { GrpcPort } from "./grpc-port.js";
 
@@ -30,8 +39,9 @@ export interface ClientTls {
   readonly clientCertAuth: boolean;
 }
 
-/** The one service of the client port (besides reflection). */
+/** The services of the client port (besides reflection itself). */
 export const CLIENT_SERVICE = "paxos.v1.ClientService";
+export const ADMIN_SERVICE = "paxos.v1.AdminService";
 
 export interface ClientGrpcServerOptions {
   readonly host: string;
@@ -53,8 +63,8 @@ export interface ClientGrpcServerOptions {
  * descriptors are worse (made-up file names, no dependencies: grpc-node
  * #2595, #3018). ReflectionService re-encodes what it is given, which for
  * buf's bytes is the identity (test/transport/reflection.test.ts checks it,
- * byte for byte). Only ClientService is listed: PeerService lives on the
- * peer port.
+ * byte for byte). Only ClientService and AdminService are listed:
+ * PeerService lives on the peer port.
  */
 export function reflectionPackage(descriptorSet: Uint8Array = readDescriptorSet()): PackageDefinition {
   const files = splitDescriptorSet(descriptorSet);
@@ -129,7 +139,20 @@ export class ClientGrpcServer extends GrpcPort {
       status: (_call, cb) => cb(null, this.statusReply()),
     };
     this.addService(clientServiceWithStrictInts, client);
-    const reflection = new ReflectionService(reflectionPackage(), { services: [CLIENT_SERVICE] });
+    const change = (c: MembershipChange, call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<ChangeMemberReply>) =>
+      this.bounded(cb, async () => changeAnswer(await this.opts.service.routeChange(c, { deadline: this.deadline(call) }), cb));
+    const admin: AdminServiceServer = {
+      listMembers: (_call, cb) => cb(null, membersPb(this.opts.service.members())),
+      addMember: (call, cb) => {
+        const address = normalizeMemberAddress(call.request.address);
+        if (typeof address !== "string") return cb({ code: status.INVALID_ARGUMENT, details: address.problem, metadata: refusalTrailer("bad_address") });
+        change({ kind: "add", address }, call, cb);
+      },
+      promoteMember: (call, cb) => change({ kind: "promote", id: call.request.id }, call, cb),
+      removeMember: (call, cb) => change({ kind: "remove", id: call.request.id }, call, cb),
+    };
+    this.addService(AdminServiceService, admin);
+    const reflection = new ReflectionService(reflectionPackage(), { services: [CLIENT_SERVICE, ADMIN_SERVICE] });
     for (const server of this.servers()) reflection.addToServer(server);
   }
 
@@ -193,6 +216,31 @@ export class ClientGrpcServer extends GrpcPort {
       peers: [...s.peers],
     };
   }
+}
+
+function memberPb(m: MemberView): MemberInfo {
+  return { id: m.id, address: m.address, grpc: m.grpc, peer: m.peer, role: m.role === "voter" ? MemberRole.MEMBER_ROLE_VOTER : MemberRole.MEMBER_ROLE_LEARNER };
+}
+
+function membersPb(v: MembersView): { members: MemberInfo[]; configSlot: number } {
+  return { members: v.members.map(memberPb), configSlot: v.configSlot };
+}
+
+function refusalTrailer(refusal: string): Metadata {
+  const md = new Metadata();
+  md.set(REFUSAL_TRAILER, refusal);
+  return md;
+}
+
+/** A chosen change, or its refusal: INVALID_ARGUMENT for bad input, NOT_FOUND for no such member, FAILED_PRECONDITION otherwise. */
+function changeAnswer(r: ChangeRoute, cb: sendUnaryData<ChangeMemberReply>): void {
+  if (r.kind === "failed") return cb(failure(r));
+  if (r.kind === "refused") {
+    const code =
+      r.refusal === "unknown_member" ? status.NOT_FOUND : ["bad_address", "address_taken", "not_a_learner", "last_voter"].includes(r.refusal) ? status.INVALID_ARGUMENT : status.FAILED_PRECONDITION;
+    return cb({ code, details: `${r.message} (refusal: ${r.refusal})`, metadata: refusalTrailer(r.refusal) });
+  }
+  cb(null, { member: memberPb(r.member), ...membersPb(r.view) });
 }
 
 function failure(res: Failed): Partial<ServiceError> {

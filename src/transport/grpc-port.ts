@@ -21,6 +21,8 @@ export interface GrpcPortOptions {
   readonly requireClientCert: boolean;
   /** Refuse every call that does not carry this cluster id; null: no check. */
   readonly clusterId: string | null;
+  /** Methods (full paths) exempt from the cluster-id check. */
+  readonly withoutClusterId?: readonly string[];
   /** This node, in the refusals the other side sees. */
   readonly selfName: string;
   readonly logger: Logger;
@@ -49,7 +51,7 @@ export class GrpcPort {
         ...ageOptions,
         ...o.serverOptions,
         interceptors: guarded
-          ? [callGuard({ requireClientCert: o.requireClientCert, refused, clusterId: o.clusterId, selfName: o.selfName, onceLog: this.onceLog })]
+          ? [callGuard({ requireClientCert: o.requireClientCert, refused, clusterId: o.clusterId, withoutClusterId: o.withoutClusterId ?? [], selfName: o.selfName, onceLog: this.onceLog })]
           : [],
       });
     this.server = make(o.tls === null ? {} : CONNECTION_AGE_OPTIONS.main);

@@ -29,11 +29,20 @@ import {
   type ServiceError,
 } from "@grpc/grpc-js";
 import { isIP } from "node:net";
-import { PeerServiceService, ReadIndexReply, ReadIndexRequest } from "../../gen/paxos/v1/paxos.js";
+import {
+  Membership as MembershipPb,
+  PeerServiceService,
+  ProposeChangeReply,
+  ProposeChangeRequest,
+  ReadIndexReply,
+  ReadIndexRequest,
+} from "../../gen/paxos/v1/paxos.js";
+import { changeToPb, membershipFromPb } from "../codec/wire.js";
+import type { Membership, MembershipChange } from "../core/membership.js";
 import { dialHost, type NodeAddress } from "../config/cluster-config.js";
 import type { TlsMaterial } from "../tls/tls-material.js";
 import { CLUSTER_ID_KEY } from "./call-guard.js";
-import { FROM_NODE_KEY, type PeerSecurity } from "./peer-server.js";
+import { FROM_ADDRESS_KEY, FROM_NODE_KEY, MEMBERSHIP_TRAILER, REFUSAL_TRAILER, type ChangeAnswer, type PeerSecurity } from "./peer-server.js";
 
 /** A peer stream counts as up once it has lived this long (a stream refused right after it opened is not up). */
 const UP_AFTER_MS = 1000;
@@ -80,6 +89,7 @@ const PreEncodedPeerClient = makeGenericClientConstructor(
   {
     stream: { ...PeerServiceService.stream, requestSerialize: (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) },
     readIndex: PeerServiceService.readIndex,
+    proposeChange: PeerServiceService.proposeChange,
   },
   "paxos.v1.PeerService",
 );
@@ -87,16 +97,30 @@ const PreEncodedPeerClient = makeGenericClientConstructor(
 type StreamClient = Client & {
   stream(metadata: Metadata, callback: (error: ServiceError | null) => void): ClientWritableStream<Uint8Array>;
   readIndex(req: ReadIndexRequest, metadata: Metadata, options: { deadline: number }, callback: (error: ServiceError | null, reply?: ReadIndexReply) => void): void;
+  proposeChange(
+    req: ProposeChangeRequest,
+    metadata: Metadata,
+    options: { deadline: number },
+    callback: (error: ServiceError | null, reply?: ProposeChangeReply) => void,
+  ): void;
 };
+
+/** The node a link speaks for: its id and its membership address (host:httpPort:grpcPort:peerPort). */
+export interface LinkSelf {
+  readonly id: number;
+  readonly address: string;
+}
 
 /** What a link tells its node about (the node logs it). */
 export type LinkEvent =
   | { readonly kind: "up" }
   /** A kind of failure seen for the first time since the link was last up. */
-  | { readonly kind: "refused" | "unreachable"; readonly error: string };
+  | { readonly kind: "refused" | "unreachable"; readonly error: string }
+  /** The peer applied this node's removal; its membership says so. */
+  | { readonly kind: "removed"; readonly membership: Membership };
 
 /** Mutual TLS for one peer: this node's certificate, and the peer's checked against the CA and its config host. */
-function peerCredentials(peer: NodeAddress, tls: TlsMaterial | null): { creds: ChannelCredentials; options: Record<string, string> } {
+export function peerCredentials(peer: NodeAddress, tls: TlsMaterial | null): { creds: ChannelCredentials; options: Record<string, string> } {
   if (tls === null) return { creds: credentials.createInsecure(), options: {} };
   const creds = credentials.createSsl(tls.ca, tls.key, tls.cert);
   // The certificate must name the host as the config writes it ("localhost" even though we dial 127.0.0.1).
@@ -120,8 +144,8 @@ export class PeerLink {
   bytesSent = 0;
 
   constructor(
-    /** This node's id, which its calls carry. */
-    private readonly selfId: number,
+    /** This node, which its calls name. */
+    private readonly self: LinkSelf,
     readonly peer: NodeAddress,
     security: PeerSecurity,
     private readonly opts: PeerLinkOptions = DEFAULT_PEER_LINK_OPTIONS,
@@ -140,7 +164,8 @@ export class PeerLink {
   private metadata(): Metadata {
     const md = new Metadata();
     md.set(CLUSTER_ID_KEY, this.security.clusterId);
-    md.set(FROM_NODE_KEY, String(this.selfId));
+    md.set(FROM_NODE_KEY, String(this.self.id));
+    md.set(FROM_ADDRESS_KEY, this.self.address);
     return md;
   }
 
@@ -176,12 +201,36 @@ export class PeerLink {
   readIndex(deadline: number): Promise<number> {
     this.maybeRedial();
     return new Promise((resolve, reject) => {
-      this.client.readIndex({ from: this.selfId, to: this.peer.id }, this.metadata(), { deadline }, (err, reply) => {
+      this.client.readIndex({ from: this.self.id, to: this.peer.id }, this.metadata(), { deadline }, (err, reply) => {
         if (err === null && reply !== undefined) return resolve(reply.length);
         if (err === null) return reject(new ReadIndexRefused("empty reply", false));
         const expected = [status.FAILED_PRECONDITION, status.RESOURCE_EXHAUSTED, status.DEADLINE_EXCEEDED];
         if (!expected.includes(err.code)) this.report(err); // a refusal of this node, or the peer unreachable
         reject(new ReadIndexRefused(err.details || err.message, err.code === status.RESOURCE_EXHAUSTED));
+      });
+    });
+  }
+
+  /**
+   * Hands a membership change to the peer, the leader; resolves once it is
+   * chosen and applied there, or with the peer's refusal ("not_leader" when
+   * it does not lead). Rejects when the peer cannot be reached in time.
+   */
+  proposeChange(change: MembershipChange, deadline: number): Promise<ChangeAnswer> {
+    this.maybeRedial();
+    return new Promise((resolve, reject) => {
+      this.client.proposeChange({ from: this.self.id, to: this.peer.id, change: changeToPb(change) }, this.metadata(), { deadline }, (err, reply) => {
+        if (err === null) {
+          try {
+            return resolve({ kind: "changed", membership: membershipFromPb(reply?.membership) });
+          } catch (e) {
+            return reject(e as Error);
+          }
+        }
+        const refusal = err.metadata?.get(REFUSAL_TRAILER)[0];
+        if (err.code === status.FAILED_PRECONDITION && typeof refusal === "string") return resolve({ kind: "refused", refusal, message: err.details });
+        this.report(err);
+        reject(new Error(err.details || err.message));
       });
     });
   }
@@ -215,6 +264,14 @@ export class PeerLink {
 
   /** Reports a failure unless the last report was the same failure. */
   private report(err: ServiceError): void {
+    const membership = err.metadata?.get(MEMBERSHIP_TRAILER)[0];
+    if (err.code === status.FAILED_PRECONDITION && membership instanceof Buffer) {
+      try {
+        this.onEvent(this.peer, { kind: "removed", membership: membershipFromPb(MembershipPb.decode(membership)) });
+      } catch {
+        /* a malformed trailer: reported as the refusal it came with */
+      }
+    }
     const refused = err.code === status.UNAUTHENTICATED || err.code === status.PERMISSION_DENIED || err.code === status.FAILED_PRECONDITION;
     // grpc-js puts a timestamp into "No connection established" details: compare without it.
     const details = err.details.replace(/\s*\(\d{4}-\d\d-\d\dT[^)]*\)/g, "").replace(/\s*Resolution note:\s*$/, "");

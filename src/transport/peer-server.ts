@@ -2,16 +2,30 @@
 // may use. Every call passes the call guard first (a client certificate from
 // the cluster's CA when peers use mutual TLS, and this cluster's id in the
 // metadata); then the sender a batch names must be a member whose host, as
-// written in the config, the certificate names. Only then do its messages
-// reach the protocol core.
+// its membership address writes it, the certificate names. Only then do its
+// messages reach the protocol core.
+//
+// Who may send follows the membership this node knows (membership.ts):
+// - a member: yes, with the host check above;
+// - an id below the membership's nextId that is no member: a removed node.
+//   It is refused with FAILED_PRECONDITION and the membership, in binary, in
+//   the MEMBERSHIP_TRAILER, so it learns it was removed and stops (etcd
+//   answers a removed member 410 Gone the same way);
+// - an id at or above nextId: a node added by a change this node has not
+//   applied yet (it lags). It must still hear that node, a leader perhaps,
+//   to catch up: it is taken, with the host check against the address the
+//   call names in FROM_ADDRESS_KEY, which is also where replies go.
 
 import { Metadata, status, type ServerUnaryCall, type ServiceError } from "@grpc/grpc-js";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import type { Logger } from "pino";
 import { PeerServiceService, type DeliverRequest, type PeerServiceServer } from "../../gen/paxos/v1/paxos.js";
 import { messageFromPb, WireError } from "../codec/wire.js";
-import type { NodeAddress } from "../config/cluster-config.js";
+import { ConfigError, memberNodeAddress, type NodeAddress } from "../config/cluster-config.js";
+import { findMember, isAddress, type Membership, type MembershipChange } from "../core/membership.js";
 import type { Message, NodeId } from "../core/types.js";
+import { changeFromPb, membershipToPb } from "../codec/wire.js";
+import { Membership as MembershipPb } from "../../gen/paxos/v1/paxos.js";
 import { certNames, type TlsMaterial } from "../tls/tls-material.js";
 import { GrpcPort } from "./grpc-port.js";
 
@@ -22,6 +36,17 @@ export type ReadIndexAnswer =
 
 /** gRPC metadata naming the sending node on a peer stream (checked before the stream is taken). */
 export const FROM_NODE_KEY = "x-paxos-from";
+/** gRPC metadata: the sending node's own address, host:httpPort:grpcPort:peerPort (for nodes that do not know it yet). */
+export const FROM_ADDRESS_KEY = "x-paxos-from-address";
+/** Trailer of a refusal of a removed node: the receiver's membership, a binary paxos.v1.Membership. */
+export const MEMBERSHIP_TRAILER = "x-paxos-membership-bin";
+/** Trailer of a refused ProposeChange: the refusal's name (ChangeRefusal). */
+export const REFUSAL_TRAILER = "x-paxos-refusal";
+
+/** The answer to a membership change handed to this node. */
+export type ChangeAnswer =
+  | { readonly kind: "changed"; readonly membership: Membership }
+  | { readonly kind: "refused"; readonly refusal: string; readonly message: string };
 
 export interface PeerInbox {
   deliver(from: NodeId, messages: Message[]): void;
@@ -30,6 +55,14 @@ export interface PeerInbox {
    * confirmed that it leads, or a refusal (it does not lead).
    */
   readIndex(deadline: number): Promise<ReadIndexAnswer>;
+  /** The newest membership this node knows: who may send. */
+  membership(): Membership;
+  /** A node above this node's ids took part (see above): replies to it go to this address. */
+  noteNewcomer(address: NodeAddress): void;
+  /** What a joining node needs: the cluster's id, its bootstrap membership, and the newest one. */
+  joinInfo(): { clusterId: string; genesis: Membership; membership: Membership };
+  /** A membership change another member hands to this node, the leader (or a refusal). */
+  proposeChange(change: MembershipChange, deadline: number): Promise<ChangeAnswer>;
 }
 
 /** How this node authenticates its peers. */
@@ -42,7 +75,6 @@ export interface PeerSecurity {
 export interface PeerServerOptions {
   readonly host: string;
   readonly self: NodeAddress;
-  readonly nodes: readonly NodeAddress[];
   readonly inbox: PeerInbox;
   readonly security: PeerSecurity;
   readonly logger: Logger;
@@ -61,6 +93,7 @@ export class PeerServer extends GrpcPort {
       tls,
       requireClientCert: tls !== null,
       clusterId,
+      withoutClusterId: ["/paxos.v1.PeerService/Join"],
       selfName: `node ${opts.self.id}`,
       logger: opts.logger,
       serverOptions: { "grpc.max_receive_message_length": 64 * 1024 * 1024 },
@@ -101,6 +134,31 @@ export class PeerServer extends GrpcPort {
         });
         call.on("error", () => {});
       },
+      join: (call, cb) => {
+        if (!isAddress(call.request.address)) {
+          return cb({ code: status.INVALID_ARGUMENT, details: `"${call.request.address}" is not host:httpPort:grpcPort:peerPort` });
+        }
+        const info = this.opts.inbox.joinInfo();
+        this.opts.logger.info({ joining: call.request.address }, "a node asked to join; add it with paxos members add");
+        cb(null, { clusterId: info.clusterId, genesis: membershipToPb(info.genesis), membership: membershipToPb(info.membership) });
+      },
+      proposeChange: (call, cb) => {
+        const problem = this.senderProblem(call.request.from, call) ?? this.addresseeProblem(call.request.to);
+        if (problem !== null) return cb(problem);
+        let change: MembershipChange;
+        try {
+          if (call.request.change === undefined) throw new Error("the request names no change");
+          change = changeFromPb(call.request.change);
+        } catch (e) {
+          return cb({ code: status.INVALID_ARGUMENT, details: (e as Error).message });
+        }
+        void this.opts.inbox.proposeChange(change, deadlineOf(call)).then((answer) => {
+          if (answer.kind === "changed") return cb(null, { membership: membershipToPb(answer.membership) });
+          const trailer = new Metadata();
+          trailer.set(REFUSAL_TRAILER, answer.refusal);
+          cb({ code: status.FAILED_PRECONDITION, details: answer.message, metadata: trailer });
+        });
+      },
       readIndex: (call, cb) => {
         const problem = this.senderProblem(call.request.from, call) ?? this.addresseeProblem(call.request.to);
         if (problem !== null) return cb(problem);
@@ -114,30 +172,53 @@ export class PeerServer extends GrpcPort {
   }
 
   /**
-   * The node a call says it comes from must be another member, and with
-   * mutual TLS its certificate must name that member's host as the config
-   * writes it (as a server certificate names the host a client dials).
+   * The node a call says it comes from must be allowed to send (see the top
+   * of this file), and with mutual TLS its certificate must name that node's
+   * host as its address writes it (as a server certificate names the host a
+   * client dials).
    */
-  private senderProblem(from: number, call: { getAuthContext(): { sslPeerCertificate?: PeerCertificate } ; getPeer(): string }): Partial<ServiceError> | null {
+  private senderProblem(
+    from: number,
+    call: { getAuthContext(): { sslPeerCertificate?: PeerCertificate }; getPeer(): string; metadata: Metadata },
+  ): Partial<ServiceError> | null {
     const self = this.opts.self.id;
-    const node = this.opts.nodes[from];
-    if (node === undefined || from === self) {
-      return { code: status.PERMISSION_DENIED, details: `node ${self} has no peer node ${from}: check that the config files agree` };
+    if (!Number.isInteger(from) || from < 0 || from === self) {
+      return { code: status.PERMISSION_DENIED, details: `node ${self} has no peer node ${from}` };
     }
-    if (this.opts.security.tls === null) return null;
-    const cert = call.getAuthContext().sslPeerCertificate;
-    // A node certificate is also a server certificate; a client certificate of the same CA must not pass as a node.
-    if (cert !== undefined && !(cert.ext_key_usage ?? []).includes(SERVER_AUTH_OID)) {
-      const details = `node ${from} presented a certificate without serverAuth (a client certificate?), not a node certificate`;
-      this.onceLog.warn(`sender-eku|${from}`, { from }, `refusing peer traffic: ${details}`);
-      return { code: status.PERMISSION_DENIED, details };
+    const m = this.opts.inbox.membership();
+    const member = findMember(m, from);
+    let node: NodeAddress;
+    if (member !== undefined) {
+      node = memberNodeAddress(from, member.address);
+    } else if (from < m.nextId) {
+      const trailer = new Metadata();
+      trailer.set(MEMBERSHIP_TRAILER, Buffer.from(MembershipPb.encode(membershipToPb(m)).finish()));
+      return { code: status.FAILED_PRECONDITION, details: `node ${from} was removed from the cluster (membership of slot ${m.slot})`, metadata: trailer };
+    } else {
+      const claimed = call.metadata.get(FROM_ADDRESS_KEY)[0];
+      try {
+        node = memberNodeAddress(from, typeof claimed === "string" ? claimed : "");
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        return { code: status.PERMISSION_DENIED, details: `node ${self} does not know node ${from} yet, and the call names no address for it` };
+      }
     }
-    if (cert === undefined || checkServerIdentity(node.host, cert) !== undefined) {
-      const names = cert === undefined ? [] : certNames(cert);
-      const details = `node ${from} is ${node.host} in the config, but its certificate names ${names.join(", ") || "nothing"}`;
-      this.onceLog.warn(`sender|${from}|${names.join(",")}`, { from, host: node.host, names }, `refusing peer traffic: ${details}`);
-      return { code: status.PERMISSION_DENIED, details };
+    if (this.opts.security.tls !== null) {
+      const cert = call.getAuthContext().sslPeerCertificate;
+      // A node certificate is also a server certificate; a client certificate of the same CA must not pass as a node.
+      if (cert !== undefined && !(cert.ext_key_usage ?? []).includes(SERVER_AUTH_OID)) {
+        const details = `node ${from} presented a certificate without serverAuth (a client certificate?), not a node certificate`;
+        this.onceLog.warn(`sender-eku|${from}`, { from }, `refusing peer traffic: ${details}`);
+        return { code: status.PERMISSION_DENIED, details };
+      }
+      if (cert === undefined || checkServerIdentity(node.host, cert) !== undefined) {
+        const names = cert === undefined ? [] : certNames(cert);
+        const details = `node ${from} is ${node.host} in the membership, but its certificate names ${names.join(", ") || "nothing"}`;
+        this.onceLog.warn(`sender|${from}|${names.join(",")}`, { from, host: node.host, names }, `refusing peer traffic: ${details}`);
+        return { code: status.PERMISSION_DENIED, details };
+      }
     }
+    if (member === undefined) this.opts.inbox.noteNewcomer(node);
     return null;
   }
 

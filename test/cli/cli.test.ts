@@ -59,8 +59,9 @@ describe("--help", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("Usage: paxos");
     expect(r.stdout).toContain("start-servers [options] <config>");
-    expect(r.stdout).toContain("node [options] <config>");
+    expect(r.stdout).toContain("node [options] [config]");
     expect(r.stdout).toContain("client [options] <config> <payload>");
+    expect(r.stdout).toContain("members");
   });
 
   it("describes start-servers", async () => {
@@ -73,8 +74,8 @@ describe("--help", () => {
   it("describes node", async () => {
     const r = await paxos(["node", "--help"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("Usage: paxos node [options] <config>");
-    for (const opt of ["--self <node>", "--port <port>", "--data-dir <dir>", "--log-file <file>", "--log-level <level>", "--request-timeout-ms <ms>", "--tick-ms <ms>"]) {
+    expect(r.stdout).toContain("Usage: paxos node [options] [config]");
+    for (const opt of ["--self <node>", "--join <member>", "--port <port>", "--data-dir <dir>", "--log-file <file>", "--log-level <level>", "--request-timeout-ms <ms>", "--tick-ms <ms>"]) {
       expect(r.stdout).toContain(opt);
     }
   });

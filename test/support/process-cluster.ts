@@ -62,6 +62,8 @@ export interface NodeStatusJson {
   applied_index: number;
   list_length: number;
   peers: string[];
+  member: "voter" | "learner" | "removed" | "joining";
+  config_slot: number;
 }
 
 /** How tests reach nodes started with --cert-file (and --client-cert-auth): the CA, and a client certificate. */
@@ -78,6 +80,8 @@ export class ProcessCluster {
   /** Per-node `paxos node` arguments that replace the cluster's extra arguments (see setExtraArgs). */
   private readonly nodeArgs = new Map<number, readonly string[]>();
   readonly logs = new Map<number, string[]>();
+  /** Nodes beyond the config's: started with --join through the node given here (see addJoiner). */
+  private readonly joinVia = new Map<number, number>();
 
   /** HTTPS for the cluster's own requests (status, state, append), when the nodes serve it. */
   private readonly dispatcher: Dispatcher | undefined;
@@ -117,11 +121,37 @@ export class ProcessCluster {
     return join(this.dir, `node-${i}`);
   }
 
+  /** Node i's address as a membership writes it: host:httpPort:grpcPort:peerPort. */
+  memberAddress(i: number): string {
+    return `localhost:${this.httpPorts[i]}:${this.grpcPorts[i]}:${this.peerPorts[i]}`;
+  }
+
+  /**
+   * Starts a node that is not in the config: `paxos node --join` through
+   * node `via`. It waits until it is added (paxos members add); returns its
+   * index here (its member id is assigned by the cluster).
+   */
+  async addJoiner(via: number): Promise<number> {
+    const [h, g, p] = await freePorts(3);
+    this.httpPorts.push(h!);
+    this.grpcPorts.push(g!);
+    this.peerPorts.push(p!);
+    const i = this.httpPorts.length - 1;
+    this.joinVia.set(i, via);
+    this.startNode(i);
+    return i;
+  }
+
   startNode(i: number): void {
     if (this.isRunning(i)) throw new Error(`node ${i} is running`);
+    const via = this.joinVia.get(i);
+    const who =
+      via === undefined
+        ? [this.configPath, "--self", String(i)]
+        : ["--join", `localhost:${this.httpPorts[via]}:${this.grpcPorts[via]}:${this.peerPorts[via]}`, "--self", this.memberAddress(i)];
     const child = spawn(
       process.execPath,
-      [PAXOS_BIN, "node", this.configPath, "--self", String(i), "--data-dir", this.dataDir(i), "--log-level", "info", ...(this.nodeArgs.get(i) ?? this.extraArgs)],
+      [PAXOS_BIN, "node", ...who, "--data-dir", this.dataDir(i), "--log-level", "info", ...(this.nodeArgs.get(i) ?? this.extraArgs)],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     const lines = this.logs.get(i) ?? [];

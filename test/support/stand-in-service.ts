@@ -4,7 +4,7 @@
 
 import type { NodeAddress } from "../../src/config/cluster-config.js";
 import type { Command } from "../../src/core/types.js";
-import type { AppendRoute, NodeService, NodeStatus, ReadRoute, RouteOptions } from "../../src/service/node-service.js";
+import type { AppendRoute, ChangeRoute, MembersView, NodeService, NodeStatus, ReadRoute, RouteOptions } from "../../src/service/node-service.js";
 
 export class StandIn implements NodeService {
   /** The options of every append routed here, in order. */
@@ -36,6 +36,12 @@ export class StandIn implements NodeService {
     return this.listPrefix(3);
   }
   status(): NodeStatus {
+    throw new Error("unused");
+  }
+  members(): MembersView {
+    throw new Error("unused");
+  }
+  async routeChange(): Promise<ChangeRoute> {
     throw new Error("unused");
   }
   async metricsText(): Promise<string> {

@@ -53,7 +53,7 @@ describe("PeerLink on a partitioned connection", () => {
     const proxy = await BlackholeProxy.start(peer.port);
     cleanups.push(() => proxy.close());
     const link = new PeerLink(
-      0,
+      { id: 0, address: "127.0.0.1:1:2:3" },
       { id: 1, host: "127.0.0.1", httpPort: 1, grpcPort: 2, peerPort: proxy.port, line: "test" },
       { clusterId: "0123456789abcdef", tls: null },
       { reconnectAfterMs: 1000, maxBufferedBytes: 64 * 1024 },

@@ -15,7 +15,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLIENT_SERVICE, DESCRIPTOR_SET_FILE, reflectionPackage, splitDescriptorSet } from "../../src/transport/client-grpc-server.js";
+import { ADMIN_SERVICE, CLIENT_SERVICE, DESCRIPTOR_SET_FILE, reflectionPackage, splitDescriptorSet } from "../../src/transport/client-grpc-server.js";
 import { ProcessCluster, ROOT } from "../support/process-cluster.js";
 import { servedFile, servedFiles } from "../support/reflection-client.js";
 
@@ -104,12 +104,35 @@ describe("reflection on a real cluster's gRPC client port", () => {
     }
   });
 
-  it("buf curl lists the client port's service", async () => {
+  it("buf curl lists the client port's services", async () => {
     const r = await bufCurl(url(0), "--list-services");
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout.trim().split("\n")).toEqual([CLIENT_SERVICE]);
+    expect(r.stdout.trim().split("\n").sort()).toEqual([ADMIN_SERVICE, CLIENT_SERVICE]);
     const m = await bufCurl(url(0), "--list-methods");
-    expect(m.stdout.trim().split("\n").sort()).toEqual(["paxos.v1.ClientService/Append", "paxos.v1.ClientService/Read", "paxos.v1.ClientService/Status"]);
+    expect(m.stdout.trim().split("\n").sort()).toEqual([
+      "paxos.v1.AdminService/AddMember",
+      "paxos.v1.AdminService/ListMembers",
+      "paxos.v1.AdminService/PromoteMember",
+      "paxos.v1.AdminService/RemoveMember",
+      "paxos.v1.ClientService/Append",
+      "paxos.v1.ClientService/Read",
+      "paxos.v1.ClientService/Status",
+    ]);
+  });
+
+  it("buf curl lists the members through AdminService, and its refusals change nothing", async () => {
+    const list = await bufCurl(`${url(1)}/paxos.v1.AdminService/ListMembers`, "-d", "{}");
+    expect(list.code, list.stderr).toBe(0);
+    const listed = JSON.parse(list.stdout) as { members: { id?: number; role: string }[]; configSlot: string };
+    expect(listed.members.map((m) => [m.id ?? 0, m.role])).toEqual([[0, "MEMBER_ROLE_VOTER"], [1, "MEMBER_ROLE_VOTER"], [2, "MEMBER_ROLE_VOTER"]]);
+    expect(listed.configSlot).toBe("-1");
+    const taken = await bufCurl(`${url(2)}/paxos.v1.AdminService/AddMember`, "-d", JSON.stringify({ address: `localhost:${cluster.httpPorts[0]}` }));
+    expect(taken.code).not.toBe(0);
+    expect(taken.stderr).toMatch(/invalid_argument[\s\S]*already member 0[\s\S]*address_taken/i);
+    const unknown = await bufCurl(`${url(0)}/paxos.v1.AdminService/RemoveMember`, "-d", '{"id": 42}');
+    expect(unknown.stderr).toMatch(/not_found[\s\S]*no member 42/i);
+    const again = await bufCurl(`${url(0)}/paxos.v1.AdminService/ListMembers`, "-d", "{}");
+    expect(JSON.parse(again.stdout)).toEqual(listed);
   });
 
   it("buf curl calls Status, Append and Read through any node", async () => {
@@ -126,7 +149,7 @@ describe("reflection on a real cluster's gRPC client port", () => {
   });
 
   it("serves descriptors Go's protodesc links, for every message of every file served", async () => {
-    const files = await servedFiles(address(0), [CLIENT_SERVICE]);
+    const files = await servedFiles(address(0), [CLIENT_SERVICE, ADMIN_SERVICE]);
     expect([...files.keys()]).toContain("paxos/v1/paxos.proto");
     expect(await strictlyLinkEveryMessage(files.values(), scratch)).toEqual([]);
   });
