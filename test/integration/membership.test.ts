@@ -8,7 +8,11 @@
 // answer 503 not_applied with the members.
 
 import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createCa, createNodeCert } from "../../src/tls/certs.js";
 import { PAXOS_BIN, ProcessCluster, ROOT, httpJson, sleep } from "../support/process-cluster.js";
 
 let cluster: ProcessCluster;
@@ -217,4 +221,42 @@ describe("changing the members of a live cluster of real processes", () => {
     expect(lose.stderr).toMatch(/\[would_lose_quorum\]/);
     expect((await members(other)).members.map((m) => m.id)).toEqual([2, 3, 4]);
   }, 240_000);
+});
+
+describe("joining a cluster whose peers use mutual TLS", () => {
+  let tlsCluster: ProcessCluster;
+  let dir: string;
+  const flags = (certs: string) => ["--peer-cert-file", join(certs, "node.crt"), "--peer-key-file", join(certs, "node.key"), "--peer-trusted-ca-file", join(certs, "ca.crt")];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "paxos-join-tls-"));
+    for (const ca of ["good", "other"]) {
+      await createCa(join(dir, ca));
+      await createNodeCert(join(dir, ca), ["localhost"]);
+    }
+    tlsCluster = await ProcessCluster.start(3, flags(join(dir, "good")));
+  });
+
+  afterAll(async () => {
+    await tlsCluster?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("lets in a node with a certificate of the cluster's CA, and not one of another CA", async () => {
+    const c = tlsCluster;
+    const stranger = await c.addJoiner(0); // started with the cluster's flags first, replaced below
+    await c.kill(stranger);
+    c.setExtraArgs(stranger, flags(join(dir, "other")));
+    c.startNode(stranger);
+    const good = await c.addJoiner(1);
+    const add = await paxos(["members", "add", c.memberAddress(good), "--server", `localhost:${c.httpPorts[2]}`]);
+    expect(add.code, add.stderr).toBe(0);
+    await c.waitUntil(async () => (await c.status(good).catch(() => null))?.member === "voter", 15_000, "the joined node to run as a voter");
+    const r = await c.append(good, 5, 1, 5);
+    expect(r.status, r.text).toBe(200);
+    // The stranger never got the cluster's answer: it still waits, and says why in its log.
+    expect((await c.status(stranger)).member).toBe("joining");
+    expect(c.logs.get(stranger)!.some((l) => l.includes("cannot ask the member about the cluster yet"))).toBe(true);
+    expect((await c.state(0)).slice(-1)).toEqual([5]);
+  }, 90_000);
 });
