@@ -272,7 +272,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       reply,
       200,
       JSON.stringify({
-        id: s.id,
+        id: s.member === "joining" ? null : s.id, // a joining node gets its id when it is added
         role: s.role,
         leader: s.leader,
         ballot: s.promised,
@@ -281,7 +281,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         list_length: s.listLength,
         peers: s.peers,
         member: s.member,
-        cluster_id: s.clusterId,
+        cluster_id: s.member === "joining" ? null : s.clusterId,
         config_slot: s.members.configSlot,
         members: membersJson(s.members).members,
       }),

@@ -53,6 +53,7 @@ async function members(i: number): Promise<MembersJson> {
  */
 class Load {
   readonly acked = new Set<number>();
+  readonly reads: number[][] = [];
   failures = 0;
   private stopped = false;
   private readonly loops: Promise<void>[] = [];
@@ -69,6 +70,12 @@ class Load {
       const payload = this.next++;
       const target = this.targets[payload % this.targets.length]!;
       try {
+        if (payload % 5 === 0) {
+          // A read through any member (read index, forwarded by followers): recorded, to be a prefix of the final list.
+          const r = await httpJson(cluster.url(target, "/state"), { timeoutMs: 12_000 });
+          if (r.status === 200) this.reads.push((r.body as { state: number[] }).state);
+          continue;
+        }
         const r = await cluster.append(target, clientId, commandId++, payload, 12_000);
         if (r.status === 200) this.acked.add(payload);
         else this.failures++;
@@ -182,6 +189,9 @@ describe("changing the members of a live cluster of real processes", () => {
     // Restart everything from disk, the removed nodes too.
     const list = await cluster.state(2);
     for (const p of load.acked) expect(list).toContain(p);
+    // Every read, through whichever member, was a prefix of the one list.
+    expect(load.reads.length).toBeGreaterThan(10);
+    for (const read of load.reads) expect(read).toEqual(list.slice(0, read.length));
     const all = [0, 1, 2, 3, 4];
     for (const i of all) await cluster.kill(i);
     for (const i of all) cluster.startNode(i);
@@ -213,7 +223,16 @@ describe("changing the members of a live cluster of real processes", () => {
 
     // With node 4 down, removing another voter would leave fewer than a majority that answers: refused.
     await cluster.kill(4);
-    const leader = (await cluster.status(2)).leader!;
+    let leader = -1;
+    await cluster.waitUntil(
+      async () => {
+        const [s2, s3] = await Promise.all([cluster.status(2), cluster.status(3)]);
+        leader = s2.leader ?? -1;
+        return (leader === 2 || leader === 3) && s3.leader === leader;
+      },
+      15_000,
+      "a leader among nodes 2 and 3",
+    );
     const other = [2, 3].find((i) => i !== leader)!;
     await sleep(1000); // longer than an election timeout: the leader no longer counts node 4 as alive
     const lose = await paxos(["members", "remove", String(leader), "--server", server(other), "--timeout", "10"]);
