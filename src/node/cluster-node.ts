@@ -82,6 +82,8 @@ export const READ_INDEX_ATTEMPT_MS = 2000;
 
 /** How long links to a removed member stay open, so the Commit that tells it of its removal goes out. */
 const RETIRE_LINK_MS = 5000;
+/** Most links to nodes above this node's membership (added by changes it has not applied yet); one change adds one node. */
+const MAX_NEWCOMER_LINKS = 4;
 /** How often a change the leader cannot take yet (not_ready: its recovered slots are not chosen) is tried again. */
 const CHANGE_RETRY_MS = 100;
 
@@ -483,6 +485,9 @@ export class ClusterNode implements NodeService, PeerInbox {
   /** PeerInbox: a node added by a change this node has not applied yet reached it; replies go to its address. */
   noteNewcomer(address: NodeAddress): void {
     if (this.links.has(address.id) || this.stopped) return;
+    // Bounded: ids above the membership's are claimed by their senders (authenticated only by the CA).
+    const m = this.core.membership();
+    if ([...this.links.keys()].filter((id) => id >= m.nextId).length >= MAX_NEWCOMER_LINKS) return;
     this.log.info({ peer: address.id, address: memberAddress(address) }, `node ${address.id} takes part before this node learned of it (this node lags); answering it`);
     this.links.set(address.id, this.newLink(address));
   }

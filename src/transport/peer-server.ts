@@ -139,7 +139,10 @@ export class PeerServer extends GrpcPort {
           return cb({ code: status.INVALID_ARGUMENT, details: `"${call.request.address}" is not host:httpPort:grpcPort:peerPort` });
         }
         const info = this.opts.inbox.joinInfo();
-        this.opts.logger.info({ joining: call.request.address }, "a node asked to join; add it with paxos members add");
+        // Logged once per address (a joining node asks every second until it is added).
+        if (!info.membership.members.some((m) => m.address === call.request.address)) {
+          this.onceLog.warn(`join|${call.request.address}`, { joining: call.request.address }, `node ${call.request.address} waits to join: add it with paxos members add`);
+        }
         cb(null, { clusterId: info.clusterId, genesis: membershipToPb(info.genesis), membership: membershipToPb(info.membership) });
       },
       proposeChange: (call, cb) => {
