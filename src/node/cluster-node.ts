@@ -87,6 +87,14 @@ const MAX_NEWCOMER_LINKS = 4;
 /** How often a change the leader cannot take yet (not_ready: its recovered slots are not chosen) is tried again. */
 const CHANGE_RETRY_MS = 100;
 
+/** The answer to a change that `after` shows done: the member it added, promoted or removed (from `before`). */
+function changed(change: MembershipChange, after: Membership, before: Membership): ChangeRoute | null {
+  const view = membersView(after);
+  const id = change.kind === "add" ? after.members.find((x) => x.address === change.address)?.id : change.id;
+  const member = view.members.find((x) => x.id === id) ?? membersView(before).members.find((x) => x.id === id);
+  return member === undefined ? null : { kind: "changed", member, view };
+}
+
 /** A node could not start (a port in use, an unreadable data directory...). */
 export class NodeStartError extends Error {}
 
@@ -615,11 +623,9 @@ export class ClusterNode implements NodeService, PeerInbox {
       if (answer.kind === "changed") {
         // Wait until this node has applied it too (bounded: it is chosen either way).
         await this.membershipAtLeast(answer.membership.slot, Math.min(opts.deadline, Date.now() + 2000));
-        const view = membersView(answer.membership);
-        const id = change.kind === "add" ? answer.membership.members.find((x) => x.address === change.address)?.id : change.id;
-        const member = view.members.find((x) => x.id === id) ?? membersView(before).members.find((x) => x.id === id);
-        if (member === undefined) throw new Error(`a chosen ${change.kind} names no member`);
-        return { kind: "changed", member, view };
+        const done = changed(change, answer.membership, before);
+        if (done === null) throw new Error(`a chosen ${change.kind} names no member`);
+        return done;
       }
       if (answer.refusal === "timeout") return { kind: "failed", outcome: "unknown", reason: answer.message };
       if (answer.refusal === "not_leader" || answer.refusal === "not_ready") {
@@ -629,7 +635,26 @@ export class ClusterNode implements NodeService, PeerInbox {
         else await new Promise((r) => setTimeout(r, CHANGE_RETRY_MS));
         continue;
       }
+      // A refusal after an attempt that may have been chosen (outcome unknown) can be that attempt's own
+      // effect ("already a member"): then the change happened, and is answered as such.
+      if (outcome === "unknown" && this.showsEffect(change)) {
+        const done = changed(change, this.core.membership(), before);
+        if (done !== null) return done;
+      }
       return { kind: "refused", refusal: answer.refusal, message: answer.message };
+    }
+  }
+
+  /** Whether the membership this node knows shows `change` done. */
+  private showsEffect(change: MembershipChange): boolean {
+    const m = this.core.membership();
+    switch (change.kind) {
+      case "add":
+        return m.members.some((x) => x.address === change.address);
+      case "promote":
+        return findMember(m, change.id)?.role === "voter";
+      case "remove":
+        return findMember(m, change.id) === undefined;
     }
   }
 
