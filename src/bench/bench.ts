@@ -31,6 +31,12 @@ export interface BenchConfig {
   longClients: number;
   /** The long run is measured in this many segments (first vs last shows growth). */
   longSegments: number;
+  /** Client counts of the steady-state runs (minimal replies, measured after a warm-up), one fresh cluster each. */
+  steadyLevels: number[];
+  /** Appends before a steady run is measured. */
+  steadyWarmup: number;
+  /** Appends measured in a steady run. */
+  steadyAppends: number;
   compare: "etcd" | null;
   etcdBin: string;
   /** Directory for the JSON results. */
@@ -51,6 +57,9 @@ export const DEFAULT_CONFIG: Omit<BenchConfig, "log"> = {
   longAppends: 100_000,
   longClients: 32,
   longSegments: 10,
+  steadyLevels: [32, 128],
+  steadyWarmup: 20_000,
+  steadyAppends: 20_000,
   compare: null,
   etcdBin: "etcd",
   outDir: "bench-results",
@@ -61,7 +70,16 @@ export const DEFAULT_CONFIG: Omit<BenchConfig, "log"> = {
 };
 
 /** --quick: a tiny run for CI (seconds, not minutes). */
-export const QUICK: Partial<BenchConfig> = { levels: [1, 4], appends: 100, longAppends: 300, longClients: 4, longSegments: 3 };
+export const QUICK: Partial<BenchConfig> = {
+  levels: [1, 4],
+  appends: 100,
+  longAppends: 300,
+  longClients: 4,
+  longSegments: 3,
+  steadyLevels: [4],
+  steadyWarmup: 200,
+  steadyAppends: 200,
+};
 
 const toMB = (b: number | null) => (b === null ? null : b / MB);
 
@@ -74,7 +92,9 @@ let runCounter = 0;
 
 interface RunSpec {
   system: SystemName;
-  kind: "level" | "long";
+  kind: "level" | "steady" | "long";
+  /** Appends made (in segments) before anything is measured. */
+  warmup?: number;
   clients: number;
   appends: number;
   minimal: boolean;
@@ -98,17 +118,44 @@ async function measure(cfg: BenchConfig, spec: RunSpec): Promise<RunResult> {
 
     const results: LoadResult[] = [];
     const segments: SegmentResult[] = [];
+    const cpuUs = (after: (number | null)[], before: (number | null)[], per: number): number | null => {
+      if (per <= 0 || after.some((c) => c === null) || before.some((c) => c === null)) return null;
+      return (after.reduce((a, c) => a! + c!, 0)! - before.reduce((a, c) => a! + c!, 0)!) * 1e6 / per;
+    };
+    // Warm-up (steady runs): the same load, in segments that show when the speed stops rising; not measured.
+    let warmed = 0;
+    const w = spec.warmup ?? 0;
+    const ws = Math.min(4, Math.max(1, w));
+    for (let s = 0; s < ws && w > 0; s++) {
+      const count = s === ws - 1 ? w - Math.floor(w / ws) * (ws - 1) : Math.floor(w / ws);
+      const c0 = cluster.cpuSeconds();
+      const r = await driver.run({ clients: spec.clients, total: count, clientIdBase: 1_000_000 + s * spec.clients, timeoutMs: cfg.timeoutMs });
+      segments.push({
+        startLength: warmed,
+        warmup: true,
+        appends: r.ok,
+        opsPerS: r.ok / (r.elapsedMs / 1000),
+        p50Ms: summarize(r.latenciesMs).p50,
+        cpuUsPerAppend: cpuUs(cluster.cpuSeconds(), c0, r.ok),
+        peerBytesPerAppend: null,
+        fdatasyncsPerAppend: null,
+        replyBytesMean: r.ok > 0 ? r.replyBytesTotal / r.ok : 0,
+      });
+      warmed += r.ok;
+    }
     const first = await cluster.scrape();
     const cpu0 = cluster.cpuSeconds();
     const gen0 = process.cpuUsage();
     const wall0 = performance.now();
     let before: ClusterCounters = first;
-    let done = 0;
+    let cpuBefore = cpu0;
+    let done = warmed;
     const n = Math.max(1, Math.min(spec.segments, spec.appends));
     for (let s = 0; s < n; s++) {
       const count = s === n - 1 ? spec.appends - Math.floor(spec.appends / n) * (n - 1) : Math.floor(spec.appends / n);
       const r = await driver.run({ clients: spec.clients, total: count, clientIdBase: 1 + s * spec.clients, timeoutMs: cfg.timeoutMs });
       const after = await cluster.scrape();
+      const cpuAfter = cluster.cpuSeconds();
       results.push(r);
       if (n > 1) {
         segments.push({
@@ -116,6 +163,7 @@ async function measure(cfg: BenchConfig, spec: RunSpec): Promise<RunResult> {
           appends: r.ok,
           opsPerS: r.ok / (r.elapsedMs / 1000),
           p50Ms: summarize(r.latenciesMs).p50,
+          cpuUsPerAppend: cpuUs(cpuAfter, cpuBefore, r.ok),
           peerBytesPerAppend: delta(after.peerBytes, before.peerBytes, r.ok),
           fdatasyncsPerAppend: delta(after.fdatasyncs, before.fdatasyncs, r.ok),
           replyBytesMean: r.ok > 0 ? r.replyBytesTotal / r.ok : 0,
@@ -123,6 +171,7 @@ async function measure(cfg: BenchConfig, spec: RunSpec): Promise<RunResult> {
       }
       done += r.ok;
       before = after;
+      cpuBefore = cpuAfter;
     }
     const last = before;
     const mem = cluster.memory();
@@ -163,12 +212,14 @@ async function measure(cfg: BenchConfig, spec: RunSpec): Promise<RunResult> {
       fdatasyncsPerAppend: delta(last.fdatasyncs, first.fdatasyncs, ok),
       cpuCores: cpu1.map((c, i) => (c === null || cpu0[i] === null || wallS <= 0 ? null : (c - cpu0[i]!) / wallS)),
       loadGenCpuCores: wallS > 0 ? (gen.user + gen.system) / 1e6 / wallS : 0,
+      cpuUsPerAppend: cpu1.map((c, i) => (c === null || cpu0[i] === null || ok <= 0 ? null : ((c - cpu0[i]!) * 1e6) / ok)),
+      ...(w > 0 ? { warmupAppends: warmed } : {}),
       replyBytes: {
         mean: ok > 0 ? replyTotal / ok : 0,
         max: Math.max(0, ...results.map((r) => r.replyBytesMax)),
         last: results[results.length - 1]?.replyBytesLast ?? 0,
       },
-      ...(n > 1 ? { segments } : {}),
+      ...(segments.length > 0 ? { segments } : {}),
     };
     if (errors > 0) cfg.log(`  ${label}: ${errors} errors: ${JSON.stringify(errorKinds)}`);
     return run;
@@ -215,6 +266,14 @@ export async function runBenchmark(cfg: BenchConfig): Promise<{ report: BenchRep
       progress(r);
     }
   }
+  const steady: RunResult[] = [];
+  for (const clients of cfg.steadyLevels) {
+    for (const system of systems) {
+      const r = await measure(cfg, { system, kind: "steady", clients, appends: cfg.steadyAppends, minimal: true, segments: 4, warmup: cfg.steadyWarmup });
+      steady.push(r);
+      progress(r);
+    }
+  }
   if (cfg.longAppends > 0) {
     for (const system of systems) {
       const r = await measure(cfg, {
@@ -254,6 +313,9 @@ export async function runBenchmark(cfg: BenchConfig): Promise<{ report: BenchRep
         longAppends: cfg.longAppends,
         longClients: cfg.longClients,
         longSegments: cfg.longSegments,
+        steadyLevels: cfg.steadyLevels,
+        steadyWarmup: cfg.steadyWarmup,
+        steadyAppends: cfg.steadyAppends,
         compare: cfg.compare,
         placement: cfg.placement,
         profile: cfg.profileDir !== null,
@@ -262,10 +324,12 @@ export async function runBenchmark(cfg: BenchConfig): Promise<{ report: BenchRep
       notes,
     },
     levels,
+    steady,
     long,
     ratios: computeRatios(levels),
+    steadyRatios: computeRatios(steady),
     longRatio: longRatio(long),
-    goals: evaluateGoals(levels, long),
+    goals: evaluateGoals(levels, long, undefined, steady),
   };
   mkdirSync(cfg.outDir, { recursive: true });
   const jsonPath = resolve(join(cfg.outDir, `bench-${timestamp(started)}.json`));

@@ -6,8 +6,12 @@ import type { SystemName } from "./clusters.js";
 
 export interface RunResult {
   system: SystemName;
-  /** "level" (fresh cluster, full replies) or "long" (minimal replies). */
-  kind: "level" | "long";
+  /**
+   * "level": a fresh cluster, full replies (what a Jepsen run sees: cold);
+   * "steady": minimal replies measured after a warm-up on the same cluster;
+   * "long": minimal replies as the list grows.
+   */
+  kind: "level" | "steady" | "long";
   clients: number;
   placement: string;
   /** Index of the leader at the start of the run, and how many client loops talked to it directly (the rest go through a follower). */
@@ -34,6 +38,10 @@ export interface RunResult {
   cpuCores: (number | null)[];
   /** CPU of the load generator (this process) during the run, as a share of one core. */
   loadGenCpuCores: number;
+  /** CPU microseconds (user + system) per successful append, per node: on 2 shared cores, the figure to drive down. */
+  cpuUsPerAppend?: (number | null)[];
+  /** Steady runs: the appends made before measuring (their segments are marked warmup). */
+  warmupAppends?: number;
   /** Body bytes of the replies. */
   replyBytes: { mean: number; max: number; last: number };
   /** Long run only: the run cut into segments, to show per-append costs as the list grows. */
@@ -43,6 +51,10 @@ export interface RunResult {
 export interface SegmentResult {
   /** Successful appends before this segment (the list length it starts from, on a fresh cluster). */
   startLength: number;
+  /** A warm-up segment of a steady run (not in the run's figures). */
+  warmup?: boolean;
+  /** CPU microseconds per append, summed over the nodes. */
+  cpuUsPerAppend?: number | null;
   appends: number;
   opsPerS: number;
   p50Ms: number;
@@ -67,6 +79,8 @@ export interface Goal {
 }
 
 export interface BenchReport {
+  /** Steady-state runs (after a warm-up), one fresh cluster per client count. */
+  steady?: RunResult[];
   meta: {
     date: string;
     host: string;
@@ -82,6 +96,7 @@ export interface BenchReport {
   levels: RunResult[];
   long: RunResult[];
   ratios: Ratio[];
+  steadyRatios?: Ratio[];
   longRatio: Ratio | null;
   goals: Goal[];
 }
@@ -130,8 +145,9 @@ export function peerBytesGrowth(run: RunResult): { first: number; last: number; 
 const fmtX = (r: number | null, digits = 2) => (r === null ? "n/a" : `${r.toFixed(digits)}x`);
 
 /** The issue's goals, judged from one run (null: not measured in this run). */
-export function evaluateGoals(levels: readonly RunResult[], long: readonly RunResult[], rssLimitMB = 200): Goal[] {
+export function evaluateGoals(levels: readonly RunResult[], long: readonly RunResult[], rssLimitMB = 200, steady: readonly RunResult[] = []): Goal[] {
   const ratios = computeRatios(levels);
+  const steadyRatios = computeRatios(steady);
   const goals: Goal[] = [];
   const at = (c: number) => ratios.find((r) => r.clients === c);
   const r1 = at(1);
@@ -141,13 +157,19 @@ export function evaluateGoals(levels: readonly RunResult[], long: readonly RunRe
     detail: r1 ? `paxos/etcd p50 = ${fmtX(r1.p50)}` : "not measured (needs --compare etcd and level 1)",
   });
   for (const c of [32, 128]) {
-    const r = at(c);
+    const r = steadyRatios.find((x) => x.clients === c);
     goals.push({
-      goal: `${c} clients: at least 2x etcd's throughput`,
+      goal: `steady state, ${c} clients: at least 2x etcd's throughput`,
       met: r?.throughput === null || r === undefined ? null : r.throughput >= 2,
-      detail: r ? `paxos/etcd ops/s = ${fmtX(r.throughput)}` : `not measured (needs --compare etcd and level ${c})`,
+      detail: r ? `paxos/etcd ops/s = ${fmtX(r.throughput)}` : `not measured (needs --compare etcd and --steady with ${c})`,
     });
   }
+  const cold = at(32);
+  goals.push({
+    goal: "cold, 32 clients, full replies: at least etcd's throughput",
+    met: cold?.throughput === null || cold === undefined ? null : cold.throughput >= 1,
+    detail: cold ? `paxos/etcd ops/s = ${fmtX(cold.throughput)}` : "not measured (needs --compare etcd and level 32)",
+  });
   const pl = long.find((r) => r.system === "paxos");
   const g = pl ? peerBytesGrowth(pl) : null;
   goals.push({
@@ -181,13 +203,13 @@ export function alignTable(header: readonly string[], rows: readonly (readonly s
 
 const RUN_HEADER = [
   "system", "run", "clients", "on leader", "appends", "errors", "ops/s", "p50 ms", "p99 ms", "max ms",
-  "peak RSS MB/node", "CPU cores/node", "peer B/append", "fsync/append", "reply B mean", "reply B max",
+  "peak RSS MB/node", "CPU cores/node", "CPU us/append/node", "peer B/append", "fsync/append", "reply B mean", "reply B max",
 ];
 
 function runRow(r: RunResult): string[] {
   return [
     r.system,
-    r.kind === "level" ? `level/${r.reply}` : `long/${r.reply}`,
+    `${r.kind}/${r.reply}`,
     String(r.clients),
     String(r.clientsOnLeader ?? "?"),
     String(r.ok),
@@ -198,6 +220,7 @@ function runRow(r: RunResult): string[] {
     r.latencyMs.max.toFixed(1),
     r.peakRssMB.map((v) => num(v, 0)).join("/"),
     [...(r.cpuCores ?? []).map((v) => num(v, 2)), `gen ${num(r.loadGenCpuCores ?? null, 2)}`].join("/"),
+    (r.cpuUsPerAppend ?? []).map((v) => num(v, 0)).join("/") || "n/a",
     num(r.peerBytesPerAppend, 0),
     num(r.fdatasyncsPerAppend, 3),
     r.replyBytes.mean.toFixed(0),
@@ -209,8 +232,9 @@ export function formatRuns(runs: readonly RunResult[]): string {
   return alignTable(RUN_HEADER, runs.map(runRow));
 }
 
-export function formatRatios(ratios: readonly Ratio[], long: Ratio | null): string {
+export function formatRatios(ratios: readonly Ratio[], long: Ratio | null, steady: readonly Ratio[] = []): string {
   const rows = ratios.map((r) => [`level ${r.clients}`, fmtX(r.throughput), fmtX(r.p50), fmtX(r.p99)]);
+  for (const r of steady) rows.push([`steady ${r.clients}`, fmtX(r.throughput), fmtX(r.p50), fmtX(r.p99)]);
   if (long) rows.push([`long ${long.clients}`, fmtX(long.throughput), fmtX(long.p50), fmtX(long.p99)]);
   return alignTable(["paxos/etcd", "ops/s", "p50", "p99"], rows);
 }
@@ -218,12 +242,13 @@ export function formatRatios(ratios: readonly Ratio[], long: Ratio | null): stri
 export function formatSegments(run: RunResult): string {
   const segs = run.segments ?? [];
   return alignTable(
-    ["list from", "appends", "ops/s", "p50 ms", "peer B/append", "fsync/append", "reply B mean"],
+    ["list from", "appends", "ops/s", "p50 ms", "CPU us/append", "peer B/append", "fsync/append", "reply B mean"],
     segs.map((s) => [
-      String(s.startLength),
+      `${s.startLength}${s.warmup ? " (warm-up)" : ""}`,
       String(s.appends),
       s.opsPerS.toFixed(0),
       s.p50Ms.toFixed(2),
+      num(s.cpuUsPerAppend ?? null, 0),
       num(s.peerBytesPerAppend, 0),
       num(s.fdatasyncsPerAppend, 3),
       s.replyBytesMean.toFixed(0),
@@ -241,9 +266,13 @@ export function formatReport(rep: BenchReport): string {
   const parts = [
     `paxos bench, ${m.date}, ${m.host}: ${m.cpus} x ${m.cpuModel}, ${m.memoryGB.toFixed(0)} GB, Linux ${m.kernel}, Node ${m.node}${m.etcd ? `, etcd ${m.etcd}` : ""}`,
     "",
-    formatRuns([...rep.levels, ...rep.long]),
+    formatRuns([...rep.levels, ...(rep.steady ?? []), ...rep.long]),
   ];
-  if (rep.ratios.length > 0 || rep.longRatio) parts.push("", formatRatios(rep.ratios, rep.longRatio));
+  const steadyRatios = rep.steadyRatios ?? [];
+  if (rep.ratios.length > 0 || rep.longRatio || steadyRatios.length > 0) parts.push("", formatRatios(rep.ratios, rep.longRatio, steadyRatios));
+  for (const r of (rep.steady ?? []).filter((l) => (l.segments?.length ?? 0) > 0)) {
+    parts.push("", `${r.system} steady run by segment (${r.clients} clients, ${r.warmupAppends ?? 0} warm-up appends first):`, formatSegments(r));
+  }
   for (const r of rep.long.filter((l) => (l.segments?.length ?? 0) > 0)) {
     parts.push("", `${r.system} long run by segment (${r.clients} clients, ${r.reply} replies):`, formatSegments(r));
   }

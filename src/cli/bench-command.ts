@@ -11,6 +11,9 @@ export interface BenchCommandOptions {
   longAppends?: number;
   longClients?: number;
   longSegments?: number;
+  steady?: number[];
+  warmup?: number;
+  steadyAppends?: number;
   compare?: string;
   etcdBin?: string;
   out?: string;
@@ -39,6 +42,11 @@ export function parseLevels(text: string): number[] {
   return parts.map(positiveInt("each level", 1, 10_000));
 }
 
+/** "32,128" -> [32, 128]; "none" -> [] (no steady runs). */
+export function parseSteady(text: string): number[] {
+  return text.trim() === "none" ? [] : parseLevels(text);
+}
+
 /**
  * Adds the options and the action of `paxos bench` to a command, e.g. in
  * main.ts: configureBenchCommand(program.command("bench")).
@@ -46,14 +54,18 @@ export function parseLevels(text: string): number[] {
 export function configureBenchCommand(cmd: Command): Command {
   return cmd
     .description(
-      "Benchmark a local 3-node cluster over HTTP: a sweep of concurrent clients (fresh cluster per level, full replies), " +
-        "then a long run with minimal replies; prints a table and writes JSON. --compare etcd runs the same load against a 3-member etcd.",
+      "Benchmark a local 3-node cluster over HTTP: a sweep of concurrent clients (fresh cluster per level, full replies: cold), " +
+        "steady-state runs (minimal replies, measured after a warm-up), then a long run with minimal replies; prints a table " +
+        "(with CPU microseconds per append per node) and writes JSON. --compare etcd runs the same load against a 3-member etcd.",
     )
     .option("--levels <list>", "comma-separated client counts of the sweep (default 1,5,32,128)", parseLevels)
     .option("--appends <n>", "appends per level, from an empty list (default 5000)", positiveInt("--appends"))
     .option("--long-appends <n>", "appends of the long minimal-reply run, 0 skips it (default 100000)", positiveInt("--long-appends", 0))
     .option("--long-clients <n>", "concurrent clients of the long run (default 32)", positiveInt("--long-clients", 1, 10_000))
     .option("--long-segments <n>", "the long run is measured in this many segments, first vs last shows growth with the list (default 10)", positiveInt("--long-segments", 1, 1000))
+    .option("--steady <list>", "client counts of the steady-state runs, or none (default 32,128)", parseSteady)
+    .option("--warmup <n>", "appends before a steady run is measured (default 20000)", positiveInt("--warmup", 0))
+    .option("--steady-appends <n>", "appends measured in a steady run (default 20000)", positiveInt("--steady-appends"))
     .option("--compare <system>", "also run the same load against this system (only: etcd)", (v: string) => {
       if (v !== "etcd") throw new InvalidArgumentError("--compare supports only etcd");
       return v;
@@ -67,7 +79,7 @@ export function configureBenchCommand(cmd: Command): Command {
     .option("--profile <dir>", "run the paxos nodes with node --cpu-prof, profiles under DIR/<run>/")
     .option("--timeout-ms <ms>", "per-request timeout of the load generator", positiveInt("--timeout-ms", 100, 600_000), DEFAULT_CONFIG.timeoutMs)
     .option("--keep-data", "keep the clusters' data directories and logs (in the OS temp dir)", false)
-    .option("--quick", "a tiny run for CI: levels 1,4 with 100 appends each, long run of 300 appends at 4 clients", false)
+    .option("--quick", "a tiny run for CI: levels 1,4 with 100 appends each, a steady run of 200 after 200 at 4 clients, long run of 300 appends at 4 clients", false)
     .action(async (o: BenchCommandOptions) => {
       process.exitCode = await runBench(o);
     });
@@ -87,6 +99,9 @@ export async function runBench(o: BenchCommandOptions): Promise<number> {
   if (o.longAppends !== undefined) cfg.longAppends = o.longAppends;
   if (o.longClients !== undefined) cfg.longClients = o.longClients;
   if (o.longSegments !== undefined) cfg.longSegments = o.longSegments;
+  if (o.steady !== undefined) cfg.steadyLevels = o.steady;
+  if (o.warmup !== undefined) cfg.steadyWarmup = o.warmup;
+  if (o.steadyAppends !== undefined) cfg.steadyAppends = o.steadyAppends;
   if (o.compare !== undefined) {
     if (o.compare !== "etcd") {
       console.error(`paxos bench: --compare supports only etcd, not ${o.compare}`);
@@ -117,7 +132,7 @@ export async function runBench(o: BenchCommandOptions): Promise<number> {
   process.once("SIGTERM", onSignal);
   try {
     const { report } = await runBenchmark(cfg);
-    const failed = [...report.levels, ...report.long].filter((r) => r.errors > 0 || r.ok === 0);
+    const failed = [...report.levels, ...(report.steady ?? []), ...report.long].filter((r) => r.errors > 0 || r.ok === 0);
     if (failed.length > 0) {
       console.error(`paxos bench: ${failed.length} run(s) had failed requests`);
       return 1;

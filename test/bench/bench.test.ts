@@ -113,9 +113,12 @@ describe("bench: pure parts", () => {
     });
     const long = [run({ kind: "long", clients: 32, ok: 30, reply: "minimal", rssAfterMB: [150, 190, 210], segments: [seg(0, 300), seg(10, 310), seg(20, 330)] })];
     expect(peerBytesGrowth(long[0]!)).toEqual({ first: 300, last: 330, ratio: 1.1 });
-    const goals = evaluateGoals(levels, long);
-    expect(goals.map((g) => g.met)).toEqual([true, true, null, true, false]);
-    expect(formatRatios(ratios, null)).toContain("3.00x");
+    const steady = [run({ kind: "steady", clients: 32, opsPerS: 5000 }), run({ system: "etcd", kind: "steady", clients: 32, opsPerS: 2000 })];
+    const goals = evaluateGoals(levels, long, 200, steady);
+    // 1-client p50; steady 32 (2.5x: met); steady 128 (not measured); cold 32 (3x: met); peer bytes; RSS (210 MB: missed).
+    expect(goals.map((g) => g.met)).toEqual([true, true, null, true, true, false]);
+    expect(goals[1]!.detail).toBe("paxos/etcd ops/s = 2.50x");
+    expect(formatRatios(ratios, null, computeRatios(steady))).toContain("steady 32");
   });
 
   it("aligns the table: every line equally wide, numbers right-aligned", () => {
@@ -130,7 +133,7 @@ describe("bench: pure parts", () => {
 });
 
 describe("bench: the --quick run on real clusters", () => {
-  it("measures every level and the long run, and writes the JSON", { timeout: 90_000 }, async () => {
+  it("measures every level, a steady run and the long run, and writes the JSON", { timeout: 180_000 }, async () => {
     const lines: string[] = [];
     const code = await runBench({ quick: true, out, log: (l) => lines.push(l) });
     expect(code, lines.join("\n")).toBe(0);
@@ -142,7 +145,14 @@ describe("bench: the --quick run on real clusters", () => {
       ["paxos", 4],
     ]);
     expect(rep.long).toHaveLength(1);
-    for (const r of [...rep.levels, ...rep.long]) {
+    // The steady run: warm-up segments first (not measured), then the measured ones; CPU per append per node.
+    expect(rep.steady!.map((r) => [r.system, r.kind, r.clients, r.warmupAppends])).toEqual([["paxos", "steady", 4, 200]]);
+    const segs = rep.steady![0]!.segments!;
+    expect(segs.filter((x) => x.warmup).reduce((a, x) => a + x.appends, 0)).toBe(200);
+    expect(segs.filter((x) => !x.warmup).reduce((a, x) => a + x.appends, 0)).toBe(200);
+    for (const r of [...rep.levels, ...rep.steady!, ...rep.long]) {
+      expect(r.cpuUsPerAppend).toHaveLength(3);
+      for (const us of r.cpuUsPerAppend!) expect(us).toBeGreaterThan(0);
       expect(r.ok).toBe(r.appends);
       expect(r.errors).toBe(0);
       expect(r.opsPerS).toBeGreaterThan(0);
