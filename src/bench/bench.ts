@@ -4,10 +4,11 @@
 // the same load against a 3-member etcd with --compare etcd. Prints a table
 // and writes everything as JSON.
 
-import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, hostname, release, totalmem } from "node:os";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, hostname, release, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
-import { etcdVersion, startCluster, type BenchCluster, type ClusterCounters, type SystemName } from "./clusters.js";
+import { etcdVersion, PaxosCluster, startCluster, type BenchCluster, type ClusterCounters, type SystemName } from "./clusters.js";
+import { formatBreakdown, lineUpSteps, type Breakdown, type NodeTrace } from "./breakdown.js";
 import { etcdWorkload, LoadDriver, paxosWorkload, summarize, type LoadResult, type Placement } from "./load.js";
 import {
   MB,
@@ -37,6 +38,8 @@ export interface BenchConfig {
   steadyWarmup: number;
   /** Appends measured in a steady run. */
   steadyAppends: number;
+  /** Appends of the 1-client step breakdown (0: none). */
+  breakdown: number;
   compare: "etcd" | null;
   etcdBin: string;
   /** Directory for the JSON results. */
@@ -60,6 +63,7 @@ export const DEFAULT_CONFIG: Omit<BenchConfig, "log"> = {
   steadyLevels: [32, 128],
   steadyWarmup: 20_000,
   steadyAppends: 20_000,
+  breakdown: 1000,
   compare: null,
   etcdBin: "etcd",
   outDir: "bench-results",
@@ -79,6 +83,7 @@ export const QUICK: Partial<BenchConfig> = {
   steadyLevels: [4],
   steadyWarmup: 200,
   steadyAppends: 200,
+  breakdown: 50,
 };
 
 const toMB = (b: number | null) => (b === null ? null : b / MB);
@@ -232,6 +237,29 @@ async function measure(cfg: BenchConfig, spec: RunSpec): Promise<RunResult> {
   }
 }
 
+/** One client, `appends` full-reply appends through node 0, nodes tracing their steps: where the time goes. */
+async function measureBreakdown(cfg: BenchConfig): Promise<Breakdown> {
+  const dir = mkdtempSync(join(tmpdir(), "paxos-breakdown-"));
+  const file = (i: number) => join(dir, `steps-${i}.json`);
+  const cluster = await PaxosCluster.start({ paxosArgs: (i) => ["--trace-steps", file(i)], keepData: cfg.keepData });
+  let driver: LoadDriver | null = null;
+  try {
+    const leader = await cluster.leaderIndex();
+    driver = new LoadDriver([cluster.origins[0]!], paxosWorkload(false), 1);
+    const r = await driver.run({ clients: 1, total: cfg.breakdown, clientIdBase: 1, timeoutMs: cfg.timeoutMs });
+    if (r.errors > 0) throw new Error(`${r.errors} of the breakdown's appends failed: ${JSON.stringify(r.errorKinds)}`);
+    await driver.close();
+    driver = null;
+    await cluster.stop(); // SIGTERM: each node writes its steps
+    const traces = [0, 1, 2].map((i) => JSON.parse(readFileSync(file(i), "utf8")) as NodeTrace);
+    return lineUpSteps(traces, 0, leader);
+  } finally {
+    await driver?.close();
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function timestamp(d: Date): string {
   return d.toISOString().replace(/[:]/g, "-").replace(/\.\d+Z$/, "Z");
 }
@@ -265,6 +293,11 @@ export async function runBenchmark(cfg: BenchConfig): Promise<{ report: BenchRep
       levels.push(r);
       progress(r);
     }
+  }
+  let breakdown: Breakdown | undefined;
+  if (cfg.breakdown > 0) {
+    breakdown = await measureBreakdown(cfg);
+    cfg.log(formatBreakdown(breakdown).split("\n")[0]!);
   }
   const steady: RunResult[] = [];
   for (const clients of cfg.steadyLevels) {
@@ -316,6 +349,7 @@ export async function runBenchmark(cfg: BenchConfig): Promise<{ report: BenchRep
         steadyLevels: cfg.steadyLevels,
         steadyWarmup: cfg.steadyWarmup,
         steadyAppends: cfg.steadyAppends,
+        breakdown: cfg.breakdown,
         compare: cfg.compare,
         placement: cfg.placement,
         profile: cfg.profileDir !== null,
@@ -328,6 +362,7 @@ export async function runBenchmark(cfg: BenchConfig): Promise<{ report: BenchRep
     long,
     ratios: computeRatios(levels),
     steadyRatios: computeRatios(steady),
+    ...(breakdown === undefined ? {} : { breakdown }),
     longRatio: longRatio(long),
     goals: evaluateGoals(levels, long, undefined, steady),
   };

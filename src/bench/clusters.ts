@@ -257,6 +257,8 @@ export interface PaxosClusterOptions {
   size?: number;
   /** Extra arguments for `node` itself, e.g. ["--cpu-prof", "--cpu-prof-dir", DIR]. */
   nodeArgs?: string[];
+  /** Extra arguments for `paxos node` i, e.g. ["--trace-steps", FILE]. */
+  paxosArgs?: (i: number) => string[];
   keepData?: boolean;
   logLevel?: string;
 }
@@ -301,6 +303,7 @@ export class PaxosCluster extends ProcessGroup implements BenchCluster {
           join(dir, `node-${i}.log`),
           "--log-level",
           o.logLevel ?? "info",
+          ...(o.paxosArgs?.(i) ?? []),
         ];
         c.nodes.push(startProcess(process.execPath, args, join(dir, `node-${i}.out`)));
         c.extraLogs.push(join(dir, `node-${i}.log`));

@@ -3,6 +3,7 @@
 
 import type { LatencySummary } from "./load.js";
 import type { SystemName } from "./clusters.js";
+import { formatBreakdown, type Breakdown } from "./breakdown.js";
 
 export interface RunResult {
   system: SystemName;
@@ -79,6 +80,8 @@ export interface Goal {
 }
 
 export interface BenchReport {
+  /** Where one append's time goes (1 client, nodes tracing their steps). */
+  breakdown?: Breakdown;
   /** Steady-state runs (after a warm-up), one fresh cluster per client count. */
   steady?: RunResult[];
   meta: {
@@ -276,6 +279,7 @@ export function formatReport(rep: BenchReport): string {
   for (const r of rep.long.filter((l) => (l.segments?.length ?? 0) > 0)) {
     parts.push("", `${r.system} long run by segment (${r.clients} clients, ${r.reply} replies):`, formatSegments(r));
   }
+  if (rep.breakdown !== undefined) parts.push("", formatBreakdown(rep.breakdown));
   parts.push("", "goals:", formatGoals(rep.goals));
   if (m.notes.length > 0) parts.push("", ...m.notes.map((n) => `note: ${n}`));
   return parts.join("\n");

@@ -14,6 +14,7 @@ export interface BenchCommandOptions {
   steady?: number[];
   warmup?: number;
   steadyAppends?: number;
+  breakdown?: number;
   compare?: string;
   etcdBin?: string;
   out?: string;
@@ -66,6 +67,7 @@ export function configureBenchCommand(cmd: Command): Command {
     .option("--steady <list>", "client counts of the steady-state runs, or none (default 32,128)", parseSteady)
     .option("--warmup <n>", "appends before a steady run is measured (default 20000)", positiveInt("--warmup", 0))
     .option("--steady-appends <n>", "appends measured in a steady run (default 20000)", positiveInt("--steady-appends"))
+    .option("--breakdown <n>", "appends of the 1-client run whose nodes trace each step, to show where an append's time goes; 0 skips it (default 1000)", positiveInt("--breakdown", 0))
     .option("--compare <system>", "also run the same load against this system (only: etcd)", (v: string) => {
       if (v !== "etcd") throw new InvalidArgumentError("--compare supports only etcd");
       return v;
@@ -102,6 +104,7 @@ export async function runBench(o: BenchCommandOptions): Promise<number> {
   if (o.steady !== undefined) cfg.steadyLevels = o.steady;
   if (o.warmup !== undefined) cfg.steadyWarmup = o.warmup;
   if (o.steadyAppends !== undefined) cfg.steadyAppends = o.steadyAppends;
+  if (o.breakdown !== undefined) cfg.breakdown = o.breakdown;
   if (o.compare !== undefined) {
     if (o.compare !== "etcd") {
       console.error(`paxos bench: --compare supports only etcd, not ${o.compare}`);

@@ -19,6 +19,8 @@ export interface NodeCommandOptions {
   self?: string;
   /** A member's address (host:port...): join its running cluster instead of reading a config file. */
   join?: string;
+  /** Record every request's steps, written to this file on stop (paxos bench --breakdown). */
+  traceSteps?: string;
   port: number;
   dataDir?: string;
   logFile?: string;
@@ -221,6 +223,7 @@ export async function runNode(configPath: string | undefined, o: NodeCommandOpti
     snapshotEvery: o.snapshotEvery,
     peerTls: tls.peer,
     clientTls: tls.client,
+    ...(o.traceSteps === undefined ? {} : { traceStepsFile: o.traceSteps }),
   });
   if (stopping) return;
   await node.start();

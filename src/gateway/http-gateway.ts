@@ -327,9 +327,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     // Its connection failed (408, malformed bytes) while the body was still
     // arriving, and that error was its answer: never apply it.
     if (guard.isDoomed(req.raw)) return reply.hijack();
+    service.steps?.record("gateway in");
     const command = parseAppendBody(typeof req.body === "string" ? req.body : "");
     if (typeof command === "string") return badRequest(reply, command);
     const res = await service.routeAppend(command, { deadline: deadlineOf() });
+    service.steps?.record("reply out");
     if (res.kind === "failed") return failedReply(reply, res);
     if (wantsMinimal(req)) {
       return sendJson(reply.header("preference-applied", "return=minimal"), 200, `{"index":${res.index}}`);

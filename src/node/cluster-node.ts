@@ -29,6 +29,7 @@ import { ClientGrpcServer, type ClientTls } from "../transport/client-grpc-serve
 import { DEFAULT_PEER_LINK_OPTIONS, PeerLink, ReadIndexRefused, type LinkEvent } from "../transport/peer-link.js";
 import { PeerServer, type ChangeAnswer, type PeerInbox, type PeerSecurity, type ReadIndexAnswer } from "../transport/peer-server.js";
 import { nodeMetrics } from "./metrics.js";
+import { StepTrace } from "./step-trace.js";
 import type { Registry } from "prom-client";
 
 export interface Timing {
@@ -73,12 +74,17 @@ export interface ClusterNodeOptions {
   readonly peerTls?: TlsMaterial | null;
   /** TLS for clients (HTTPS gateway, TLS on the client gRPC port); null or absent: plaintext. */
   readonly clientTls?: ClientTls | null;
+  /** Record each request's steps and write them here on stop (step-trace.ts). */
+  readonly traceStepsFile?: string;
 }
 
 /** How long a request waits for a new leader after the current one failed it, before trying it again. */
 const AVOID_LEADER_MS = 1500;
 /** Longest one read-index request to the leader may take before the read is routed again (it may have been cut off). */
 export const READ_INDEX_ATTEMPT_MS = 2000;
+
+/** Messages not traced with --trace-steps: they flow whether or not requests do. */
+const IDLE_MESSAGES: ReadonlySet<Message["type"]> = new Set(["heartbeat", "heartbeatAck"]);
 
 /** How long links to a removed member stay open, so the Commit that tells it of its removal goes out. */
 const RETIRE_LINK_MS = 5000;
@@ -132,6 +138,7 @@ export class ClusterNode implements NodeService, PeerInbox {
   private lastRole = "";
   private lastLeader: NodeId | null = null;
   private stopped = false;
+  readonly steps: StepTrace | null;
 
   constructor(private readonly opts: ClusterNodeOptions) {
     this.self = opts.self;
@@ -139,6 +146,7 @@ export class ClusterNode implements NodeService, PeerInbox {
     this.timing = opts.timing ?? DEFAULT_TIMING;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
     this.leaderWaitMs = opts.leaderWaitMs ?? 5_000;
+    this.steps = opts.traceStepsFile === undefined ? null : new StepTrace(opts.traceStepsFile, opts.self.id);
   }
 
   /** Opens storage, then serves; on failure everything opened so far is closed again. */
@@ -274,12 +282,14 @@ export class ClusterNode implements NodeService, PeerInbox {
     await this.peerServer?.close();
     await this.durable.catch(() => {});
     await this.durableLog?.close();
+    this.steps?.save();
   }
 
   // ------------------------------------------------------- PeerInbox ----
 
   deliver(from: NodeId, messages: Message[]): void {
     if (this.stopped) return;
+    if (this.steps !== null) for (const m of messages) if (!IDLE_MESSAGES.has(m.type)) this.steps.record(`recv ${m.type}`);
     for (const m of messages) this.core.step(from, m);
     this.scheduleReady();
   }
@@ -304,6 +314,7 @@ export class ClusterNode implements NodeService, PeerInbox {
         if (!(await this.leaderChange(Math.min(remaining, this.leaderWaitMs)))) return { kind: "failed", outcome, reason };
         continue;
       }
+      this.steps?.record("propose");
       const r = await this.request((id) => this.core.propose(id, command), remaining);
       if (r === null) return { kind: "failed", outcome: "unknown", reason: "timed out waiting for consensus" };
       if (r.kind === "appended") return { kind: "appended", index: r.index, duplicate: r.duplicate };
@@ -674,8 +685,10 @@ export class ClusterNode implements NodeService, PeerInbox {
       const rd = this.core.ready();
       if (rd.membership !== null) this.onMembership(rd.membership);
       if (rd.persist.length > 0) {
+        this.steps?.record("fsync start");
         this.durable = this.durableLog.append(rd.persist);
         this.durable.catch((e: unknown) => this.fatal(e));
+        if (this.steps !== null) void this.durable.then(() => this.steps!.record("fsync done"), () => {});
       }
       // Persist before vote: a Promise or Accepted leaves only once its records (and all earlier ones)
       // are durable; everything else, client answers included, goes at once.
@@ -709,6 +722,7 @@ export class ClusterNode implements NodeService, PeerInbox {
       return b;
     };
     for (const [to, envs] of byPeer) {
+      if (this.steps !== null) for (const e of envs) if (!IDLE_MESSAGES.has(e.msg.type)) this.steps.record(`send ${e.msg.type}`);
       this.links.get(to)?.send(encodeDelivery(this.self.id, to, envs.map((e) => bytesOf(e.msg))), envs.length);
     }
     for (const r of results) {
@@ -716,6 +730,7 @@ export class ClusterNode implements NodeService, PeerInbox {
       if (p === undefined) continue; // timed out already
       this.pending.delete(r.requestId);
       clearTimeout(p.timer);
+      this.steps?.record(`result ${r.kind}`);
       p.resolve(r);
     }
     if (local) this.scheduleReady();

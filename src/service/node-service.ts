@@ -59,6 +59,8 @@ export interface RouteOptions {
 
 export interface NodeService {
   readonly self: NodeAddress;
+  /** Records a step of a request (--trace-steps); null when not tracing. */
+  readonly steps?: { record(step: string): void } | null;
   /**
    * Appends through any node: the leader proposes the command, a follower
    * hands it to the leader over the peer protocol and answers once it has

@@ -6,6 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { formatBreakdown, lineUpSteps } from "../../src/bench/breakdown.js";
 import { EtcdCluster, etcdVersion, sumMetric } from "../../src/bench/clusters.js";
 import { LoadDriver, summarize, paxosWorkload, etcdWorkload } from "../../src/bench/load.js";
 import {
@@ -121,6 +122,26 @@ describe("bench: pure parts", () => {
     expect(formatRatios(ratios, null, computeRatios(steady))).toContain("steady 32");
   });
 
+  it("lines the nodes' traced steps up per append, relative to the entry node's gateway in", () => {
+    const at = (step: string, atMs: number) => ({ step, atMs });
+    const traces = [
+      { node: 0, steps: [at("gateway in", 100), at("send propose", 100.5), at("reply out", 104), at("gateway in", 200), at("send propose", 200.7), at("reply out", 206)] },
+      { node: 1, steps: [at("recv propose", 101), at("fsync done", 102), at("fsync done", 102.5), at("recv propose", 201), at("fsync done", 203)] },
+      { node: 2, steps: [at("fsync done", 150)] }, // between the appends: belongs to neither
+    ];
+    const b = lineUpSteps(traces, 0, 1);
+    expect(b.appends).toBe(2);
+    expect(b.medianTotalMs).toBe(4); // lower median of 4 and 6
+    expect(b.rows.map((r) => [r.step, r.node, r.role, r.medianMs, r.seenShare])).toEqual([
+      ["gateway in", 0, "entry", 0, 1],
+      ["send propose", 0, "entry", 0.5, 1],
+      ["recv propose", 1, "leader", 1, 1],
+      ["fsync done", 1, "leader", 2, 1], // the first fsync done in each window
+      ["reply out", 0, "entry", 4, 1],
+    ]);
+    expect(formatBreakdown(b)).toContain("median total 4.000 ms");
+  });
+
   it("aligns the table: every line equally wide, numbers right-aligned", () => {
     const t = alignTable(["name", "n"], [["a", "1"], ["bbbb", "1000"]]);
     expect(t.split("\n")).toEqual(["name     n", "----  ----", "a        1", "bbbb  1000"]);
@@ -147,6 +168,8 @@ describe("bench: the --quick run on real clusters", () => {
     expect(rep.long).toHaveLength(1);
     // The steady run: warm-up segments first (not measured), then the measured ones; CPU per append per node.
     expect(rep.steady!.map((r) => [r.system, r.kind, r.clients, r.warmupAppends])).toEqual([["paxos", "steady", 4, 200]]);
+    expect(rep.breakdown!.appends).toBe(50);
+    expect(rep.breakdown!.rows.map((r) => r.step)).toEqual(expect.arrayContaining(["gateway in", "fsync done", "reply out"]));
     const segs = rep.steady![0]!.segments!;
     expect(segs.filter((x) => x.warmup).reduce((a, x) => a + x.appends, 0)).toBe(200);
     expect(segs.filter((x) => !x.warmup).reduce((a, x) => a + x.appends, 0)).toBe(200);
