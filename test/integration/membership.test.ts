@@ -239,6 +239,24 @@ describe("changing the members of a live cluster of real processes", () => {
     expect(lose.code, lose.stdout).toBe(1);
     expect(lose.stderr).toMatch(/\[would_lose_quorum\]/);
     expect((await members(other)).members.map((m) => m.id)).toEqual([2, 3, 4]);
+
+    // Removing the live leader: it steps down once the change is chosen, and the other two elect a new one.
+    cluster.startNode(4);
+    await cluster.waitUntil(async () => (await cluster.status(4).catch(() => null))?.leader === leader, 15_000, "node 4 back, following the leader");
+    const out = await paxos(["members", "remove", String(leader), "--server", server(other)]);
+    expect(out.code, out.stderr).toBe(0);
+    const rest = [2, 3, 4].filter((i) => i !== leader);
+    await cluster.waitUntil(
+      async () => {
+        const sts = await Promise.all(rest.map((i) => cluster.status(i)));
+        return sts.every((x) => x.leader !== null && x.leader !== leader && x.leader === sts[0]!.leader && rest.includes(x.leader));
+      },
+      15_000,
+      "a new leader among the two members left",
+    );
+    expect((await cluster.status(leader)).member).toBe("removed");
+    const after2 = await cluster.append(rest[0]!, 78, 1, 78);
+    expect(after2.status, after2.text).toBe(200);
   }, 240_000);
 });
 
