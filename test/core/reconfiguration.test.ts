@@ -93,6 +93,15 @@ describe("learners first", () => {
     c.deliverAll();
     expect(refusal(c, proposeAndSettle(c, leader, { kind: "promote", id: 3 }))).toBe("learner_behind");
   });
+
+  it("a learner the leader has not heard from is not promoted, however young the log (learner_behind)", () => {
+    const { c, leader } = running();
+    changed(c, proposeAndSettle(c, leader, { kind: "add", address: address(3) }));
+    // The new node never starts, and the log is short: only having heard from it shows it caught up.
+    expect(c.core(leader).commitIndex).toBeLessThan(50);
+    const r = proposeAndSettle(c, leader, { kind: "promote", id: 3 });
+    expect(refusal(c, r)).toBe("learner_behind");
+  });
 });
 
 describe("removing members", () => {
