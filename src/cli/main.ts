@@ -108,14 +108,15 @@ export function buildProgram(entryScript: string): Command {
   program
     .command("jepsen")
     .description(
-      "The Jepsen-style test on this machine (needs root): nodes in network namespaces, clients over HTTP, partitions/kills/pauses, " +
-        "then a linearizability check and a report in store/. Exit 0 valid, 1 not linearizable, 2 unknown.",
+      "The Jepsen-style test on this machine (needs root): nodes in network namespaces, clients over HTTP, partitions/kills/pauses/membership changes, " +
+        "then a linearizability check and a report in store/. Exit 0 valid, 1 not linearizable (or two memberships seen for one config slot), " +
+        "2 unknown (or the member nemesis ran and no change was observed).",
     )
-    .option("--nodes <n>", "3 or 5", intOption("nodes", 3, 5), 3)
-    .option("--concurrency <n>", "client processes (process p talks to node p mod nodes)", intOption("concurrency", 1, 1000), 5)
+    .option("--nodes <n>", "3 or 5: the nodes that bootstrap the cluster (with the member nemesis, spare slots up to 5 join later)", intOption("nodes", 3, 5), 3)
+    .option("--concurrency <n>", "client processes (process p talks to node p mod nodes; with the member nemesis, slot p mod 5)", intOption("concurrency", 1, 1000), 5)
     .option("--time-limit <s>", "seconds of load and faults", intOption("time limit", 1, 86_400), 30)
     .option("--rate <n>", "target operations per second, all clients together", intOption("rate", 1, 100_000), 20)
-    .option("--nemesis <list>", "comma-separated: partition, partition-leader, kill, pause, none", "partition")
+    .option("--nemesis <list>", "comma-separated: partition, partition-leader, kill, pause, member (grow, shrink and replace nodes, 3 to 5 voters), none", "partition")
     .option("--reads", "also read the list (GET /state)", false)
     .option("--healthy <s>", "seconds without faults between fault periods", intOption("healthy", 0, 3600), 5)
     .option("--faulty <s>", "seconds each fault lasts", intOption("faulty", 1, 3600), 5)

@@ -288,7 +288,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     );
   });
 
-  app.get("/members", async (_req, reply) => sendJson(reply, 200, JSON.stringify(membersJson(service.members()))));
+  app.get("/members", async (_req, reply) => {
+    // A joining node is no member yet: what it last heard is not a membership it may vouch for.
+    if (service.status().member === "joining") return unavailable(reply, "this node is joining the cluster and has not been added yet; ask a member", "not_applied");
+    return sendJson(reply, 200, JSON.stringify(membersJson(service.members())));
+  });
 
   const changeReply = (reply: FastifyReply, r: ChangeRoute) => {
     if (r.kind === "failed") return failedReply(reply, r);

@@ -46,4 +46,66 @@ export interface RunResults {
   finalCheck: { ok: boolean; detail: string };
   /** Whether the run used mutual TLS between peers and for clients (--tls). */
   tls: boolean;
+  /** Node slots (namespaces) in all: `nodes` bootstrap the cluster, the others are spares for the member nemesis. Absent: as many as nodes. */
+  slots?: number;
+  /** The membership over time, as the nodes reported it to the harness's poller (absent in results of older runs). */
+  membership?: MembershipObservation;
+}
+
+export type MemberRole = "voter" | "learner";
+
+export interface ObservedMember {
+  id: number;
+  /** "host:httpPort" */
+  address: string;
+  /** The harness slot (namespace) at that address, or null. */
+  slot: number | null;
+}
+
+/** One configuration, as first reported by some node. */
+export interface ObservedConfig {
+  configSlot: number;
+  /** ns since the test started: the first poll in which a node reported it. */
+  firstSeen: number;
+  firstSeenBy: number;
+  /** Slots that reported it at some point. */
+  seenBy: number[];
+  voters: ObservedMember[];
+  learners: ObservedMember[];
+}
+
+/** The difference between two consecutive observed configurations. */
+export interface ObservedChange {
+  time: number;
+  fromSlot: number;
+  configSlot: number;
+  /** grow/shrink: the number of voters went up/down. */
+  kind: "grow" | "shrink" | "learner-added" | "learner-removed" | "other";
+  votersBefore: number;
+  votersAfter: number;
+  detail: string;
+}
+
+/** What a slot's own GET /status said it was; "no answer": nothing answered there (no process, paused, or slow). */
+export type SlotLaneState = "leader" | "voter" | "learner" | "joining" | "removed" | "no answer";
+
+export interface SlotLane {
+  slot: number;
+  host: string;
+  segments: { start: number; end: number; state: SlotLaneState; id: number | null; configSlot: number | null }[];
+}
+
+export interface MembershipObservation {
+  hosts: string[];
+  pollIntervalMs: number;
+  samples: number;
+  configs: ObservedConfig[];
+  changes: ObservedChange[];
+  grows: number;
+  shrinks: number;
+  /** Two different memberships reported for one config_slot. */
+  conflicts: string[];
+  lanes: SlotLane[];
+  /** required: the member nemesis ran, so a grow and a shrink must have been observed. */
+  check: { required: boolean; ok: boolean; detail: string };
 }

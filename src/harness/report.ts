@@ -14,12 +14,18 @@
 //      data-index); an invoke never completed is drawn to the end as info;
 //      reads hatched; ops named in the violation outlined, the first one with
 //      id="violation"; nemesis intervals shaded behind the lanes.
-//   4. The nemesis schedule as a table.
+//   4. Membership over time (svg#membership), when the run observed it: a
+//      lane of the configurations the nodes reported (by config_slot, with
+//      grows and shrinks marked), one lane per node slot with what that
+//      node said it was (leader, voter, learner, joining, removed, no
+//      answer), nemesis intervals shaded behind; then a table of the
+//      configurations.
+//   5. The nemesis schedule as a table.
 //
 // Everything that comes from data is HTML-escaped; the script embeds no data.
 // Sizes: about 500 bytes per op, so 10,000 ops make a ~5 MB page.
 
-import type { HistoryEvent, NemesisInterval, RunResults } from "./report-types.js";
+import type { HistoryEvent, MembershipObservation, NemesisInterval, ObservedMember, RunResults, SlotLaneState } from "./report-types.js";
 
 export type { HistoryEvent, NemesisInterval, RunResults } from "./report-types.js";
 
@@ -161,6 +167,7 @@ const NEMESIS_COLORS: Record<string, string> = {
   "partition-leader": "#7048e8",
   kill: "#e8590c",
   pause: "#868e96",
+  member: "#0c8599",
 };
 const EXTRA_NEMESIS_COLORS = ["#1098ad", "#c2255c", "#5c940d", "#a61e4d"];
 
@@ -201,6 +208,8 @@ export function renderReport(results: RunResults, history: HistoryEvent[]): stri
   let tEnd = 0;
   for (const e of history) if (e.time > tEnd) tEnd = e.time;
   for (const iv of results.nemesisIntervals) if (iv.end > tEnd) tEnd = iv.end;
+  // The poller's last look (it ends after the nemesis's last change) belongs on the time axis too.
+  for (const lane of results.membership?.lanes ?? []) for (const seg of lane.segments) if (seg.end > tEnd) tEnd = seg.end;
   if (!(tEnd > 0)) tEnd = Math.max(1e9, results.timeLimitS * 1e9);
   const layout: Layout = { ops, failing, anchor, tEnd, nemColors: nemesisColorMap(results.nemesisIntervals, results.nemeses) };
 
@@ -217,6 +226,7 @@ export function renderReport(results: RunResults, history: HistoryEvent[]): stri
     renderSummary(results, layout),
     renderExplanation(results, layout),
     renderLatencyPlot(results, layout),
+    renderMembership(results, layout),
     renderTimeline(results, layout),
     renderNemesisTable(results, layout),
     `<footer>Generated ${escapeHtml(new Date().toISOString())} · ${fmtInt(history.length)} events · ${fmtInt(ops.length)} operations</footer>`,
@@ -247,6 +257,14 @@ function renderBanner(results: RunResults, l: Layout): string {
     `nemeses: ${results.nemeses.length === 0 ? "none" : escapeHtml(results.nemeses.join(", "))}`,
     `cluster after healing: ${results.finalCheck.ok ? "serving" : "<b>NOT serving</b>"}`,
   ];
+  const m = results.membership;
+  if (m !== undefined && (m.check.required || m.changes.length > 0 || !m.check.ok)) {
+    stats.push(
+      m.check.ok
+        ? `membership: ${fmtInt(m.grows)} grow${m.grows === 1 ? "" : "s"}, ${fmtInt(m.shrinks)} shrink${m.shrinks === 1 ? "" : "s"} observed`
+        : `<b>membership: ${escapeHtml(m.conflicts.length > 0 ? "CONFLICTING configurations" : "changes NOT observed")}</b>`,
+    );
+  }
   const jump =
     l.anchor !== null
       ? `<a class="jump button" href="#violation" data-target="violation">Jump to the violation: op #${l.anchor.index} (process ${escapeHtml(l.anchor.process)}, ${escapeHtml(opWhat(l.anchor))}, at ${fmtTShort(l.anchor.invoke)}) ↓</a>`
@@ -272,7 +290,7 @@ function renderSummary(results: RunResults, _l: Layout): string {
   const fc = results.finalCheck;
   return `<section class="cards">
 <div class="card"><h3>Run</h3><table class="kv">
-<tr><th>nodes</th><td>${fmtInt(results.nodes)}</td></tr>
+<tr><th>nodes</th><td>${fmtInt(results.nodes)}${results.slots !== undefined && results.slots !== results.nodes ? ` (${fmtInt(results.slots)} slots)` : ""}</td></tr>
 <tr><th>clients</th><td>${fmtInt(results.concurrency)}</td></tr>
 <tr><th>time limit</th><td>${escapeHtml(results.timeLimitS)} s</td></tr>
 <tr><th>rate</th><td>${escapeHtml(results.rate)} ops/s</td></tr>
@@ -599,6 +617,130 @@ ${out.join("\n")}
 </section>`;
 }
 
+// ---------------------------------------------------------------------------
+// Membership
+
+const LANE_COLORS: Record<SlotLaneState, string> = {
+  leader: "#1b7f3b",
+  voter: "#69db7c",
+  learner: "#4dabf7",
+  joining: "#d0ebff",
+  removed: "#adb5bd",
+  "no answer": "#ffe3e3",
+};
+
+function membersText(ms: readonly ObservedMember[]): string {
+  return ms.length === 0 ? "–" : ms.map((m) => `${m.id}${m.slot === null ? `@${m.address}` : ` (n${m.slot})`}`).join(", ");
+}
+
+function renderMembership(results: RunResults, l: Layout): string {
+  const m: MembershipObservation | undefined = results.membership;
+  if (m === undefined || m.samples === 0) return "";
+  const W = 1200;
+  const mL = 76; // the latency plot's margins: both charts share the time axis
+  const mR = 16;
+  const pw = W - mL - mR;
+  const tEndS = l.tEnd / 1e9;
+  const xOf = (ns: number) => mL + (Math.min(Math.max(ns, 0), l.tEnd) / 1e9 / tEndS) * pw;
+  const labelY = 13;
+  const axisY = 34;
+  const cfgTop = 40;
+  const cfgH = 26;
+  const laneTop = cfgTop + cfgH + 8;
+  const laneH = 20;
+  const H = laneTop + m.lanes.length * laneH + 10;
+
+  const out: string[] = [];
+  out.push(`<svg id="membership" class="chart" viewBox="0 0 ${W} ${H}" width="100%" preserveAspectRatio="xMinYMin meet" role="img" aria-label="membership over time">`);
+  out.push(nemesisBands(results.nemesisIntervals, l, xOf, labelY + 3, H, labelY));
+  const xStep = niceStep(tEndS, 12);
+  for (let t = 0; t <= tEndS + 1e-9; t += xStep) {
+    const x = r1(mL + (t / tEndS) * pw);
+    out.push(`<line class="grid" x1="${x}" x2="${x}" y1="${axisY}" y2="${H}"/>`);
+    out.push(`<text class="tick" x="${x}" y="${axisY - 4}" text-anchor="middle">${tickLabelS(t, xStep)}</text>`);
+  }
+
+  // The configurations, each from when a node first reported it to when the next one was first reported.
+  out.push(`<text class="lane-label" x="${mL - 6}" y="${cfgTop + cfgH / 2}" dy="0.35em" text-anchor="end">config</text>`);
+  const kindOf = new Map(m.changes.map((c) => [c.configSlot, c] as const));
+  m.configs.forEach((c, k) => {
+    const next = m.configs[k + 1];
+    const x1 = xOf(c.firstSeen);
+    const x2 = xOf(next === undefined ? l.tEnd : Math.max(c.firstSeen, next.firstSeen));
+    const w = Math.max(1, x2 - x1);
+    const change = kindOf.get(c.configSlot);
+    const tip = escapeHtml(
+      [
+        `config_slot ${c.configSlot}: ${c.voters.length} voter(s), ${c.learners.length} learner(s)`,
+        `voters: ${membersText(c.voters)}`,
+        `learners: ${membersText(c.learners)}`,
+        `first reported at ${fmtTShort(c.firstSeen)} by n${c.firstSeenBy}`,
+        ...(change === undefined ? [] : [`${change.kind}: ${change.detail}`]),
+      ].join("\n"),
+    );
+    const cls = `config v${Math.min(5, c.voters.length)}${c.learners.length > 0 ? " with-learner" : ""}`;
+    out.push(`<rect class="${cls}" x="${r1(x1)}" y="${cfgTop}" width="${r1(w)}" height="${cfgH}" data-config-slot="${escapeHtml(c.configSlot)}" data-voters="${c.voters.length}" data-learners="${c.learners.length}"><title>${tip}</title></rect>`);
+    const text = `${c.voters.length}v${c.learners.length > 0 ? `+${c.learners.length}l` : ""}`;
+    if (w >= text.length * 6.5 + 4) out.push(`<text class="cfg-lbl" x="${r1(x1 + 3)}" y="${cfgTop + cfgH / 2}" dy="0.35em">${escapeHtml(text)}</text>`);
+    if (change !== undefined && (change.kind === "grow" || change.kind === "shrink")) {
+      const up = change.kind === "grow";
+      out.push(
+        `<path class="change ${change.kind}" d="${up ? `M${r1(x1 - 5)} ${cfgTop - 1}h10l-5-7z` : `M${r1(x1 - 5)} ${cfgTop - 8}h10l-5 7z`}"><title>${escapeHtml(`${change.kind} at ${fmtTShort(change.time)}: ${change.votersBefore} → ${change.votersAfter} voters (${change.detail})`)}</title></path>`,
+      );
+    }
+  });
+
+  // Each slot's own account of itself.
+  m.lanes.forEach((lane, k) => {
+    const y = laneTop + k * laneH;
+    if (k % 2 === 1) out.push(`<rect class="lane-alt" x="${mL}" y="${y}" width="${pw}" height="${laneH}"/>`);
+    out.push(`<text class="lane-label" x="${mL - 6}" y="${y + laneH / 2}" dy="0.35em" text-anchor="end"><title>${escapeHtml(lane.host)}</title>n${lane.slot}</text>`);
+    for (const seg of lane.segments) {
+      if (seg.start >= l.tEnd) continue;
+      const x1 = xOf(seg.start);
+      const w = Math.max(1, xOf(seg.end) - x1);
+      const tip = escapeHtml(
+        `n${lane.slot} (${lane.host}): ${seg.state}${seg.id === null ? "" : `, id ${seg.id}`}${seg.configSlot === null ? "" : `, config_slot ${seg.configSlot}`}\n${fmtTShort(seg.start)} → ${fmtTShort(seg.end)}`,
+      );
+      out.push(
+        `<rect class="member-seg" data-slot="${lane.slot}" data-state="${escapeHtml(seg.state)}" x="${r1(x1)}" y="${y + 3}" width="${r1(w)}" height="${laneH - 6}" fill="${LANE_COLORS[seg.state] ?? "#fff"}"><title>${tip}</title></rect>`,
+      );
+    }
+  });
+  out.push("</svg>");
+
+  const legend = `<div class="legend">${(Object.keys(LANE_COLORS) as SlotLaneState[])
+    .map((st) => `<span><svg width="14" height="14"><rect x="1" y="1" width="12" height="12" fill="${LANE_COLORS[st]}" stroke="#868e96" stroke-width=".5"/></svg>${escapeHtml(st)}</span>`)
+    .join("")}
+<span><svg width="14" height="14"><path d="M2 11h10l-5-8z" class="change grow"/></svg>grow (more voters)</span>
+<span><svg width="14" height="14"><path d="M2 3h10l-5 8z" class="change shrink"/></svg>shrink (fewer voters)</span>
+${nemesisLegend(l)}</div>`;
+
+  const rows = m.configs
+    .map((c) => {
+      const ch = kindOf.get(c.configSlot);
+      const chText = ch === undefined ? "bootstrap / first seen" : `${ch.kind}: ${ch.detail}`;
+      return `<tr class="${ch?.kind ?? ""}"><td class="n">${fmtTShort(c.firstSeen)}</td><td class="n">${fmtInt(c.configSlot)}</td><td>${escapeHtml(membersText(c.voters))}</td><td>${escapeHtml(membersText(c.learners))}</td><td>${escapeHtml(chText)}</td><td>n${escapeHtml(c.firstSeenBy)} (${c.seenBy.length} node${c.seenBy.length === 1 ? "" : "s"} in all)</td></tr>`;
+    })
+    .join("");
+  const verdictCls = m.check.ok ? "fc-ok" : "fc-bad";
+  const evidence = m.check.required
+    ? m.check.ok
+      ? "✔ the member nemesis's changes were seen by the nodes"
+      : "✘ the member nemesis's changes were NOT all seen"
+    : m.check.ok
+      ? "membership as the nodes reported it"
+      : "✘ conflicting reports";
+  const conflicts = m.conflicts.length === 0 ? "" : `<ul class="named">${m.conflicts.map((c) => `<li>${escapeHtml(c)}</li>`).join("")}</ul>`;
+  return `<section id="membership-section" class="chart-section"><h2>Membership over time <small>${fmtInt(m.configs.length)} configurations · ${fmtInt(m.grows)} grows · ${fmtInt(m.shrinks)} shrinks · polled every ${fmtInt(m.pollIntervalMs)} ms</small></h2>
+<div class="card ${verdictCls} evidence"><div class="fc-verdict">${escapeHtml(evidence)}</div><div class="fc-detail">${escapeHtml(m.check.detail)}</div>${conflicts}</div>
+<p class="hint">Observed from outside the nemesis: every node's address was asked GET /members and GET /status every ${fmtInt(m.pollIntervalMs)} ms. Top lane: the configurations, from when a node first reported each. Below: what each node slot said it was. Shaded: nemesis intervals (member = a change in progress).</p>
+${out.join("\n")}
+${legend}
+<table class="nemesis-table membership-table"><thead><tr><th>first seen</th><th>config_slot</th><th>voters (id, slot)</th><th>learners</th><th>change</th><th>first reported by</th></tr></thead><tbody>${rows}</tbody></table>
+</section>`;
+}
+
 function renderNemesisTable(results: RunResults, l: Layout): string {
   if (results.nemesisIntervals.length === 0) {
     return `<section class="nemesis-section"><h2>Nemesis</h2><p>No faults were injected.</p></section>`;
@@ -699,6 +841,16 @@ code,pre,.n{font-family:ui-monospace,"DejaVu Sans Mono","Liberation Mono",Menlo,
 .nemesis-table{border-collapse:collapse;font-size:13px}
 .nemesis-table th,.nemesis-table td{padding:3px 10px;border-bottom:1px solid #eaeef2;text-align:left}
 .nemesis-table td.n{text-align:right;white-space:nowrap}
+#membership{max-width:1600px}
+.config{stroke:#fff;stroke-width:1}
+.config.v1,.config.v2{fill:#e8590c}.config.v3{fill:#96f2d7}.config.v4{fill:#38d9a9}.config.v5{fill:#0ca678}
+.config.with-learner{stroke:#1c7ed6;stroke-width:2;stroke-dasharray:4 2}
+.cfg-lbl{font-size:11px;font-weight:700;fill:#102a22;pointer-events:none;font-family:ui-monospace,"DejaVu Sans Mono",monospace}
+.change.grow{fill:#0b7285}.change.shrink{fill:#c2255c}
+.member-seg{stroke:rgba(0,0,0,.2);stroke-width:.5}
+.evidence{margin:6px 0 10px}
+.membership-table tr.grow td:nth-child(5){color:#0b7285;font-weight:600}
+.membership-table tr.shrink td:nth-child(5){color:#c2255c;font-weight:600}
 .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:middle}
 footer{color:#8c959f;font-size:12px;margin-top:8px}
 `;

@@ -309,7 +309,7 @@ export class ClusterNode implements NodeService, PeerInbox {
       const remaining = opts.deadline - Date.now();
       if (this.stopped) return { kind: "failed", outcome: "unknown", reason: "the node is shutting down" };
       if (remaining <= 0) return { kind: "failed", outcome, reason };
-      if (this.isRemoved()) return this.removedFailure();
+      if (this.isRemoved()) return { ...this.removedFailure(), outcome }; // an earlier attempt may still be chosen
       if (!this.core.acceptsProposals()) {
         if (!(await this.leaderChange(Math.min(remaining, this.leaderWaitMs)))) return { kind: "failed", outcome, reason };
         continue;
@@ -606,7 +606,7 @@ export class ClusterNode implements NodeService, PeerInbox {
     for (;;) {
       const remaining = opts.deadline - Date.now();
       if (this.stopped) return { kind: "failed", outcome: "unknown", reason: "the node is shutting down" };
-      if (this.isRemoved()) return this.removedFailure();
+      if (this.isRemoved()) return { ...this.removedFailure(), outcome };
       if (remaining <= 0) return { kind: "failed", outcome, reason };
       const leader = this.core.status().leader;
       if (leader === null) {

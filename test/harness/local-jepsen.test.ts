@@ -86,6 +86,53 @@ describe.skipIf(!canRun)("the local Jepsen harness (root, ip, iptables)", () => 
     expect(leftovers()).toEqual([]);
   }, 90_000);
 
+  it("grows, shrinks and replaces members between partitions and kills: linearizable, and the nodes themselves report a grow and a shrink", async () => {
+    const lines: string[] = [];
+    const outcome = await runLocalJepsen(
+      {
+        nodes: 3,
+        concurrency: 5,
+        timeLimitS: 22,
+        rate: 40,
+        nemeses: ["member", "kill", "member", "partition"],
+        reads: true,
+        healthyS: 1,
+        faultyS: 4,
+        model: "strict",
+        name: "member",
+        storeDir: store,
+        requestTimeoutMs: 3000,
+        log: (l) => lines.push(l),
+      },
+      PAXOS_BIN,
+    );
+    const r = outcome.results;
+    const context = `${lines.join("\n")}\n${JSON.stringify(r.membership?.changes, null, 1)}`;
+    expect(r.explanation, context).toBe("");
+    expect(r.valid, context).toBe(true);
+    expect(r.finalCheck.ok, r.finalCheck.detail).toBe(true);
+    expect(r.slots).toBe(5);
+    // The nemesis did change the membership...
+    expect(r.nemesisIntervals.filter((n) => n.kind === "member" && !n.description.includes("FAILED")).length, context).toBeGreaterThanOrEqual(2);
+    // ...and the evidence comes from the nodes' own GET /members, not from the nemesis.
+    const m = r.membership!;
+    expect(m.conflicts, context).toEqual([]);
+    expect(m.grows, context).toBeGreaterThanOrEqual(1);
+    expect(m.shrinks, context).toBeGreaterThanOrEqual(1);
+    expect(m.check).toMatchObject({ required: true, ok: true });
+    expect(Math.max(...m.configs.map((c) => c.voters.length))).toBeGreaterThanOrEqual(4);
+    for (const c of m.configs) expect(c.voters.length, `config_slot ${c.configSlot}`).toBeGreaterThanOrEqual(3);
+    // A spare slot's node started with --join and was added, as its own log says.
+    const joined = [3, 4].filter((i) => existsSync(join(outcome.dir, `n${i}`, "node.log")) && readFileSync(join(outcome.dir, `n${i}`, "node.log"), "utf8").includes("added to the cluster"));
+    expect(joined.length, context).toBeGreaterThanOrEqual(1);
+    const html = readFileSync(join(outcome.dir, "index.html"), "utf8");
+    expect(html).toContain('<svg id="membership"');
+    expect(existsSync(join(outcome.dir, "membership.jsonl"))).toBe(true);
+    expect(r.counts.ok).toBeGreaterThan(100);
+    expect(outcome.exitCode).toBe(0);
+    expect(leftovers()).toEqual([]);
+  }, 60_000);
+
   it("removes leftovers of a crashed run when it starts", async () => {
     execFileSync("ip", ["netns", "add", `${NAME_PREFIX}-n7`]);
     try {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
+import { deriveMembership, type MembershipSample } from "../../src/harness/membership.js";
 import { pairOperations, renderReport } from "../../src/harness/report.js";
 import type { HistoryEvent, NemesisInterval, RunResults } from "../../src/harness/report-types.js";
 
@@ -344,7 +345,7 @@ describe.skipIf(!haveChromium)("renderReport in headless Chromium", () => {
       await tab.evaluate("new Promise((r) => requestAnimationFrame(() => r(null)))");
       const loadMs = performance.now() - t0;
 
-      for (const id of ["#timeline", "#latency-plot"]) {
+      for (const id of ["#timeline", "#latency-plot", ...(page.html.includes('<svg id="membership"') ? ["#membership"] : [])]) {
         const box = await tab.locator(id).boundingBox();
         expect(box, id).not.toBeNull();
         expect(box?.width ?? 0, id).toBeGreaterThan(0);
@@ -384,7 +385,24 @@ describe.skipIf(!haveChromium)("renderReport in headless Chromium", () => {
   it("shows a valid 2,000-op run and a non-linearizable one", { timeout: 120_000 }, async () => {
     const dir = process.env.REPORT_SHOT_DIR ?? mkdtempSync(join(tmpdir(), "report-test-"));
     const s = synth(2000, 5, intervals, 42, 2);
-    const valid = renderReport(resultsFor(s.history, { nemesisIntervals: intervals, timeLimitS: 10 }), s.history);
+    // With a membership that grows and shrinks, as a member-nemesis run records it.
+    const hosts = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"];
+    const cfg = (slot: number, ids: number[], learner?: number): MembershipSample["members"] => ({
+      config_slot: slot,
+      members: [...ids.map((id) => ({ id, address: `${hosts[id % 5]}:5000`, role: "voter" as const })), ...(learner === undefined ? [] : [{ id: learner, address: `${hosts[learner % 5]}:5000`, role: "learner" as const }])],
+    });
+    const timeline: [number, MembershipSample["members"]][] = [[0, cfg(-1, [0, 1, 2])], [2, cfg(40, [0, 1, 2], 3)], [3, cfg(55, [0, 1, 2, 3])], [6, cfg(90, [0, 2, 3])]];
+    const samples: MembershipSample[] = [];
+    for (let t = 0; t < 10; t += 0.5) {
+      const current = [...timeline].reverse().find(([at]) => at <= t)![1];
+      for (let slot = 0; slot < 5; slot++) {
+        const member = current!.members.find((m) => m.id % 5 === slot);
+        samples.push({ time: t * S, slot, members: member ? current : null, status: member ? { id: member.id, role: slot === 0 ? "leader" : "follower", member: member.role, leader: 0, configSlot: current!.config_slot } : null });
+      }
+    }
+    const membership = deriveMembership(samples, hosts, 10 * S, true);
+    expect([membership.grows, membership.shrinks]).toEqual([1, 1]);
+    const valid = renderReport(resultsFor(s.history, { nemesisIntervals: intervals, timeLimitS: 10, membership, slots: 5 }), s.history);
     const r1 = await check({ html: valid, opCount: s.opCount, completed: s.completed, valid: true, shot: join(dir, "report-valid.png") }, dir);
 
     const bad = pairOperations(s.history).filter((o) => o.type === "ok" && o.f === "read" && o.invoke > 4.2 * S);
