@@ -285,13 +285,17 @@ describe("joining a cluster whose peers use mutual TLS", () => {
     await c.kill(stranger);
     c.setExtraArgs(stranger, flags(join(dir, "other")));
     c.startNode(stranger);
+    const joining = async (i: number) => (await c.status(i).catch(() => null))?.member === "joining";
+    await c.waitUntil(() => joining(stranger), 15_000, "the stranger to wait as joining");
     const good = await c.addJoiner(1);
+    await c.waitUntil(() => joining(good), 15_000, "the good node to wait as joining");
     const add = await paxos(["members", "add", c.memberAddress(good), "--server", `localhost:${c.httpPorts[2]}`]);
     expect(add.code, add.stderr).toBe(0);
     await c.waitUntil(async () => (await c.status(good).catch(() => null))?.member === "voter", 15_000, "the joined node to run as a voter");
     const r = await c.append(good, 5, 1, 5);
     expect(r.status, r.text).toBe(200);
     // The stranger never got the cluster's answer: it still waits, and says why in its log.
+    expect(c.isRunning(stranger), c.tailLogs(30)).toBe(true);
     expect((await c.status(stranger)).member).toBe("joining");
     expect(c.logs.get(stranger)!.some((l) => l.includes("cannot ask the member about the cluster yet"))).toBe(true);
     expect((await c.state(0)).slice(-1)).toEqual([5]);
