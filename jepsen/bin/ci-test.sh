@@ -6,9 +6,14 @@
 #   COMPILE  every namespace under src/ and test/ loads (compiles) against
 #            real Jepsen, as `lein run` would;
 #   TESTS    the clojure.test suites: the models, the HTTP client against real
-#            local 3-node clusters (plain and TLS), the test map and command
-#            line, and jepsen.paxos.db on real jepsen.control (as whom each
-#            command runs; kill, pause and stop of real local processes).
+#            local 3-node clusters (plain and TLS, and membership changes with
+#            a real joining node), the test map and command line, and
+#            jepsen.paxos.db on real jepsen.control (as whom each command runs;
+#            kill, pause and stop of real local processes; how a node starts
+#            after the member nemesis removed it or brought it back).
+#
+# The end-to-end runs on the namespace workers (bin/e2e-local.sh, as root) are
+# .ci/run's, one per nemesis, member included.
 #
 # The kit is $JEPSEN_OFFLINE, else ../shared/jepsen-offline next to the
 # checkout, else /work/shared/jepsen-offline; without it COMPILE and the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# usage: bin/e2e-local.sh [--nemesis NAME] [--package TGZ] [--out DIR] [--min-gap S] [JEPSEN OPTION...]
+# usage: bin/e2e-local.sh [--nemesis NAME[,NAME...]] [--package TGZ] [--out DIR] [--min-gap S] [JEPSEN OPTION...]
 #
 # Runs this project's Jepsen test (real Jepsen 0.3.5, `jepsen.paxos.core
 # test`) end to end on this machine, against the three namespace "workers" of
@@ -96,7 +96,14 @@ fi
 workers_down                        # leftovers of a run that was killed
 "$kit/nodes-up.sh" >"$out/nodes-up.log" 2>&1 || { cat "$out/nodes-up.log"; fail "nodes-up.sh failed"; }
 
-bash "$here/bin/fault-watch.sh" "$out/watch.log" 0.3 n1 n2 n3 &
+# The watcher asks each node's GET /status too (over HTTPS with the run's
+# client certificate once Jepsen made one under $out/store, for --tls).
+http_port=5000
+for ((i = 0; i < ${#jargs[@]}; i++)); do
+  [ "${jargs[$i]}" = --http-port ] && http_port=${jargs[$((i + 1))]}
+done
+WATCH_HTTP_PORT=$http_port WATCH_CERTS_UNDER="$out/store" \
+  bash "$here/bin/fault-watch.sh" "$out/watch.log" 0.3 n1 n2 n3 &
 watcher=$!
 
 t0=$(date +%s)

@@ -16,11 +16,22 @@
 ;;   partition-*
 ;;              the watcher saw iptables DROP rules inside a worker, and none
 ;;              once the test was over;
-;;   none       no DROP rule, no restart, no stopped node.
+;;   member     the watcher's GET /status answers show the config slot growing,
+;;              a membership without one of the workers and, later, that worker
+;;              back as a member under a new id; the worker's own log shows it
+;;              joining ("added to the cluster") and starting under two ids; at
+;;              the end every worker answers as a voter;
+;;   none       no DROP rule, no restart, no stopped node, no membership change.
+;;
+;; NEMESIS may name several, joined by commas (member,partition,kill): each
+;; is checked. With member, a kill is told from a member change by the node
+;; logs: a restart after a kill logs "node started" without "added to the
+;; cluster" before it.
 ;;
 ;; Needs only Clojure. Prints the op counts and one line per check, then
 ;; "EVIDENCE ok" or "EVIDENCE FAILED"; exits 0 or 1.
-(require '[clojure.edn :as edn]
+(require '[clojure.data.json :as json]
+         '[clojure.edn :as edn]
          '[clojure.java.io :as io]
          '[clojure.string :as str])
 
@@ -43,26 +54,90 @@
        (sort-by #(.getName ^java.io.File %))
        vec))
 
+(defn log-lines
+  "The JSON lines of a node's paxos.log, parsed (others skipped)."
+  [^java.io.File d]
+  (with-open [r (io/reader (io/file d "paxos.log"))]
+    (into [] (keep #(try (json/read-str % :key-fn keyword) (catch Exception _ nil)))
+          (line-seq r))))
+
+(defn node-logs
+  "node name -> its log lines."
+  [dirs]
+  (into (sorted-map) (for [^java.io.File d dirs] [(.getName d) (log-lines d)])))
+
+(defn msgs [lines msg] (filter #(= msg (:msg %)) lines))
+
 (defn node-starts
   "node name -> how many times its node logged \"node started\"."
-  [dirs]
-  (into (sorted-map)
-        (for [^java.io.File d dirs]
-          [(.getName d)
-           (count (re-seq #"\"msg\":\"node started\"" (slurp (io/file d "paxos.log"))))])))
+  [logs]
+  (into (sorted-map) (for [[n lines] logs] [n (count (msgs lines "node started"))])))
+
+(def joined-msg "added to the cluster: starting as its member")
+(def removed-msg "this node was removed from the cluster: it takes no further part, and answers clients 503")
+
+(defn node-joins
+  "node name -> how many times its node joined the cluster (paxos node --join, then added)."
+  [logs]
+  (into (sorted-map) (for [[n lines] logs] [n (count (msgs lines joined-msg))])))
+
+(defn start-ids
+  "node name -> the member ids its node started as, in order (distinct)."
+  [logs]
+  (into (sorted-map) (for [[n lines] logs] [n (vec (distinct (keep :id (msgs lines "node started"))))])))
 
 (defn read-watch
-  "The watcher's samples: [{:t ms, :worker w, :drops n, :nodes [[pid state] ...]}]."
+  "The watcher's samples: [{:t ms, :worker w, :drops n, :nodes [[pid state] ...]}
+  and, when the node answered GET /status, :member (\"voter\", \"learner\",
+  \"removed\", \"joining\"), :id, :slot and :members [[id role host] ...]}]."
   [file]
   (vec (for [line (str/split-lines (slurp file))
-             :let [[_ t w drops nodes] (re-matches #"(\d+) (\S+) drops=(\d+) nodes=(\S+)" line)]
+             :let [[_ t w drops nodes st] (re-matches #"(\d+) (\S+) drops=(\d+) nodes=(\S+)( .*)?" line)
+                   [_ member id slot members]
+                   (some->> st (re-find #"member=(\S+) id=(\S+) slot=(\S+) members=(\S+)"))]
              :when t]
-         {:t      (Long/parseLong t)
-          :worker w
-          :drops  (Long/parseLong drops)
-          :nodes  (if (= "-" nodes)
-                    []
-                    (mapv #(str/split % #":") (str/split nodes #",")))})))
+         (cond-> {:t      (Long/parseLong t)
+                  :worker w
+                  :drops  (Long/parseLong drops)
+                  :nodes  (if (= "-" nodes)
+                            []
+                            (mapv #(str/split % #":") (str/split nodes #",")))}
+           (and member (not= "-" member))
+           (assoc :member  member
+                  :id      (parse-long id)
+                  :slot    (parse-long slot)
+                  :members (if (= "-" members)
+                             []
+                             (mapv #(let [[i r h] (str/split % #":")] [(parse-long i) r h])
+                                   (str/split members #","))))))))
+
+(defn membership-timeline
+  "[[t-ms slot members]] each membership a voter answered, the first time it
+  was seen: the membership over time."
+  [watch]
+  (->> watch
+       (filter #(= "voter" (:member %)))
+       (sort-by (juxt :t :slot))
+       (reduce (fn [[seen out] s]
+                 (let [k [(:slot s) (:members s)]]
+                   (if (seen k) [seen out] [(conj seen k) (conj out [(:t s) (:slot s) (:members s)])])))
+               [#{} []])
+       second))
+
+(defn member-evidence
+  "From the watcher's answers: the workers seen left out of a voter's
+  membership, and for each worker the ids it answered as a member."
+  [watch]
+  (let [workers (set (map :worker watch))
+        voter-views (filter #(= "voter" (:member %)) watch)]
+    {:left-out (into (sorted-set)
+                     (for [s voter-views, w workers
+                           :when (not-any? #(= w (nth % 2)) (:members s))]
+                       w))
+     :ids      (into (sorted-map)
+                     (for [[w ss] (group-by :worker watch)]
+                       [w (vec (distinct (keep #(when (#{"voter" "learner"} (:member %)) (:id %))
+                                               (sort-by :t ss))))]))}))
 
 (defn client-op? [op] (integer? (:process op)))
 
@@ -130,13 +205,17 @@
     (println (if ok? "  ok    " "  FAILED") what)))
 
 (let [[run-dir watch-log nemesis min-gap concurrency] *command-line-args*
-      nemesis  (keyword nemesis)
       min-gap  (if min-gap (Double/parseDouble min-gap) 8.0)
       concurrency (if concurrency (Long/parseLong concurrency) 5)
       history  (read-history (io/file run-dir "history.edn"))
+      kinds    (set (map keyword (str/split (name nemesis) #",")))
       dirs     (node-dirs run-dir)
       n        (count dirs)
-      starts   (node-starts dirs)
+      logs     (node-logs dirs)
+      starts   (node-starts logs)
+      joins    (node-joins logs)
+      ; Starts that were neither the first nor a join: restarts after a kill.
+      restarts (- (reduce + (vals starts)) (reduce + (vals joins)) n)
       watch    (read-watch watch-log)
       counts   (op-counts history)
       refused  (count (filter #(and (client-op? %) (= :fail (:type %))
@@ -159,11 +238,34 @@
       last-t   (apply max 0 (map :t watch))
       at-end   (filter #(= last-t (:t %)) watch)
       silences (map #(longest-silence history concurrency n %) (range n))
-      silence  (apply max-key :waiting-s {:waiting-s 0} silences)]
+      silence  (apply max-key :waiting-s {:waiting-s 0} silences)
+      timeline (membership-timeline watch)
+      ; Times in the membership timeline: from the first answer of a node.
+      t0       (apply min Long/MAX_VALUE (map :t (filter :member watch)))
+      {:keys [left-out ids]} (member-evidence watch)
+      answered (filter :member watch)
+      slots    (keep :slot (filter #(= "voter" (:member %)) answered))
+      ; The last sample in which every worker's node answered.
+      last-all (some->> (group-by :t answered)
+                        (filter (fn [[_ ss]] (= n (count ss))))
+                        (sort-by key)
+                        last
+                        val)]
   (println "ops (f type count):"
            (str/join ", " (for [[[f t] c] counts] (str (name f) " " (name t) " " c))))
-  (println "nodes:" n "| node starts (n*/paxos.log):" starts
+  (println "nemesis ops that did something (f count):"
+           (->> history
+                (filter #(and (= :nemesis (:process %)) (= :info (:type %)) (some? (:value %))))
+                (map :f) frequencies (into (sorted-map))))
+  (println "nodes:" n "| node starts (n*/paxos.log):" starts "| joins:" joins
+           "| restarts besides joins:" restarts "| ids started as:" (start-ids logs)
+           "| removals logged:" (into (sorted-map) (for [[k ls] logs] [k (count (msgs ls removed-msg))]))
            "| refused connections:" refused)
+  (println (str "membership over time (s since a node first answered, config slot, id:role:host),"
+                " as the voters answered GET /status:"))
+  (doseq [[t slot members] timeline]
+    (println (format "  %6.1f  slot %3d  %s" (/ (- t t0) 1e3) slot
+                     (str/join " " (for [[i r h] members] (str i ":" r ":" h))))))
   (println "watcher:" (count watch) "samples | with DROP rules:"
            (count drops) (str (frequencies (map :worker drops)))
            "| node stopped (T):" (count stopped) (str (frequencies (map :worker stopped)))
@@ -175,34 +277,50 @@
                                     (:node s) (:gap-s s) (:from-s s) (:waiting-s s) (:others s)))))
   (check! (pos? n) "node logs were fetched into the store")
   (check! (< 10 (count watch)) "the watcher sampled the workers during the run")
-  (case nemesis
-    :kill
-    (do (check! (< n (reduce + (vals starts)))
-                (str "more node starts than nodes in the fetched logs ("
-                     (reduce + (vals starts)) " > " n ")"))
-        (check! (pos? refused) (str "clients got refused connections (" refused ")"))
-        (check! (seq no-node) "the watcher saw a worker without its node process")
-        (check! (some #(< 1 (count %)) (vals pids-by-worker))
-                "the watcher saw a node come back with a new pid"))
+  (when (:kill kinds)
+    (check! (pos? restarts)
+            (str "node starts beyond the first and the joins in the fetched logs (" restarts ")"))
+    (check! (pos? refused) (str "clients got refused connections (" refused ")"))
+    (check! (seq no-node) "the watcher saw a worker without its node process")
+    (check! (some #(< 1 (count %)) (vals pids-by-worker))
+            "the watcher saw a node come back with a new pid"))
 
-    :pause
-    (do (check! (seq stopped) "the watcher saw a node process stopped (state T)")
-        (check! (and (<= min-gap (:waiting-s silence)) (pos? (:others silence)))
-                (format (str "one node's clients waited %.1f s (>= %.1f) without an :ok "
-                             "while the others got %d")
-                        (:waiting-s silence) min-gap (:others silence))))
+  (when (:pause kinds)
+    (check! (seq stopped) "the watcher saw a node process stopped (state T)")
+    (check! (and (<= min-gap (:waiting-s silence)) (pos? (:others silence)))
+            (format (str "one node's clients waited %.1f s (>= %.1f) without an :ok "
+                         "while the others got %d")
+                    (:waiting-s silence) min-gap (:others silence))))
 
-    (:partition-random-halves :partition-majorities-ring)
-    (do (check! (seq drops) "the watcher saw iptables DROP rules inside a worker")
-        (check! (every? #(zero? (:drops %)) at-end)
-                "no DROP rule left when the watcher stopped"))
+  (when (some kinds [:partition-random-halves :partition-majorities-ring :partition])
+    (check! (seq drops) "the watcher saw iptables DROP rules inside a worker")
+    (check! (every? #(zero? (:drops %)) at-end)
+            "no DROP rule left when the watcher stopped"))
 
-    :none
-    (do (check! (empty? drops) "no DROP rule")
-        (check! (= n (reduce + (vals starts))) "every node started once")
-        (check! (empty? stopped) "no node stopped"))
+  (when (:member kinds)
+    (check! (and (seq slots) (< (apply min slots) (apply max slots)))
+            (str "the config slot the voters answered grew (" (when (seq slots) (apply min slots))
+                 " -> " (when (seq slots) (apply max slots)) ")"))
+    (check! (seq left-out) (str "a voter's membership left a worker out " left-out))
+    (check! (some #(< 1 (count %)) (vals ids))
+            (str "a worker answered as a member under a new id " ids))
+    (check! (some pos? (vals joins)) (str "a node's log shows it joined (" joins ")"))
+    (check! (some #(< 1 (count %)) (vals (start-ids logs)))
+            "a worker's log shows its node starting under two ids")
+    (check! (and (seq last-all) (every? #(= "voter" (:member %)) last-all)
+                 (apply = (map :slot last-all)))
+            (str "at the end every worker answered as a voter of one config "
+                 (mapv (juxt :worker :member :id :slot) last-all))))
 
-    (check! false (str "unknown nemesis " nemesis)))
+  (when (:none kinds)
+    (check! (empty? drops) "no DROP rule")
+    (check! (= n (reduce + (vals starts))) "every node started once")
+    (check! (empty? stopped) "no node stopped")
+    (check! (or (empty? slots) (apply = slots)) "no membership change"))
+
+  (when-let [unknown (seq (remove #{:kill :pause :partition-random-halves :partition-majorities-ring
+                                    :partition :member :none} kinds))]
+    (check! false (str "unknown nemesis " (str/join "," (map name unknown)))))
   (let [ok? (every? true? @checks)]
     (println (if ok? "EVIDENCE ok" "EVIDENCE FAILED"))
     (shutdown-agents)

@@ -91,55 +91,65 @@
   (str "jepsen-" (java.util.UUID/randomUUID)))
 
 (defn checkers
-  "The checkers, by name, for the model named model-kind."
-  [model-kind]
-  {:linear     (without-unseen-info
-                 (checker/linearizable {:model     ((model/models model-kind))
-                                        :algorithm :linear}))
-   :duplicates (duplicates-checker)
-   :timeline   (timeline/html)
-   :perf       (checker/perf)
-   :stats      (checker/stats)
-   :exceptions (checker/unhandled-exceptions)})
+  "The checkers, by name, for the model named model-kind; the perf graphs
+  shade the time of each fault of nemesis-kinds (parsed --nemesis)."
+  ([model-kind] (checkers model-kind []))
+  ([model-kind nemesis-kinds]
+   {:linear     (without-unseen-info
+                  (checker/linearizable {:model     ((model/models model-kind))
+                                         :algorithm :linear}))
+    :duplicates (duplicates-checker)
+    :timeline   (timeline/html)
+    :perf       (checker/perf {:nemeses (pnemesis/perf-nemeses nemesis-kinds)})
+    :stats      (checker/stats)
+    :exceptions (checker/unhandled-exceptions)}))
 
 (defn paxos-test
   "Builds the test map from the parsed command-line options."
   [opts]
-  (let [nemesis-kind (:nemesis opts)
-        model-kind   (:model opts)]
+  (let [nemesis-kinds (:nemesis opts)
+        model-kind    (:model opts)]
     (merge tests/noop-test
            opts
-           {:name      (str "paxos-ts " (name nemesis-kind) " " (name model-kind)
+           {:name      (str "paxos-ts " (str/join "," (map name nemesis-kinds)) " " (name model-kind)
                             (when (:reads opts) " reads")
                             (when (:tls opts) " tls"))
             :cluster-token (cluster-token)
             ; With --tls, the run's certificates, made once (pdb/tls-files).
             :tls-files (atom nil)
-            :nonserializable-keys [:tls-files]
+            ; What the member nemesis did to each node (jepsen.paxos.db/member-state).
+            :member-states (atom {})
+            :nonserializable-keys [:tls-files :member-states]
             :os        pos/os
             :db        (pdb/db)
             :client    (pclient/client)
-            :nemesis   (pnemesis/nemesis nemesis-kind)
+            :nemesis   (pnemesis/nemesis nemesis-kinds)
             :generator (gen/phases
                          (->> (workload opts)
                               (gen/stagger (/ 1 (:rate opts)))
-                              (gen/nemesis (pnemesis/generator (:healthy opts) (:faulty opts)))
+                              (gen/nemesis (pnemesis/generator nemesis-kinds (:healthy opts)
+                                                               (:faulty opts)))
                               (gen/time-limit (:time-limit opts)))
                          (gen/log "Healing the cluster")
-                         (gen/nemesis {:type :info, :f :stop})
+                         (gen/nemesis (pnemesis/final-generator nemesis-kinds))
                          (gen/sleep 10)
                          (if (:reads opts)
                            (gen/clients (gen/each-thread {:f :read}))
                            []))
-            :checker   (checker/compose (checkers model-kind))})))
+            :checker   (checker/compose (checkers model-kind nemesis-kinds))})))
 
 (def cli-opts
   "Options besides Jepsen's own (--nodes-file, --username, --ssh-private-key,
   --concurrency, --time-limit, ...)."
-  [[nil "--nemesis NAME" "partition-random-halves, partition-majorities-ring, kill, pause or none"
-    :default  :partition-random-halves
-    :parse-fn keyword
-    :validate [pnemesis/names (cli/one-of pnemesis/names)]]
+  [[nil "--nemesis NAMES" (str "partition-random-halves (or partition), partition-majorities-ring, "
+                              "kill, pause, member, or several joined by commas "
+                              "(member,partition,kill: one fault after the other), or none")
+    :default  [:partition-random-halves]
+    :default-desc "partition-random-halves"
+    :parse-fn pnemesis/parse-kinds
+    :validate [#(nil? (pnemesis/kinds-error %))
+               (str "must be none, or names joined by commas, each once, of: "
+                    (str/join ", " (map name (sort (disj pnemesis/names :none)))))]]
    [nil "--healthy SECONDS" "Seconds without a fault before each fault"
     :default  10
     :parse-fn #(Double/parseDouble %)

@@ -8,7 +8,18 @@
   :cluster-token. With :tls, the control node makes the run's certificates
   once (tls-files), each worker gets the CA's certificate and its own node
   certificate and key, and the node runs with mutual TLS between peers and
-  HTTPS for clients, requiring client certificates."
+  HTTPS for clients, requiring client certificates.
+
+  Membership (the member nemesis): a worker's node runs in one of three ways.
+  A node of the bootstrap config (the default) starts from the config with
+  --self <line>. A node the member nemesis removed is killed and wiped, and
+  must never start from the config again: with an empty data directory it
+  would come back as the old member id with no memory of its votes. A node
+  the nemesis brought back joins with --join and gets a new id; once added
+  it keeps that identity in <data-dir>/member.json and restarts from that
+  alone. The test's :member-states atom (node -> {:status :removed|:joined,
+  :via contact}) records the first two; the worker's member.json decides
+  how a joined node starts."
   (:require [clojure.string :as str]
             [clojure.tools.logging :refer [info]]
             [jepsen [control :as c]
@@ -59,12 +70,42 @@
      :stdout   (str log-dir "/stdout.log")  ; its stdout and stderr
      :config   (str (:install-dir test) "/jepsen-config")
      :certs    (str (:install-dir test) "/certs") ; ca.crt, node.crt, node.key
-     :pidfile  (str log-dir "/paxos.pid")}))
+     :pidfile  (str log-dir "/paxos.pid")
+     :member-file (str (:data-dir test) "/member.json")}))
 
 (defn- node-index
   "node's 0-based line in the config (the order of :nodes)."
   [test node]
   (.indexOf ^java.util.List (vec (:nodes test)) node))
+
+(defn member-state
+  "What the member nemesis did to node: nil (a node of the bootstrap config),
+  {:status :removed} (removed, killed and wiped), or {:status :joined, :via
+  contact} (started with --join through contact). A test map without
+  :member-states (no member nemesis) has only bootstrap nodes."
+  [test node]
+  (some-> (:member-states test) deref (get node)))
+
+(defn set-member-state!
+  [test node state]
+  (when-let [states (:member-states test)]
+    (swap! states assoc node state)))
+
+(defn removed?
+  [test node]
+  (= :removed (:status (member-state test node))))
+
+(defn live-nodes
+  "The nodes the member nemesis has not removed: the ones whose process may
+  run, and that other nemeses may act on."
+  [test]
+  (vec (remove #(removed? test %) (:nodes test))))
+
+(defn member-address
+  "node's address as the cluster knows it: host:http-port (its gRPC and peer
+  ports are http-port + 1000 and + 2000, as in the config)."
+  [test node]
+  (str node ":" (:http-port test)))
 
 (defn config-lines
   "The cluster config, one line per Jepsen node in :nodes order:
@@ -178,11 +219,14 @@
 (defn node-command-pattern
   "A regular expression (pgrep -f) for the command line of this worker's
   node, as start-node! starts it: node <install>/bin/paxos.js node <config>
-  --self <index> ..."
+  --self <index> ... for a node of the config, node <install>/bin/paxos.js
+  node --data-dir <data> ... for one that joined (or is joining). A worker
+  runs one node, so its data dir names it."
   [test node]
-  (let [{:keys [install config]} (paths test)]
+  (let [{:keys [install config data]} (paths test)]
     (str "^[^ ]*node " (regex-quote (str install "/bin/paxos.js"))
-         " node " (regex-quote config) " --self " (node-index test node) "( |$)")))
+         " node (" (regex-quote config) " --self " (node-index test node)
+         "|--data-dir " (regex-quote data) ")( |$)")))
 
 (def ^:private find-pids-sh
   "Prints the pids of the processes whose command line matches the regular
@@ -228,18 +272,36 @@
   (or (empty? pids)
       (= "gone" (c/exec :bash :-c await-exit-sh "await-exit" timeout-s pids))))
 
+(defn start-mode
+  "How node starts now: :removed (it must not start: the member nemesis
+  removed it), :joined (its data dir holds member.json: it starts from that,
+  without the config), :join (the nemesis brought it back and it has no
+  member.json yet: it joins again, through the same member; a join that was
+  already added just finds itself and writes member.json), or :bootstrap
+  (from the config)."
+  [test node]
+  (let [{:keys [status]} (member-state test node)]
+    (cond (= :removed status)                             :removed
+          (c/su (cu/exists? (:member-file (paths test)))) :joined
+          (= :joined status)                              :join
+          :else                                           :bootstrap)))
+
 (defn start-node!
-  "Starts this worker's node under start-stop-daemon with a pidfile, with
-  the run's cluster token and, with :tls, the TLS flags. Returns :started,
-  or :already-running when the node's process is there (found by
-  node-pids; a pidfile left by a dead process is removed first, so a reused
-  pid cannot pass for the node)."
+  "Starts this worker's node under start-stop-daemon with a pidfile, as
+  start-mode says: from the config with the run's cluster token, or from
+  its member file, or joining through the member it was brought back by;
+  with :tls, with the TLS flags. Returns :started, :removed (nothing
+  started: the member nemesis removed this node), or :already-running when
+  the node's process is there (found by node-pids; a pidfile left by a dead
+  process is removed first, so a reused pid cannot pass for the node)."
   [test node]
   (let [{:keys [install data log-dir log stdout config certs pidfile]} (paths test)
-        self (str (node-index test node))]
+        mode (start-mode test node)]
     (c/su
-      (if (seq (node-pids test node))
-        :already-running
+      (cond
+        (= :removed mode) :removed
+        (seq (node-pids test node)) :already-running
+        :else
         (do
           (c/exec :rm :-f pidfile)
           (c/exec :mkdir :-p data log-dir)
@@ -250,11 +312,18 @@
                :chdir   install
                :exec    node-bin}
               node-bin
-              (str install "/bin/paxos.js") :node config
-              :--self self
-              :--data-dir data
+              (str install "/bin/paxos.js") :node
+              (case mode
+                ; --data-dir first: node-command-pattern finds a joined node by it.
+                :joined    [:--data-dir data]
+                :join      [:--data-dir data
+                            :--join (member-address test (:via (member-state test node)))
+                            :--self (member-address test node)]
+                :bootstrap [config
+                            :--self (str (node-index test node))
+                            :--data-dir data
+                            :--cluster-token (:cluster-token test)])
               :--log-file log
-              :--cluster-token (:cluster-token test)
               (when (:tls test) (tls-args certs)))))))))
 
 (defn kill-node!
@@ -287,10 +356,29 @@
       (c/exec :rm :-f (:pidfile (paths test)))
       pids)))
 
+(defn wipe!
+  "Deletes this worker's data dir (its log, snapshot, cluster id and member
+  file): what the member nemesis does to a node it removed, whose id the
+  cluster will never take back."
+  [test node]
+  (c/su (c/exec :rm :-rf (:data (paths test)))))
+
+(defn start-joining!
+  "Starts node (killed and wiped) as a new node that joins the cluster
+  through the member via (paxos node --join), and waits until it serves
+  GET /status (it serves nothing else until it is added). From now on it
+  never starts from the config."
+  [test node via]
+  (set-member-state! test node {:status :joined, :via via})
+  (let [r (start-node! test node)]
+    (cu/await-tcp-port (:http-port test) {:timeout 30000})
+    r))
+
 (defrecord DB []
   db/DB
   (setup! [this test node]
     (tls-files test) ; with --tls, fails here at once if no certificates can be made
+    (set-member-state! test node nil) ; every node starts from the config
     (install-nodejs!)
     (c/su (debian/install [:netcat-openbsd]))
     (install-package! test)

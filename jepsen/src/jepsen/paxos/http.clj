@@ -30,7 +30,12 @@
       to its HTTP layer from a connection whose handshake failed
     request timeout, connect timeout, reset, EOF, any other TLS error -> :info
 
-  Reads change nothing, so every failed or timed-out read is :fail."
+  Reads change nothing, so every failed or timed-out read is :fail.
+
+  Membership (for the member nemesis): GET /members and /status, POST
+  /members, POST /members/{id}/promote and DELETE /members/{id}, through any
+  member (it forwards a change to the leader and answers once the change is
+  chosen and applied); see member-call for what each answer means."
   (:require [clojure.data.json :as json]
             [clojure.java.io :as io])
   (:import (java.net ConnectException URI)
@@ -291,3 +296,82 @@
 
        :else
        {:type :fail, :error [:http-status status body]}))))
+
+;; Membership: GET /members, POST /members, POST /members/{id}/promote,
+;; DELETE /members/{id}, and GET /status.
+
+(defn member-call
+  "One membership request (method :get, :post or :delete; body a map sent
+  as JSON, or nil). Returns
+
+    {:type :ok, :body {...}}                            200, the JSON body
+    {:type :refused, :refusal \"...\", :error \"...\"}    400, 404 or 409 with a
+                                                        refusal: nothing changed
+    {:type :fail, :error ...}                           503 not_applied (no leader, a
+                                                        removed or joining node): nothing
+                                                        changed
+    {:type :info, :error ...}                           anything else (503 unknown, a
+                                                        timeout, a reset): it may have
+                                                        happened
+
+  A refusal after an :info attempt may mean the attempt took effect (add:
+  address_taken, remove: unknown_member, promote: not_a_learner); the caller
+  decides."
+  ([client url method body] (member-call client url method body {}))
+  ([client url method body {:keys [timeout-ms] :or {timeout-ms default-timeout-ms}}]
+   (let [publisher (if body
+                     (HttpRequest$BodyPublishers/ofString (json/write-str body))
+                     (HttpRequest$BodyPublishers/noBody))
+         request   (-> (HttpRequest/newBuilder (URI/create url))
+                       (.timeout (Duration/ofMillis timeout-ms))
+                       (.header "Content-Type" "application/json")
+                       (.method (case method :get "GET", :post "POST", :delete "DELETE")
+                                publisher)
+                       (.build))
+         {:keys [status body exception]} (send! client request)]
+     (if exception
+       (exception-outcome exception)
+       (let [reply (parse-json body)]
+         (cond
+           (and (= 200 status) (map? reply))
+           {:type :ok, :body reply}
+
+           (and (#{400 404 409} status) (string? (:refusal reply)))
+           {:type :refused, :status status, :refusal (:refusal reply), :error (:error reply)}
+
+           (and (= 503 status) (= "not_applied" (:outcome reply)))
+           {:type :fail, :error [:not-applied (:error reply)]}
+
+           :else
+           {:type :info, :error [:http-status status body]}))))))
+
+(defn list-members
+  "GET /members: {:type :ok, :body {:members [{:id :address :grpc :role}],
+  :config_slot n}}, or a failure (see member-call)."
+  ([client url] (list-members client url {}))
+  ([client url opts] (member-call client (str url "/members") :get nil opts)))
+
+(defn node-status
+  "GET /status (its :member is voter, learner, removed or joining)."
+  ([client url] (node-status client url {}))
+  ([client url opts] (member-call client (str url "/status") :get nil opts)))
+
+(defn add-member!
+  "POST /members {address}: adds a learner; :body :member is it (with its new
+  :id)."
+  ([client url address] (add-member! client url address {}))
+  ([client url address opts]
+   (member-call client (str url "/members") :post {:address address} opts)))
+
+(defn promote-member!
+  "POST /members/{id}/promote: the learner becomes a voter (refused
+  learner_behind until it has caught up)."
+  ([client url id] (promote-member! client url id {}))
+  ([client url id opts]
+   (member-call client (str url "/members/" id "/promote") :post nil opts)))
+
+(defn remove-member!
+  "DELETE /members/{id}: removes a voter or a learner (the leader too)."
+  ([client url id] (remove-member! client url id {}))
+  ([client url id opts]
+   (member-call client (str url "/members/" id) :delete nil opts)))

@@ -9,6 +9,7 @@
             [jepsen.checker :as checker]
             [jepsen.client :as client]
             [jepsen.history :as h]
+            [jepsen.nemesis]
             [jepsen.paxos [client :as pclient]
                           [core :as core]
                           [db :as pdb]
@@ -41,11 +42,13 @@
     (:options parsed)))
 
 (deftest test-map
-  (doseq [nem   (sort pnemesis/names)
+  (doseq [nem   (concat (map vector (sort pnemesis/names))
+                        [[:member :partition-random-halves :kill] [:pause :member]])
           m     [:strict :appendable-list]
           reads [false true]
           tls   [false true]]
-    (let [t (core/paxos-test {:nemesis nem, :model m, :reads reads, :tls tls, :rate 20,
+    (let [t (core/paxos-test {:nemesis (mapv #(pnemesis/aliases % %) nem), :model m,
+                              :reads reads, :tls tls, :rate 20,
                               :healthy 10, :faulty 20, :time-limit 30,
                               :nodes ["a" "b" "c"]})]
       (is (= #{:linear :duplicates :timeline :perf :stats :exceptions}
@@ -57,8 +60,10 @@
       (is (some? (:nemesis t)))
       (is (= tls (boolean (re-find #" tls$" (:name t)))))
       (is (instance? clojure.lang.Atom (:tls-files t)))
-      (is (some #{:tls-files} (:nonserializable-keys t)))))
-  (let [tokens (repeatedly 2 #(:cluster-token (core/paxos-test {:nemesis :none, :model :strict,
+      (is (some #{:tls-files} (:nonserializable-keys t)))
+      (is (instance? clojure.lang.Atom (:member-states t)))
+      (is (some #{:member-states} (:nonserializable-keys t)))))
+  (let [tokens (repeatedly 2 #(:cluster-token (core/paxos-test {:nemesis [:none], :model :strict,
                                                                 :rate 20, :healthy 1, :faulty 1,
                                                                 :time-limit 30, :nodes ["a"]})))]
     (is (every? #(re-matches #"jepsen-[0-9a-f-]{36}" %) tokens))
@@ -81,7 +86,7 @@
       (is (= 10 (:healthy o)))
       (is (= 20 (:faulty o)))
       (is (< 10 (:faulty o)) "a fault outlasts the nodes' 10 s request timeout")
-      (is (= :partition-random-halves (:nemesis o)))
+      (is (= [:partition-random-halves] (:nemesis o)))
       (is (= :strict (:model o)))
       (is (false? (:tls o)))
       (is (= ".." (:paxos-root o)))
@@ -94,15 +99,91 @@
   (testing "bad values are refused"
     (let [{:keys [opt-spec]} (get (core/test-cmd) "test")]
       (is (seq (:errors (tools-cli/parse-opts ["--faulty" "0"] opt-spec))))
-      (is (seq (:errors (tools-cli/parse-opts ["--nemesis" "flood"] opt-spec)))))))
+      (is (seq (:errors (tools-cli/parse-opts ["--nemesis" "flood"] opt-spec))))
+      (is (seq (:errors (tools-cli/parse-opts ["--nemesis" "member,flood"] opt-spec))))
+      (is (seq (:errors (tools-cli/parse-opts ["--nemesis" "kill,kill"] opt-spec))))
+      (is (seq (:errors (tools-cli/parse-opts ["--nemesis" "partition,partition-random-halves"]
+                                              opt-spec)))
+          "partition is partition-random-halves")
+      (is (seq (:errors (tools-cli/parse-opts ["--nemesis" "none,kill"] opt-spec))))))
+  (testing "several nemeses, joined by commas"
+    (is (= [:member :partition-random-halves :kill]
+           (:nemesis (parse "--nodes" "a" "--nemesis" "member,partition,kill"))))
+    (is (= [:member] (:nemesis (parse "--nodes" "a" "--nemesis" "member"))))
+    (is (= [:none] (:nemesis (parse "--nodes" "a" "--nemesis" "none"))))))
 
 (deftest nemesis-schedule
-  (let [[healthy start faulty stop healthy2] (take 5 (pnemesis/generator 3 12))]
-    (is (= {:type :info, :f :start} start))
-    (is (= {:type :info, :f :stop} stop))
+  (let [[healthy start faulty stop healthy2] (take 5 (pnemesis/generator [:kill] 3 12))]
+    (is (= {:type :info, :f :kill} start))
+    (is (= {:type :info, :f :restart} stop))
     (is (= [{:type :sleep, :value 3} {:type :sleep, :value 12} {:type :sleep, :value 3}]
            [healthy faulty healthy2])
-        "sleeps of healthy, then faulty seconds")))
+        "sleeps of healthy, then faulty seconds"))
+  (testing "several faults take turns: each ends before the next starts"
+    (let [kinds [:member :partition-random-halves :kill]
+          ops   (filter #(= :info (:type %)) (take 24 (pnemesis/generator kinds 1 2)))]
+      (is (= [:shrink :grow :start-partition :stop-partition :kill :restart :shrink :grow]
+             (map :f (take 8 ops))))
+      (is (every? #(= :info (:type %)) ops))
+      (is (= [:stop-partition :restart :grow] (map :f (pnemesis/final-generator kinds)))
+          "after the time limit: heal, restart, then grow the membership back")))
+  (testing "none: no nemesis ops"
+    (is (nil? (pnemesis/generator [:none] 1 2)))
+    (is (= [] (pnemesis/final-generator [:none]))))
+  (testing "every fault's ops reach its own nemesis"
+    (let [n (pnemesis/nemesis [:member :partition-random-halves :kill :pause])]
+      (is (= #{:shrink :grow :start-partition :stop-partition :kill :restart :pause :resume}
+             (set (jepsen.nemesis/fs n))))))
+  (testing "the perf graphs shade each fault"
+    (is (= #{{:name "member", :start #{:shrink}, :stop #{:grow}}
+             {:name "kill", :start #{:kill}, :stop #{:restart}}}
+           (pnemesis/perf-nemeses [:member :kill])))))
+
+(deftest member-changes-are-retried-and-recognized
+  (let [change! @#'pnemesis/change!
+        scripted (fn [answers]
+                   ; a call that answers from answers, one per attempt, and
+                   ; records which contact it was sent through
+                   (let [left (atom answers), sent (atom [])]
+                     [(fn [_ url] (swap! sent conj url)
+                        (let [[a] @left] (swap! left rest) a))
+                      sent]))
+        run (fn [answers opts]
+              (let [[call sent] (scripted answers)]
+                [(change! nil identity ["n1" "n2"] call opts) @sent]))]
+    (testing "an answer lost (503 unknown), then refused unknown_member: the first removal took effect"
+      (let [[r sent] (run [{:type :info, :error [:unknown "timed out"]}
+                           {:type :refused, :refusal "unknown_member"}]
+                          {:done? #{"unknown_member"}, :retry? #{"change_pending"}})]
+        (is (= :ok (:type r)))
+        (is (:already r))
+        (is (= ["n1" "n2"] sent) "the retry goes through the next member")))
+    (testing "change_pending and learner_behind are waited out"
+      (let [[r] (run [{:type :refused, :refusal "change_pending"}
+                      {:type :refused, :refusal "learner_behind"}
+                      {:type :ok, :body {:member {:id 3}}}]
+                     {:done? #{"not_a_learner"}, :retry? #{"learner_behind" "change_pending"}})]
+        (is (= :ok (:type r)))
+        (is (= 3 (:attempts r)))))
+    (testing "any other refusal ends it: nothing changed"
+      (let [[r sent] (run [{:type :refused, :refusal "would_lose_quorum"}]
+                          {:done? #{"unknown_member"}, :retry? #{"change_pending"}})]
+        (is (= "would_lose_quorum" (:refusal r)))
+        (is (= 1 (count sent)))))
+    (testing "no member to ask"
+      (is (= :fail (:type (change! nil identity [] (fn [& _] (throw (Exception. "called")))
+                                   {:done? #{}, :retry? #{}})))))))
+
+(deftest member-shrink-picks-the-leader-then-a-follower
+  (let [leader-id @#'pnemesis/leader-id
+        vs [{:id 0, :node "n1"} {:id 1, :node "n2"} {:id 2, :node "n3"}]]
+    (with-redefs [jepsen.paxos.http/node-status
+                  (fn [_ url _] (if (= url "n2") {:type :info} {:type :ok, :body {:leader 2}}))]
+      (is (= 2 (leader-id nil identity vs)) "the leader most voters name"))
+    (with-redefs [jepsen.paxos.http/node-status (fn [& _] {:type :fail})]
+      (is (nil? (leader-id nil identity vs)))))
+  (is (= 2 (pnemesis/min-voters {:nodes ["a" "b" "c"]})))
+  (is (= 3 (pnemesis/min-voters {:nodes ["a" "b" "c" "d" "e"]}))))
 
 (deftest gnuplot-is-checked-before-the-run
   (with-redefs [core/gnuplot? (constantly false)]

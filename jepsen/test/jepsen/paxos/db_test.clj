@@ -122,6 +122,7 @@
 (deftest start-node
   (testing "not running: a stale pidfile is removed, then the node starts with the run's flags"
     (let [[r cmds] (recording (answers "find-pids" {:out ""}
+                                       "member.json" {:exit 1}
                                        "which node" {:out "/usr/bin/node"}
                                        "readlink -f" {:out "/usr/bin/node"})
                               #(db/start! (pdb/db) (test-map) "n2"))
@@ -134,6 +135,8 @@
       (is (< -1 rm (.indexOf ^java.util.List cmds ssd)) "the pidfile goes before the start")
       (is (= "jepsen-x" (get (flags cmds) "--cluster-token")))
       (is (= "1" (get (flags cmds) "--self")))
+      (is (str/includes? ssd "paxos.js node /opt/paxos-ts/jepsen-config --self 1 ")
+          (str "from the config " ssd))
       (is (not-any? #(str/starts-with? % "--peer") (keys (flags cmds))) "no TLS without --tls")))
   (testing "running (found by its process): nothing is started"
     (let [[r cmds] (recording (answers "find-pids" {:out "999"})
@@ -141,12 +144,52 @@
       (is (= :already-running r))
       (is (not-any? #(str/includes? % "start-stop-daemon") cmds)))))
 
+(deftest start-after-membership-changes
+  (let [start (fn [t member-file?]
+                (recording (answers "find-pids" {:out ""}
+                                    "member.json" {:exit (if member-file? 0 1)}
+                                    "which node" {:out "/usr/bin/node"}
+                                    "readlink -f" {:out "/usr/bin/node"})
+                           #(db/start! (pdb/db) t "n2")))
+        ssd   (fn [cmds] (first (filter #(str/includes? % "start-stop-daemon --start") cmds)))]
+    (testing "member.json in the data dir: the node joined once, and starts from it alone"
+      (let [[r cmds] (start (test-map) true)
+            f        (flags cmds)]
+        (is (= :started r))
+        (is (str/includes? (ssd cmds) "paxos.js node --data-dir /var/lib/paxos-ts --log-file")
+            (ssd cmds))
+        (is (not (str/includes? (ssd cmds) "jepsen-config")) "never with the config")
+        (is (nil? (get f "--self")))
+        (is (nil? (get f "--cluster-token")))))
+    (testing "brought back by the member nemesis, no member.json yet: joins again"
+      (let [t        (test-map :member-states (atom {"n2" {:status :joined, :via "n3"}}))
+            [r cmds] (start t false)
+            f        (flags cmds)]
+        (is (= :started r))
+        (is (= "n3:5000" (get f "--join")))
+        (is (= "n2:5000" (get f "--self")))
+        (is (= "/var/lib/paxos-ts" (get f "--data-dir")))
+        (is (not (str/includes? (ssd cmds) "jepsen-config")))))
+    (testing "removed by the member nemesis: never started, above all not from the config"
+      (let [t        (test-map :member-states (atom {"n2" {:status :removed}}))
+            [r cmds] (start t false)]
+        (is (= :removed r))
+        (is (nil? (ssd cmds)))))
+    (testing "wipe! deletes the data dir as root"
+      (let [[_ cmds] (recording (constantly nil) #(pdb/wipe! (test-map) "n2"))]
+        (is (some #(and (as-root? %) (str/includes? % "rm -rf /var/lib/paxos-ts")) cmds))))
+    (testing "kill and pause leave removed nodes alone"
+      (let [t (test-map :member-states (atom {"n1" {:status :removed}}))]
+        (is (= ["n2" "n3"] (pdb/live-nodes t)))
+        (is (= ["n1" "n2" "n3"] (pdb/live-nodes (test-map))))))))
+
 (deftest tls-flags-and-certificates
   (let [dir (temp-dir)]
     (try
       (with-redefs [store/path (fn [& _] (io/file dir "certs"))]
         (let [t (test-map :tls true, :paxos-root (or (System/getenv "PAXOS_ROOT") ".."))
-              [_ cmds] (recording (answers "find-pids" {:out ""} "which node" {:out "/usr/bin/node"}
+              [_ cmds] (recording (answers "find-pids" {:out ""} "member.json" {:exit 1}
+                                           "which node" {:out "/usr/bin/node"}
                                            "readlink -f" {:out "/usr/bin/node"})
                                   #(pdb/start-node! t "n2"))
               f (flags cmds)]
@@ -252,6 +295,33 @@
               (is (.isAlive other)))))
         (finally
           (doseq [^Process p [mine other third sleeper]] (.destroyForcibly p))
+          (delete-tree! dir))))))
+
+(deftest real-joined-node-found-by-its-data-dir
+  (if-not (and (root?) (sudo?))
+    (println "db-test: skipping the joined-node process test (needs root and sudo)")
+    (let [dir    (temp-dir)
+          _      (io/make-parents (io/file dir "bin" "paxos.js"))
+          _      (spit (io/file dir "bin" "paxos.js") "setTimeout(() => {}, 600000);\n")
+          data   (str dir "/data")
+          t      (test-map :install-dir (str dir), :log-dir (str dir "/log"), :data-dir data)
+          start  (fn [args] (.start (ProcessBuilder. ^java.util.List
+                                                     (into ["node" (str dir "/bin/paxos.js") "node"] args))))
+          joined (start ["--data-dir" data "--log-file" (str dir "/log/paxos.log")])
+          other  (start ["--data-dir" (str data "-other")])    ; not this worker's data dir
+          config-node (fake-node! dir 0)]                      ; n1's node, from the config
+      (try
+        (Thread/sleep 500)
+        (c/with-session "n2" (LocalRemote.)
+          (binding [c/*sudo* nil]
+            (is (= [(str (.pid joined))] (pdb/node-pids t "n2"))
+                "a joined node (no config, no --self) is found by its data dir")
+            (is (= [(str (.pid joined))] (db/kill! (pdb/db) t "n2")))
+            (is (.waitFor joined 5 TimeUnit/SECONDS))
+            (is (.isAlive other))
+            (is (.isAlive config-node))))
+        (finally
+          (doseq [^Process p [joined other config-node]] (.destroyForcibly p))
           (delete-tree! dir))))))
 
 (deftest first-boot-apt-jobs-are-awaited

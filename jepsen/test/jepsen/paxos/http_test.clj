@@ -69,7 +69,8 @@
   "Starts a 3-node cluster on free loopback ports (HTTP, gRPC and peer port
   of each given in the config), with a cluster token of its own, waits for a
   leader, calls (f cluster), then stops it and deletes its files. cluster:
-  {:urls [...], :client-tls make-client options, :certs (make!'s map), :dir}.
+  {:urls [...], :lines (host:http:grpc:peer of each node), :client-tls
+  make-client options, :certs (make!'s map), :dir}.
   With :tls, a fresh CA and certificates from `paxos certs` (in dir/certs),
   and every node runs with jepsen.paxos.certs/node-flags, as on EC2: mutual
   TLS between peers, HTTPS requiring client certificates; the client
@@ -107,7 +108,7 @@
             (swap! procs conj p)))
         (let [urls (mapv (fn [[h _]] (http/base-url "127.0.0.1" h client)) ports)]
           (await-leader! (http/make-client client) (first urls))
-          (f {:urls urls, :client-tls client, :certs crts, :dir dir})))
+          (f {:urls urls, :lines lines, :client-tls client, :certs crts, :dir dir})))
       (catch Throwable t
         (doseq [i (range 3)]
           (let [out (io/file dir (str "node-" i ".out"))]
@@ -195,6 +196,88 @@
       (is (= [] (mc/observed-duplicates
                   (for [{:keys [r v]} ops]
                     {:f :append, :value {:appended-value v, :new-state (:state r)}})))))))
+
+;; Membership, on a cluster of its own: what the member nemesis does, and
+;; what the Jepsen client makes of a removed or a joining node.
+
+(defn- retry-until
+  "Calls (f) every 300 ms until (done? result) or 30 s; returns the last result."
+  [done? f]
+  (let [deadline (+ (System/currentTimeMillis) 30000)]
+    (loop []
+      (let [r (f)]
+        (if (or (done? r) (< deadline (System/currentTimeMillis)))
+          r
+          (do (Thread/sleep 300) (recur)))))))
+
+(deftest membership-changes
+  (with-cluster {}
+    (fn [{:keys [urls lines dir]}]
+      (let [c       (http/make-client)
+            append  (fn [url cmd-id v]
+                      (http/append! c url {:client-id 4242, :command-id cmd-id, :payload v}
+                                    {:timeout-ms 5000}))
+            m0      (http/list-members c (urls 0))
+            node-2  (first (filter #(= 2 (:id %)) (get-in m0 [:body :members])))]
+        (is (= :ok (:type m0)))
+        (is (= ["voter" "voter" "voter"] (map :role (get-in m0 [:body :members]))))
+        (testing "remove a voter through another member"
+          (let [r (http/remove-member! c (urls 0) 2)]
+            (is (= :ok (:type r)) (pr-str r))
+            (is (= [0 1] (map :id (get-in r [:body :members]))))
+            (is (< (get-in m0 [:body :config_slot]) (get-in r [:body :config_slot]))))
+          (is (= {:type :refused, :refusal "unknown_member"}
+                 (select-keys (http/remove-member! c (urls 1) 2) [:type :refusal]))
+              "removing it again: refused, so a retry after a lost answer knows it took effect"))
+        (testing "the removed node: its clients' appends and reads fail (503 not_applied)"
+          (is (= "removed" (get-in (retry-until #(= "removed" (get-in % [:body :member]))
+                                                #(http/node-status c (urls 2)))
+                                   [:body :member])))
+          (let [r (append (urls 2) 1 1)]
+            (is (= :fail (:type r)) (pr-str r))
+            (is (= :not-applied (first (:error r)))))
+          (is (= :fail (:type (http/read-state c (urls 2))))))
+        (let [[h g p] (repeatedly 3 free-port)
+              self    (str "127.0.0.1:" h ":" g ":" p)
+              url     (http/base-url "127.0.0.1" h)
+              joiner  (.start (doto (ProcessBuilder.
+                                      ^java.util.List
+                                      ["node" (.getCanonicalPath (io/file repo-root "bin" "paxos.js"))
+                                       "node" "--join" (lines 0) "--self" self
+                                       "--data-dir" (.getPath (io/file dir "joiner"))
+                                       "--log-file" (.getPath (io/file dir "joiner.log"))])
+                                (.redirectErrorStream true)
+                                (.redirectOutput (io/file dir "joiner.out"))))]
+          (record-pid! joiner)
+          (try
+            (testing "a joining node: not a member yet, its clients' appends fail"
+              (let [st (retry-until #(= :ok (:type %)) #(http/node-status c url))]
+                (is (= "joining" (get-in st [:body :member])) (pr-str st)))
+              (let [r (append url 2 2)]
+                (is (= :fail (:type r)) (pr-str r))
+                (is (= :not-applied (first (:error r))))))
+            (testing "add it as a learner, then promote it once it has caught up"
+              (let [added (http/add-member! c (urls 1) self)
+                    id    (get-in added [:body :member :id])]
+                (is (= :ok (:type added)) (pr-str added))
+                (is (= "learner" (get-in added [:body :member :role])))
+                (is (= 3 id) "a new id: ids are never reused")
+                (is (= {:type :refused, :refusal "address_taken"}
+                       (select-keys (http/add-member! c (urls 0) self) [:type :refusal])))
+                (let [p (retry-until #(not= "learner_behind" (:refusal %))
+                                     #(http/promote-member! c (urls 0) id))]
+                  (is (= :ok (:type p)) (pr-str p))
+                  (is (= "voter" (get-in p [:body :member :role]))))
+                (is (= "not_a_learner" (:refusal (http/promote-member! c (urls 1) id))))
+                (is (= [0 1 3] (map :id (get-in (http/list-members c url) [:body :members]))))
+                (let [r (retry-until #(= :ok (:type %)) #(append url 3 3))]
+                  (is (= :ok (:type r)) (pr-str r))
+                  (is (= 3 (last (:state r))))
+                  (is (not-any? #{1 2} (:state r))
+                      "what the removed and the joining node refused was never applied"))))
+            (finally
+              (stop! [joiner]))))
+        (http/close-client! c)))))
 
 ;; Failure mapping, against servers that misbehave on purpose.
 
