@@ -123,9 +123,12 @@ async function measure(cfg: BenchConfig, spec: RunSpec): Promise<RunResult> {
 
     const results: LoadResult[] = [];
     const segments: SegmentResult[] = [];
+    /** CPU microseconds per append, summed over the nodes (null when a node's CPU could not be read). */
     const cpuUs = (after: (number | null)[], before: (number | null)[], per: number): number | null => {
-      if (per <= 0 || after.some((c) => c === null) || before.some((c) => c === null)) return null;
-      return (after.reduce((a, c) => a! + c!, 0)! - before.reduce((a, c) => a! + c!, 0)!) * 1e6 / per;
+      const sum = (xs: (number | null)[]) => (xs.includes(null) ? null : (xs as number[]).reduce((a, c) => a + c, 0));
+      const a = sum(after);
+      const b = sum(before);
+      return a === null || b === null || per <= 0 ? null : ((a - b) * 1e6) / per;
     };
     // Warm-up (steady runs): the same load, in segments that show when the speed stops rising; not measured.
     let warmed = 0;

@@ -220,6 +220,11 @@ export class PaxosCore extends MembershipRole {
     this.switchMembership(m);
   }
 
+  /** This node applied its own removal (status().member === "removed", without building the status). */
+  isRemoved(): boolean {
+    return this.removed;
+  }
+
   /** The newest membership this node knows. */
   membership(): Membership {
     return this.known;

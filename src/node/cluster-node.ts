@@ -309,7 +309,7 @@ export class ClusterNode implements NodeService, PeerInbox {
       const remaining = opts.deadline - Date.now();
       if (this.stopped) return { kind: "failed", outcome: "unknown", reason: "the node is shutting down" };
       if (remaining <= 0) return { kind: "failed", outcome, reason };
-      if (this.isRemoved()) return { ...this.removedFailure(), outcome }; // an earlier attempt may still be chosen
+      if (this.core.isRemoved()) return { ...this.removedFailure(), outcome }; // an earlier attempt may still be chosen
       if (!this.core.acceptsProposals()) {
         if (!(await this.leaderChange(Math.min(remaining, this.leaderWaitMs)))) return { kind: "failed", outcome, reason };
         continue;
@@ -346,7 +346,7 @@ export class ClusterNode implements NodeService, PeerInbox {
     for (;;) {
       const remaining = opts.deadline - Date.now();
       if (this.stopped) return failed("the node is shutting down");
-      if (this.isRemoved()) return this.removedFailure();
+      if (this.core.isRemoved()) return this.removedFailure();
       if (remaining <= 0) return failed(reason);
       const leader = this.core.status().leader;
       if (leader !== null && leader === avoid) {
@@ -575,10 +575,6 @@ export class ClusterNode implements NodeService, PeerInbox {
     return { kind: "failed", outcome: "not_applied", reason: "this node was removed from the cluster; ask one of its members", members: this.members() };
   }
 
-  private isRemoved(): boolean {
-    return this.core.status().member === "removed";
-  }
-
   /**
    * PeerInbox: a change another member hands to this node as the leader.
    * Proposed here; answered once chosen and applied, or refused at once.
@@ -606,7 +602,7 @@ export class ClusterNode implements NodeService, PeerInbox {
     for (;;) {
       const remaining = opts.deadline - Date.now();
       if (this.stopped) return { kind: "failed", outcome: "unknown", reason: "the node is shutting down" };
-      if (this.isRemoved()) return { ...this.removedFailure(), outcome };
+      if (this.core.isRemoved()) return { ...this.removedFailure(), outcome };
       if (remaining <= 0) return { kind: "failed", outcome, reason };
       const leader = this.core.status().leader;
       if (leader === null) {
