@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # usage: bin/package.sh [--no-build] [OUT.tgz]
 # Packs what a worker needs into jepsen/paxos-ts.tgz (the default --package),
-# self-contained: package.json, package-lock.json, bin/, dist/, proto/, gen/
+# self-contained: package.json, package-lock.json, bin/, dist/, proto/, gen/,
+# ui/ (the live page's static files)
 # and the production node_modules, all under package/ as npm pack does. The
 # workers then need no npm registry (the runtime dependencies are pure
 # JavaScript, so node_modules built here runs on any x86-64 or arm64 worker).
@@ -36,7 +37,7 @@ fi
 stage=$(mktemp -d "${TMPDIR:-/tmp}/paxos-ts-package.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 mkdir "$stage/package"
-cp -R package.json package-lock.json bin dist proto gen "$stage/package/"
+cp -R package.json package-lock.json bin dist proto gen ui "$stage/package/"
 (cd "$stage/package" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
 
 # The node must start from the staged copy alone (no dev dependency, nothing
@@ -47,7 +48,7 @@ tar -czf "$out.tmp" -C "$stage" package
 # List to a file, then look: grep -q on a pipe exits at the first match and
 # would kill tar with SIGPIPE (pipefail then fails a good tarball).
 tar -tzf "$out.tmp" > "$stage/list"
-for f in package/dist/src/cli/main.js package/bin/paxos.js package/node_modules/fastify/package.json; do
+for f in package/dist/src/cli/main.js package/bin/paxos.js package/ui/index.html package/node_modules/fastify/package.json; do
   if ! grep -qx "$f" "$stage/list"; then
     echo "package.sh: $f missing from the tarball" >&2
     exit 1

@@ -21,6 +21,8 @@ export interface NodeCommandOptions {
   join?: string;
   /** Record every request's steps, written to this file on stop (paxos bench --breakdown). */
   traceSteps?: string;
+  /** A file a test harness rewrites with notes (its current fault) for the live page: src/ui/annotations.ts. */
+  uiAnnotations?: string;
   port: number;
   dataDir?: string;
   logFile?: string;
@@ -224,6 +226,7 @@ export async function runNode(configPath: string | undefined, o: NodeCommandOpti
     peerTls: tls.peer,
     clientTls: tls.client,
     ...(o.traceSteps === undefined ? {} : { traceStepsFile: o.traceSteps }),
+    ...(o.uiAnnotations === undefined ? {} : { uiAnnotationsFile: o.uiAnnotations }),
   });
   if (stopping) return;
   await node.start();

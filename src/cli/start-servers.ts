@@ -120,6 +120,8 @@ export async function startServers(configPath: string, entryScript: string, o: S
         console.log(`node ${n.id}: ${scheme}://${n.host}:${n.httpPort}, gRPC ${n.host}:${n.grpcPort}, peers ${n.host}:${n.peerPort}, data ${join(o.dataDir, `node-${n.id}`)}`);
       }),
   );
+  const first = nodes[0]!;
+  console.log(`live cluster page: ${o.tls ? "https" : "http"}://${first.host}:${first.httpPort}/ui (on every node)`);
   const stop = () => {
     if (stopping) return;
     stopping = true;

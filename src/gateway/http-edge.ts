@@ -190,6 +190,12 @@ export const ALLOWED_METHODS: ReadonlyMap<string, string> = new Map([
   ["/status", GET_HEAD],
   ["/metrics", GET_HEAD],
   ["/members", "GET, HEAD, POST"],
+  // The live page (src/ui/node-ui.ts).
+  ["/cluster", GET_HEAD],
+  ["/ui", GET_HEAD],
+  ["/ui/", GET_HEAD],
+  ["/ui/live.js", GET_HEAD],
+  ["/ui/live.css", GET_HEAD],
 ]);
 
 /** Paths with a member id in them -> the methods they allow. */

@@ -47,6 +47,7 @@ import {
   type EdgeError,
 } from "./http-edge.js";
 import { ListJson } from "./list-json.js";
+import type { GatewayUi } from "../ui/node-ui.js";
 import { parseAddMemberBody, parseAppendBody } from "./strict-json.js";
 
 export const APPEND_PATH = "/proposer/client-request";
@@ -63,6 +64,8 @@ export interface GatewayOptions {
   readonly maxInflightRequests: number;
   /** HTTPS (and optionally required client certificates) instead of plain HTTP. */
   readonly tls?: ClientTls | null;
+  /** The live cluster page (GET /ui, GET /cluster) and /status's `stats` field; absent: neither (a joining node). */
+  readonly ui?: GatewayUi | null;
 }
 
 function sendJson(reply: FastifyReply, code: number, body: string): FastifyReply {
@@ -267,6 +270,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   );
 
   app.get("/status", async (_req, reply) => {
+    const stats = opts.ui ? await opts.ui.statusStats() : undefined; // for the live page (src/ui/live-stats.ts)
     const s = service.status();
     return sendJson(
       reply,
@@ -284,6 +288,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         cluster_id: s.member === "joining" ? null : s.clusterId,
         config_slot: s.members.configSlot,
         members: membersJson(s.members).members,
+        stats,
       }),
     );
   });
@@ -348,6 +353,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     if (res.kind === "failed") return failedReply(reply, res);
     return stateReply(reply, res.length);
   });
+
+  opts.ui?.register(app); // GET /ui, its files, GET /cluster (src/ui/node-ui.ts)
 
   await app.listen({ host: opts.host, port: opts.port });
   return {

@@ -107,7 +107,10 @@ export async function runNemesis(o: {
   log: (line: string) => void;
   /** Needed when kinds has "member". */
   member?: MemberNemesis;
+  /** Told of each fault as it begins, and null once it is healed (the live page shows it: local-jepsen.ts). */
+  onFault?: (fault: { kind: NemesisKind; description: string } | null) => void;
 }): Promise<NemesisInterval[]> {
+  const onFault = o.onFault ?? (() => {});
   const intervals: NemesisInterval[] = [];
   const sleep = async (ms: number) => {
     const end = Date.now() + ms;
@@ -130,19 +133,24 @@ export async function runNemesis(o: {
       const windowEnd = Date.now() + o.faultyMs;
       do {
         const start = o.clock();
+        onFault({ kind, description: "member: changing the membership" });
         const description = await o.member.act();
+        onFault({ kind, description: `member: ${description}` });
         intervals.push({ kind, description, start, end: o.clock() });
         o.log(`nemesis: member: ${description}`);
         // The result of each op lasts a poll or two before the next, so the observer can see it.
         await sleep(Math.min(1000, Math.max(0, windowEnd - Date.now())));
       } while (!o.stopped() && Date.now() < windowEnd);
+      onFault(null);
       continue;
     }
     const start = o.clock();
     const fault = await startFault(kind, o.net, o.nodes);
     o.log(`nemesis: ${fault.description}`);
+    onFault({ kind, description: fault.description });
     await sleep(o.faultyMs);
     await fault.heal();
+    onFault(null);
     o.log(`nemesis: healed (${fault.description})`);
     intervals.push({ kind, description: fault.description, start, end: o.clock() });
   }

@@ -29,6 +29,9 @@ import { ClientGrpcServer, type ClientTls } from "../transport/client-grpc-serve
 import { DEFAULT_PEER_LINK_OPTIONS, PeerLink, ReadIndexRefused, type LinkEvent } from "../transport/peer-link.js";
 import { PeerServer, type ChangeAnswer, type PeerInbox, type PeerSecurity, type ReadIndexAnswer } from "../transport/peer-server.js";
 import { nodeMetrics } from "./metrics.js";
+import type { MemberTls } from "../ui/cluster-view.js";
+import { LiveStats } from "../ui/live-stats.js";
+import { nodeUi } from "../ui/node-ui.js";
 import { StepTrace } from "./step-trace.js";
 import type { Registry } from "prom-client";
 
@@ -76,6 +79,8 @@ export interface ClusterNodeOptions {
   readonly clientTls?: ClientTls | null;
   /** Record each request's steps and write them here on stop (step-trace.ts). */
   readonly traceStepsFile?: string;
+  /** A file a test harness rewrites with notes for the live page, e.g. its current fault (src/ui/annotations.ts). */
+  readonly uiAnnotationsFile?: string;
 }
 
 /** How long a request waits for a new leader after the current one failed it, before trying it again. */
@@ -139,6 +144,8 @@ export class ClusterNode implements NodeService, PeerInbox {
   private lastLeader: NodeId | null = null;
   private stopped = false;
   readonly steps: StepTrace | null;
+  /** What the live page (GET /ui) shows beyond the core's status: peer contact, requests' latency, elections. */
+  private readonly live: LiveStats;
 
   constructor(private readonly opts: ClusterNodeOptions) {
     this.self = opts.self;
@@ -147,6 +154,7 @@ export class ClusterNode implements NodeService, PeerInbox {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
     this.leaderWaitMs = opts.leaderWaitMs ?? 5_000;
     this.steps = opts.traceStepsFile === undefined ? null : new StepTrace(opts.traceStepsFile, opts.self.id);
+    this.live = new LiveStats(opts.dataDir);
   }
 
   /** Opens storage, then serves; on failure everything opened so far is closed again. */
@@ -216,6 +224,7 @@ export class ClusterNode implements NodeService, PeerInbox {
       requestTimeoutMs: this.requestTimeoutMs,
       maxInflightRequests: this.opts.maxInflightRequests ?? 10_000,
       tls: this.opts.clientTls ?? null,
+      ui: nodeUi({ service: this, stats: this.live, tls: () => this.memberTls(), annotationsFile: this.opts.uiAnnotationsFile }),
     });
     this.ticker = setInterval(() => {
       this.core.tick();
@@ -251,12 +260,23 @@ export class ClusterNode implements NodeService, PeerInbox {
     }
   }
 
+  /**
+   * GET /cluster asks the other members for their /status as this node's
+   * gateway is served: over HTTPS with this node's certificate (node
+   * certificates carry clientAuth), trusting its client CA, or else its peer CA.
+   */
+  private memberTls(): MemberTls | null {
+    const m = this.clientTls?.material;
+    return m === undefined ? null : { cert: m.cert, key: m.key, ca: m.ca ?? this.security.tls?.ca ?? null };
+  }
+
   private onLinkEvent(peer: NodeAddress, e: LinkEvent): void {
     if (e.kind === "removed") {
       this.core.learnRemoval(e.membership);
       this.scheduleReady();
       return;
     }
+    this.live.linkEvent(peer.id, e.kind, e.kind === "up" ? null : e.error);
     if (e.kind === "up") this.log.info({ peer: peer.id }, `peer link to node ${peer.id} is up`);
     else this.log.warn({ peer: peer.id, error: e.error }, e.kind === "refused" ? `node ${peer.id} refuses this node's peer traffic` : `cannot reach node ${peer.id}`);
   }
@@ -290,6 +310,7 @@ export class ClusterNode implements NodeService, PeerInbox {
   deliver(from: NodeId, messages: Message[]): void {
     if (this.stopped) return;
     if (this.steps !== null) for (const m of messages) if (!IDLE_MESSAGES.has(m.type)) this.steps.record(`recv ${m.type}`);
+    this.live.heard(from);
     for (const m of messages) this.core.step(from, m);
     this.scheduleReady();
   }
@@ -303,6 +324,13 @@ export class ClusterNode implements NodeService, PeerInbox {
    * of the same command is deduplicated by the replicated session table.
    */
   async routeAppend(command: Command, opts: RouteOptions): Promise<AppendRoute> {
+    const started = performance.now();
+    const r = await this.appendThroughLeader(command, opts);
+    this.live.ops.record(performance.now() - started, r.kind !== "failed"); // for the live page
+    return r;
+  }
+
+  private async appendThroughLeader(command: Command, opts: RouteOptions): Promise<AppendRoute> {
     let outcome: Outcome = "not_applied";
     let reason = "no leader was elected in time";
     for (;;) {
@@ -340,6 +368,13 @@ export class ClusterNode implements NodeService, PeerInbox {
    * off) is avoided for a moment, then the read goes to whoever leads.
    */
   async routeRead(opts: RouteOptions): Promise<ReadRoute> {
+    const started = performance.now();
+    const r = await this.readThroughLeader(opts);
+    this.live.ops.record(performance.now() - started, r.kind !== "failed"); // for the live page
+    return r;
+  }
+
+  private async readThroughLeader(opts: RouteOptions): Promise<ReadRoute> {
     const failed = (reason: string): ReadRoute => ({ kind: "failed", outcome: "not_applied", reason }); // a read changes nothing
     let avoid: NodeId | undefined;
     let reason = "no leader was elected in time";
@@ -740,6 +775,7 @@ export class ClusterNode implements NodeService, PeerInbox {
         "role changed",
       );
       const leaderChanged = st.leader !== this.lastLeader;
+      this.live.roleChanged(st.role, this.lastRole, leaderChanged);
       this.lastRole = st.role;
       this.lastLeader = st.leader;
       if (leaderChanged) for (const w of [...this.leaderWatchers]) w();
@@ -751,3 +787,4 @@ export class ClusterNode implements NodeService, PeerInbox {
     process.exit(70);
   }
 }
+
