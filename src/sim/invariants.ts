@@ -20,7 +20,35 @@ import type { PaxosCore } from "../core/paxos-core.js";
 import type { Command, NodeId, PersistRecord, Value } from "../core/types.js";
 import { describeValue } from "./trace.js";
 
-export class SafetyViolation extends Error {}
+/** What a violation is about, for the viewer to point at (ballots as "round.node"). */
+export interface ViolationDetail {
+  readonly slots?: readonly number[];
+  readonly ballots?: readonly string[];
+  readonly nodes?: readonly NodeId[];
+  readonly payloads?: readonly number[];
+}
+
+export class SafetyViolation extends Error {
+  constructor(
+    message: string,
+    readonly detail: ViolationDetail = {},
+  ) {
+    super(message);
+  }
+}
+
+/** Told every vote and every value found chosen (the step-by-step viewer shows them); it only reads. */
+export interface InvariantsListener {
+  voted(node: NodeId, slot: number, ballot: string, value: Value): void;
+  chosen(slot: number, ballot: string, value: Value): void;
+}
+
+/** The votes of one slot, by ballot. */
+export interface SlotVoteView {
+  readonly ballot: string;
+  readonly value: Value;
+  readonly voters: readonly NodeId[];
+}
 
 function valueKey(v: Value): string {
   switch (v.kind) {
@@ -52,7 +80,16 @@ export class Invariants {
   private readonly listChecked = new Map<NodeId, number>();
   chosenSlots = 0;
 
-  constructor(private readonly genesis: Membership) {}
+  constructor(
+    private readonly genesis: Membership,
+    private readonly listener?: InvariantsListener,
+  ) {}
+
+  /** Every vote cast for a slot so far, by ballot, and the voters of the membership in force there. */
+  slotVotes(slot: number): { votes: SlotVoteView[]; voters: NodeId[] } {
+    const votes = [...(this.slots.get(slot)?.byBallot ?? [])].map(([ballot, b]) => ({ ballot, value: b.value, voters: [...b.voters] }));
+    return { votes, voters: this.votersAt(slot) };
+  }
 
   proposed(c: Command): void {
     this.proposedKeys.add(`${c.clientId}/${c.commandId}/${c.payload}`);
@@ -97,9 +134,10 @@ export class Invariants {
         let b = sv.byBallot.get(ballot);
         if (b === undefined) sv.byBallot.set(ballot, (b = { key, value, voters: new Set() }));
         if (b.key !== key) {
-          throw new SafetyViolation(`slot ${slot}: ballot ${ballot} proposed two values (${b.key} and ${key})`);
+          throw new SafetyViolation(`slot ${slot}: ballot ${ballot} proposed two values (${b.key} and ${key})`, { slots: [slot], ballots: [ballot], nodes: [node] });
         }
         b.voters.add(node);
+        this.listener?.voted(node, slot, ballot, value);
         this.evaluate(slot, now);
       });
     }
@@ -121,8 +159,9 @@ export class Invariants {
       if (sv.chosen === null) {
         sv.chosen = { key: b.key, ballot };
         this.chosenSlots++;
+        this.listener?.chosen(slot, ballot, b.value);
         if (b.value.kind === "command" && !this.proposedKeys.has(b.key)) {
-          throw new SafetyViolation(`slot ${slot}: chosen value ${describeValue(b.value)} was never proposed by a client`);
+          throw new SafetyViolation(`slot ${slot}: chosen value ${describeValue(b.value)} was never proposed by a client`, { slots: [slot], ballots: [ballot] });
         }
         if (b.value.kind === "membership") {
           this.chosenChanges.set(slot, b.value.change);
@@ -132,6 +171,7 @@ export class Invariants {
         throw new SafetyViolation(
           `slot ${slot}: two values chosen: ${sv.chosen.key} (ballot ${sv.chosen.ballot}) and ${b.key} (ballot ${ballot}, ` +
             `voters ${[...b.voters].join(",")} of ${voters.join(",")}) at ${now} ms`,
+          { slots: [slot], ballots: [sv.chosen.ballot, ballot] },
         );
       }
     }
@@ -149,10 +189,10 @@ export class Invariants {
       const value = core.chosenValue(slot)!;
       const chosen = this.slots.get(slot)?.chosen ?? null;
       if (chosen === null) {
-        throw new SafetyViolation(`node ${node} applied slot ${slot} = ${describeValue(value)}, but no quorum of its membership ever accepted a value there`);
+        throw new SafetyViolation(`node ${node} applied slot ${slot} = ${describeValue(value)}, but no quorum of its membership ever accepted a value there`, { slots: [slot], nodes: [node] });
       }
       if (chosen.key !== valueKey(value)) {
-        throw new SafetyViolation(`node ${node} applied slot ${slot} = ${valueKey(value)}, but ${chosen.key} was chosen (ballot ${chosen.ballot})`);
+        throw new SafetyViolation(`node ${node} applied slot ${slot} = ${valueKey(value)}, but ${chosen.key} was chosen (ballot ${chosen.ballot})`, { slots: [slot], ballots: [chosen.ballot], nodes: [node] });
       }
     }
     this.logChecked.set(node, core.commitIndex);
@@ -161,16 +201,16 @@ export class Invariants {
       const v = list[i]!;
       if (i < this.reference.length) {
         if (this.reference[i] !== v) {
-          throw new SafetyViolation(`node ${node}'s list has ${v} at index ${i}, another node has ${this.reference[i]}`);
+          throw new SafetyViolation(`node ${node}'s list has ${v} at index ${i}, another node has ${this.reference[i]}`, { nodes: [node], payloads: [v, this.reference[i]!] });
         }
         continue;
       }
-      if (this.inReference.has(v)) throw new SafetyViolation(`payload ${v} applied twice (indexes ${this.reference.indexOf(v)} and ${i})`);
+      if (this.inReference.has(v)) throw new SafetyViolation(`payload ${v} applied twice (indexes ${this.reference.indexOf(v)} and ${i})`, { nodes: [node], payloads: [v] });
       this.reference.push(v);
       this.inReference.add(v);
       const ackedAt = this.acked.get(v);
       if (ackedAt !== undefined && ackedAt !== i) {
-        throw new SafetyViolation(`payload ${v} was acknowledged at index ${ackedAt} but applied at ${i}`);
+        throw new SafetyViolation(`payload ${v} was acknowledged at index ${ackedAt} but applied at ${i}`, { nodes: [node], payloads: [v] });
       }
     }
     this.listChecked.set(node, list.length);
@@ -179,16 +219,16 @@ export class Invariants {
   /** A client got "appended at index" with reply `state`. */
   acknowledged(payload: number, index: number, state: readonly number[], now: number): void {
     if (state[index] !== payload || state.length !== index + 1) {
-      throw new SafetyViolation(`reply for ${payload} does not end with it at index ${index}: [${state.join(",")}]`);
+      throw new SafetyViolation(`reply for ${payload} does not end with it at index ${index}: [${state.join(",")}]`, { payloads: [payload] });
     }
     for (let i = 0; i < state.length; i++) {
       if (i < this.reference.length && this.reference[i] !== state[i]) {
-        throw new SafetyViolation(`reply for ${payload} at ${now} ms has ${state[i]} at index ${i}, the applied list has ${this.reference[i]}`);
+        throw new SafetyViolation(`reply for ${payload} at ${now} ms has ${state[i]} at index ${i}, the applied list has ${this.reference[i]}`, { payloads: [payload, state[i]!, this.reference[i]!] });
       }
     }
     const before = this.acked.get(payload);
     if (before !== undefined && before !== index) {
-      throw new SafetyViolation(`payload ${payload} acknowledged at index ${before} and again at index ${index}`);
+      throw new SafetyViolation(`payload ${payload} acknowledged at index ${before} and again at index ${index}`, { payloads: [payload] });
     }
     this.acked.set(payload, index);
   }

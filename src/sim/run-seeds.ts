@@ -42,12 +42,18 @@ export function replayCommand(r: SimResult): string {
   return `npm run sim -- --seed ${r.seed} --nodes ${r.nodes} --trace`;
 }
 
+/** The command that writes the seed's step-by-step viewer, opened at the first violated invariant. */
+export function viewerCommand(r: Pick<SimResult, "seed" | "nodes">): string {
+  return `npm run sim -- --seed ${r.seed} --nodes ${r.nodes} --html seed-${r.seed}.html`;
+}
+
 export function describeFailure(r: SimResult, traceLines = 80): string {
   return [
     `seed ${r.seed} (${r.nodes} nodes) FAILED: ${r.failure}`,
     `last ${Math.min(traceLines, r.trace.length)} events before it:`,
     ...r.trace.slice(-traceLines).map((l) => `  ${l}`),
     `replay: ${replayCommand(r)}`,
+    `view:   ${viewerCommand(r)}`,
   ].join("\n");
 }
 

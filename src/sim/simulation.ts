@@ -19,7 +19,7 @@ import { Rng } from "../core/rng.js";
 import type { ClientResult, Command, CoreConfig, Envelope, NodeId, PersistRecord } from "../core/types.js";
 import { EventQueue } from "./event-queue.js";
 import { cutsFor, noCuts, planFaults, type Episode, type FaultPlan, type LinkCuts } from "./faults.js";
-import { Invariants, SafetyViolation } from "./invariants.js";
+import { Invariants, SafetyViolation, type InvariantsListener, type ViolationDetail } from "./invariants.js";
 import { describeMessage, Trace } from "./trace.js";
 
 /** One line of the clients' history (`time`: nanoseconds of simulated time). */
@@ -45,6 +45,41 @@ export interface SimOptions {
   readonly releaseBeforeSync?: boolean;
   /** Membership changes during the fault phase (default true). */
   readonly reconfigure?: boolean;
+  /** Sees the run as it happens (the step-by-step viewer records through it); absent, nothing is recorded. */
+  readonly observer?: SimObserver;
+}
+
+/**
+ * What the simulator shows an observer, at the moment it happens. An
+ * observer only reads: it must not call anything that changes a core or
+ * draw from the run's randomness, so a run is the same with or without one.
+ */
+export interface SimObserver extends InvariantsListener {
+  /** An event of the queue is about to be handled. */
+  event(time: number, ev: SimEvent): void;
+  /** A line of the trace (the text the digest hashes, without its time). */
+  line(text: string): void;
+  /** A node's process started (again) from its durable records. */
+  booted(id: NodeId, core: PaxosCore, durable: readonly PersistRecord[]): void;
+  crashed(id: NodeId): void;
+  /** A node's Ready asked for these records to be written. */
+  persisted(id: NodeId, records: readonly PersistRecord[]): void;
+  /** A node took an input and its Ready was drained: its state may have changed. */
+  drained(id: NodeId, core: PaxosCore): void;
+  /** A message left: `delivery` is the queued event that will carry it, or null when it was dropped. */
+  sent(env: Envelope, delivery: SimEvent | null, dropped: "partition" | "loss" | null): void;
+  /** The delivery being handled did not reach its node. */
+  undelivered(env: Envelope, why: "down" | "partition"): void;
+  /** The links cut changed (cuts[from][to]); `description` names a new partition, null when healed. */
+  partition(cuts: LinkCuts, description: string | null): void;
+  /** A client's operation was invoked or completed (the history's record). */
+  clientOp(client: number, event: HistoryEvent): void;
+  /** A client's attempt reached a node (`up`: the node was running). */
+  clientRequest(client: number, node: NodeId, up: boolean): void;
+  /** A node's answer reached a client. */
+  clientReply(client: number, node: NodeId, result: ClientResult): void;
+  /** The run failed; `detail` names the slots, ballots, nodes and payloads involved when an invariant said so. */
+  violation(failure: string, detail: ViolationDetail | undefined): void;
 }
 
 export interface SimResult {
@@ -87,6 +122,9 @@ function describeChange(c: MembershipChange): string {
 export function simAddress(id: NodeId): string {
   return `sim-${id}:${5000 + id}:${6000 + id}:${7000 + id}`;
 }
+
+/** An event of the simulator's queue. */
+export type SimEvent = Event;
 
 type Event =
   | { kind: "tick"; node: NodeId; incarnation: number }
@@ -189,6 +227,7 @@ export class Simulation {
   private probe: { requestedAt: number; client: number; done: boolean } | null = null;
   private counts = { events: 0, messages: 0, crashes: 0, partitions: 0, changes: 0, leaderRemovals: 0, changesUnderFaults: 0, maxVoters: 0, minVoters: 0 };
   private readonly genesis: Membership;
+  private readonly observer: SimObserver | undefined;
 
   constructor(private readonly opts: SimOptions) {
     this.rng = new Rng(opts.seed);
@@ -202,7 +241,8 @@ export class Simulation {
     this.snapshotEvery = this.rng.intBetween(8, 120);
     this.cuts = noCuts(this.capacity);
     this.trace = new Trace(opts.traceKeep ?? 400, opts.echo ?? null);
-    this.invariants = new Invariants(this.genesis);
+    this.observer = opts.observer;
+    this.invariants = new Invariants(this.genesis, opts.observer);
     this.createCore = opts.createCore ?? ((cfg, records) => new PaxosCore(cfg, records));
     this.slots = Array.from({ length: this.capacity }, () => ({ core: null, known: null, incarnation: 0, durable: [], syncDoneAt: 0, lazy: [] }));
   }
@@ -223,12 +263,14 @@ export class Simulation {
     this.queue.push(this.faultPhaseMs, { kind: "end-faults" });
     const endAt = this.faultPhaseMs + this.recoveryBoundMs + 1000;
     let failure: string | undefined;
+    let detail: ViolationDetail | undefined;
     try {
       for (;;) {
         const next = this.queue.pop();
         if (next === undefined || next.time > endAt) break;
         this.now = next.time;
         this.counts.events++;
+        this.observer?.event(next.time, next.item);
         this.handle(next.item);
         if (this.probe?.done && this.allCaughtUp()) break;
       }
@@ -236,8 +278,12 @@ export class Simulation {
     } catch (e) {
       // A core's own assertion (e.g. a membership that does not follow from the one in force) fails the seed too.
       failure = e instanceof SafetyViolation ? e.message : `a node threw: ${(e as Error).message}`;
+      if (e instanceof SafetyViolation) detail = e.detail;
     }
-    if (failure !== undefined) this.log(`VIOLATION: ${failure}`);
+    if (failure !== undefined) {
+      this.log(`VIOLATION: ${failure}`);
+      this.observer?.violation(failure, detail);
+    }
     const done = this.history.filter((h) => h.type !== "invoke");
     return {
       seed: this.opts.seed,
@@ -267,8 +313,14 @@ export class Simulation {
     };
   }
 
+  /** The checker's votes for a slot and the voters in force there (the viewer shows them for a violated slot). */
+  slotVotes(slot: number): ReturnType<Invariants["slotVotes"]> {
+    return this.invariants.slotVotes(slot);
+  }
+
   private log(line: string): void {
     this.trace.add(this.now, line);
+    this.observer?.line(line);
   }
 
   // ------------------------------------------------------------ nodes ----
@@ -299,6 +351,7 @@ export class Simulation {
     slot.incarnation++;
     slot.syncDoneAt = this.now;
     slot.core = this.createCore(this.coreConfig(id), slot.durable);
+    this.observer?.booted(id, slot.core, slot.durable);
     this.invariants.nodeRestarted(id);
     this.invariants.checkNode(id, slot.core);
     const st = slot.core.status();
@@ -314,6 +367,7 @@ export class Simulation {
     slot.lazy = [];
     slot.incarnation++; // pending syncs, releases and ticks of the old process die with it
     this.counts.crashes++;
+    this.observer?.crashed(id);
     this.log(`n${id} CRASH (${why}); ${slot.durable.length} durable records survive`);
     for (const [rid, r] of this.requests) if (r.node === id) this.requests.delete(rid);
   }
@@ -441,6 +495,7 @@ export class Simulation {
     const before = core.status();
     while (core.hasReady()) {
       const ready = core.ready();
+      this.observer?.persisted(id, ready.persist);
       let releaseAt = Math.max(this.now, slot.syncDoneAt);
       // As DurableLog: "chosen" records alone get no fdatasync; they become durable with the next write.
       let persist = ready.persist;
@@ -477,6 +532,7 @@ export class Simulation {
       }
     }
     this.invariants.checkNode(id, core);
+    this.observer?.drained(id, core);
   }
 
   private release(id: NodeId, ev: Extract<Event, { kind: "release" }>): void {
@@ -535,13 +591,15 @@ export class Simulation {
   private send(env: Envelope): void {
     const net = this.plan.network;
     this.counts.messages++;
-    if (this.cuts[env.from]![env.to]) return;
-    if (this.rng.intBetween(0, 10_000) < net.loss * 10_000) return;
+    if (this.cuts[env.from]![env.to]) return this.observer?.sent(env, null, "partition");
+    if (this.rng.intBetween(0, 10_000) < net.loss * 10_000) return this.observer?.sent(env, null, "loss");
     const copies = this.rng.intBetween(0, 10_000) < net.duplicate * 10_000 ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       let delay = net.minDelayMs + this.rng.intBetween(0, net.jitterMs + 1);
       if (this.rng.intBetween(0, 10_000) < net.slowProbability * 10_000) delay += this.rng.intBetween(50, 300);
-      this.queue.push(this.now + delay, { kind: "deliver", env });
+      const delivery: Event = { kind: "deliver", env };
+      this.queue.push(this.now + delay, delivery);
+      this.observer?.sent(env, delivery, null);
     }
   }
 
@@ -566,7 +624,7 @@ export class Simulation {
       case "deliver": {
         const { env } = ev;
         const core = this.slots[env.to]!.core;
-        if (core === null || this.cuts[env.from]![env.to]) return;
+        if (core === null || this.cuts[env.from]![env.to]) return this.observer?.undelivered(env, core === null ? "down" : "partition");
         this.log(`n${env.to} <- n${env.from} ${describeMessage(env.msg)}`);
         core.step(env.from, env.msg);
         this.drain(env.to);
@@ -578,6 +636,7 @@ export class Simulation {
         if (ev.id === this.partitionId) {
           this.cuts = noCuts(this.capacity);
           this.log("partition healed");
+          this.observer?.partition(this.cuts, null);
         }
         return;
       case "restart":
@@ -613,6 +672,7 @@ export class Simulation {
       this.cuts = cuts;
       this.counts.partitions++;
       this.log(`FAULT ${description} for ${e.durationMs} ms`);
+      this.observer?.partition(cuts, description);
       this.queue.push(this.now + e.durationMs, { kind: "heal-partition", id: ++this.partitionId });
       return;
     }
@@ -634,6 +694,7 @@ export class Simulation {
     this.faultsOver = true;
     this.cuts = noCuts(this.capacity);
     this.partitionId++;
+    this.observer?.partition(this.cuts, null);
     this.log(`FAULTS END: network healed, every member up (${this.members().join(",")}); the cluster must serve again`);
     this.startAddedNodes(this.membershipNow());
     for (const id of this.members()) if (this.slots[id]!.core === null) this.boot(id);
@@ -688,6 +749,7 @@ export class Simulation {
   private clientArrive(node: NodeId, requestId: number): void {
     const req = this.requests.get(requestId);
     const core = this.slots[node]!.core;
+    if (req !== undefined) this.observer?.clientRequest(req.client, node, core !== null);
     if (req === undefined || core === null) return; // the node is down: the attempt times out
     const op = this.clients[req.client]!.op;
     if (op === null || op.seq !== req.op) return;
@@ -705,6 +767,7 @@ export class Simulation {
     const req = this.requests.get(requestId);
     if (req === undefined) return;
     this.requests.delete(requestId);
+    this.observer?.clientReply(req.client, req.node, result);
     const client = this.clients[req.client]!;
     const op = client.op;
     if (op === null || op.seq !== req.op) return; // a late reply to a finished op
@@ -755,7 +818,9 @@ export class Simulation {
 
   private record(c: number, type: HistoryEvent["type"], op: ClientOp, state: readonly number[] | null): void {
     const value = op.command?.payload ?? null;
-    this.history.push({ process: c, type, f: op.f, value, state: state === null ? null : [...state], time: Math.round(this.now * 1_000_000) });
+    const event: HistoryEvent = { process: c, type, f: op.f, value, state: state === null ? null : [...state], time: Math.round(this.now * 1_000_000) };
+    this.history.push(event);
+    this.observer?.clientOp(c, event);
     this.log(`client ${c} ${type} ${op.f}${value === null ? "" : ` ${value}`}${state === null ? "" : ` -> [${state.length} items${state.length ? `, last ${state[state.length - 1]}` : ""}]`}`);
   }
 
