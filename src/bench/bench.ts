@@ -9,7 +9,7 @@ import { cpus, hostname, release, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { etcdVersion, PaxosCluster, startCluster, type BenchCluster, type ClusterCounters, type SystemName } from "./clusters.js";
 import { formatBreakdown, lineUpSteps, type Breakdown, type NodeTrace } from "./breakdown.js";
-import { etcdWorkload, LoadDriver, paxosWorkload, summarize, type LoadResult, type Placement } from "./load.js";
+import { etcdWorkload, LoadDriver, paxosWorkload, summarize, type LoadResult, type Placement, type Workload } from "./load.js";
 import {
   MB,
   computeRatios,
@@ -52,6 +52,25 @@ export interface BenchConfig {
   /** Keep the clusters' data directories (under the OS temp dir). */
   keepData: boolean;
   log: (line: string) => void;
+  /** Told of the runs as they go, for a progress display (paxos bench: on stderr). */
+  progress?: BenchProgress;
+}
+
+export interface BenchProgress {
+  /** Once, before the first run: the runs (one cluster each) and the requests of them all. */
+  plan(runs: number, requests: number): void;
+  /** A run's load starts; requests() counts the requests it has sent so far. */
+  run(label: string, requests: () => number): void;
+  /** That run is over. */
+  runDone(): void;
+}
+
+/** The workload, counting its requests for cfg.progress (one increment per request). */
+function tracked(cfg: BenchConfig, label: string, w: Workload): Workload {
+  if (cfg.progress === undefined) return w;
+  let n = 0;
+  cfg.progress.run(label, () => n);
+  return { name: w.name, request: (c, seq, payload) => (n++, w.request(c, seq, payload)) };
 }
 
 export const DEFAULT_CONFIG: Omit<BenchConfig, "log"> = {
@@ -118,7 +137,7 @@ async function measure(cfg: BenchConfig, spec: RunSpec): Promise<RunResult> {
       cfg.log(`  ${label}: leader is node ${leader} (pid ${cluster.pids[leader]}); profiles in ${resolve(cfg.profileDir, label)}`);
     }
     const origins = cfg.placement === "leader" ? [cluster.origins[leader]!] : cluster.origins;
-    const workload = spec.system === "paxos" ? paxosWorkload(spec.minimal) : etcdWorkload();
+    const workload = tracked(cfg, label, spec.system === "paxos" ? paxosWorkload(spec.minimal) : etcdWorkload());
     driver = new LoadDriver(origins, workload, spec.clients);
 
     const results: LoadResult[] = [];
@@ -237,6 +256,7 @@ async function measure(cfg: BenchConfig, spec: RunSpec): Promise<RunResult> {
   } finally {
     await driver?.close();
     await cluster.stop();
+    cfg.progress?.runDone();
   }
 }
 
@@ -248,7 +268,7 @@ async function measureBreakdown(cfg: BenchConfig): Promise<Breakdown> {
   let driver: LoadDriver | null = null;
   try {
     const leader = await cluster.leaderIndex();
-    driver = new LoadDriver([cluster.origins[0]!], paxosWorkload(false), 1);
+    driver = new LoadDriver([cluster.origins[0]!], tracked(cfg, "breakdown", paxosWorkload(false)), 1);
     const r = await driver.run({ clients: 1, total: cfg.breakdown, clientIdBase: 1, timeoutMs: cfg.timeoutMs });
     if (r.errors > 0) throw new Error(`${r.errors} of the breakdown's appends failed: ${JSON.stringify(r.errorKinds)}`);
     await driver.close();
@@ -260,6 +280,7 @@ async function measureBreakdown(cfg: BenchConfig): Promise<Breakdown> {
     await driver?.close();
     await cluster.stop();
     rmSync(dir, { recursive: true, force: true });
+    cfg.progress?.runDone();
   }
 }
 
@@ -287,6 +308,11 @@ export async function runBenchmark(cfg: BenchConfig): Promise<{ report: BenchRep
   }
 
   const levels: RunResult[] = [];
+  const sets = cfg.levels.length + cfg.steadyLevels.length + (cfg.longAppends > 0 ? 1 : 0);
+  cfg.progress?.plan(
+    sets * systems.length + (cfg.breakdown > 0 ? 1 : 0),
+    systems.length * (cfg.levels.length * cfg.appends + cfg.steadyLevels.length * (cfg.steadyWarmup + cfg.steadyAppends) + cfg.longAppends) + cfg.breakdown,
+  );
   const long: RunResult[] = [];
   const progress = (r: RunResult) => cfg.log(formatRuns([r]).split("\n")[2]!);
   cfg.log(formatRuns([]).split("\n").slice(0, 2).join("\n"));

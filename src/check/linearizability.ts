@@ -48,6 +48,13 @@ export interface CheckOptions {
   timeoutMs?: number;
   /** "auto": fast path, then search where it cannot decide; "search": always search (for tests). */
   strategy?: "auto" | "search";
+  /**
+   * Progress, for a display: the phase, and in the search the operations
+   * linearized at the deepest point seen so far of all it must place, with
+   * the configurations explored. Called at the start of each phase and then
+   * at most once per 1024 search steps.
+   */
+  onProgress?: (phase: CheckMethod, done: number, total: number, extra: string) => void;
 }
 
 export type CheckMethod = "fast-path" | "search";
@@ -105,6 +112,7 @@ export function checkHistory(history: History, options: CheckOptions): CheckResu
   const ops = history.ops;
 
   if ((options.strategy ?? "auto") === "auto") {
+    options.onProgress?.("fast-path", 0, ops.length, "");
     const fast = strictFastPath(ops);
     if (fast.decided) {
       if (fast.violation === null) return { valid: true, model: options.model, method: "fast-path", ops: ops.length, elapsedMs: elapsed() };
@@ -114,7 +122,7 @@ export function checkHistory(history: History, options: CheckOptions): CheckResu
   }
 
   const model = modelByName(options.model);
-  const outcome = search(ops, model, deadline);
+  const outcome = search(ops, model, deadline, options.onProgress);
   const stats = { model: options.model, method: "search" as const, ops: ops.length, configurations: outcome.configurations };
   if (outcome.kind === "ok") return { valid: true, ...stats, elapsedMs: elapsed() };
   if (outcome.kind === "timeout") {
@@ -487,7 +495,7 @@ function infoDeadlines(
   return out;
 }
 
-function search(ops: readonly Operation[], model: ListModel, deadline: number): SearchOutcome {
+function search(ops: readonly Operation[], model: ListModel, deadline: number, onProgress?: CheckOptions["onProgress"]): SearchOutcome {
   const store = new ListStore();
   const oks = ops.filter((o) => o.type === "ok");
   let longest: readonly number[] = [];
@@ -633,6 +641,8 @@ function search(ops: readonly Operation[], model: ListModel, deadline: number): 
   let state = ListStore.EMPTY;
   let e = firstCandidate(state);
   let iterations = 0;
+  let deepest = 0; // most ops linearized at once, as sampled for onProgress
+  onProgress?.("search", 0, n, "0 configurations");
   let maxR = -1;
   const blockedStates = new Set<number>();
   let blockedPath: number[] = [];
@@ -655,9 +665,15 @@ function search(ops: readonly Operation[], model: ListModel, deadline: number): 
   };
 
   while ((next[HEAD] ?? -1) >= 0) {
-    if ((++iterations & 1023) === 0 && Date.now() >= deadline) {
-      const furthest = maxR >= 0 ? (sops[entOp[maxR] ?? 0]?.op ?? null) : null;
-      return { kind: "timeout", configurations: memo.size, furthest };
+    if ((++iterations & 1023) === 0) {
+      if (Date.now() >= deadline) {
+        const furthest = maxR >= 0 ? (sops[entOp[maxR] ?? 0]?.op ?? null) : null;
+        return { kind: "timeout", configurations: memo.size, furthest };
+      }
+      if (onProgress !== undefined) {
+        if (stackEntry.length > deepest) deepest = stackEntry.length;
+        onProgress("search", deepest, n, `${memo.size} configurations`);
+      }
     }
     if (e < 0) break; // cannot happen: every call's return follows it
     const s = sops[entOp[e] ?? 0] as SearchOp;

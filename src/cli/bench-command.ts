@@ -2,8 +2,9 @@
 // cluster under C concurrent HTTP clients, optionally against etcd.
 
 import { InvalidArgumentError, type Command } from "commander";
-import { DEFAULT_CONFIG, QUICK, runBenchmark, type BenchConfig } from "../bench/bench.js";
+import { DEFAULT_CONFIG, QUICK, runBenchmark, type BenchConfig, type BenchProgress } from "../bench/bench.js";
 import { killAllStarted } from "../bench/clusters.js";
+import { createProgress, NO_PROGRESS, type Progress } from "./progress.js";
 
 export interface BenchCommandOptions {
   levels?: number[];
@@ -23,8 +24,39 @@ export interface BenchCommandOptions {
   timeoutMs?: number;
   keepData?: boolean;
   quick?: boolean;
-  /** Where progress and the table go (default: stdout). */
+  /** Where the table goes as it is made, and the report (default: stdout). */
   log?: (line: string) => void;
+  /** Runs and appends done, on stderr (default: createProgress(), or none when log is given). */
+  progress?: Progress;
+}
+
+/** The bench's runs and requests as one count: appends done of all the runs' appends, and which run. */
+export function benchProgress(p: Progress): BenchProgress {
+  let runs = 0;
+  let runsDone = 0;
+  let base = 0;
+  let label = "starting";
+  let live = () => 0;
+  const now = () => ({ done: base + live(), extra: `run ${Math.min(runsDone + 1, runs)}/${runs} ${label}` });
+  return {
+    plan(r, requests) {
+      runs = r;
+      p.start(requests, "bench", { unit: "appends", poll: now });
+    },
+    run(l, requests) {
+      label = l;
+      live = requests;
+    },
+    runDone() {
+      base += live();
+      live = () => 0;
+      runsDone++;
+      label = "starting the next cluster";
+      if (runsDone >= runs) return p.stop(); // the report comes next
+      const x = now();
+      p.update(x.done, x.extra);
+    },
+  };
 }
 
 function positiveInt(what: string, min = 1, max = 10_000_000) {
@@ -89,11 +121,13 @@ export function configureBenchCommand(cmd: Command): Command {
 
 /** Runs the benchmark; returns the exit code: 0 done, 1 a cluster failed or some requests failed, 2 bad options. */
 export async function runBench(o: BenchCommandOptions): Promise<number> {
-  const log = o.log ?? ((line: string) => console.log(line));
+  const progress = o.progress ?? (o.log === undefined ? createProgress() : NO_PROGRESS);
+  const log = o.log ?? ((line: string) => progress.interrupt(() => console.log(line)));
   const cfg: BenchConfig = {
     ...DEFAULT_CONFIG,
     ...(o.quick ? QUICK : {}),
     log,
+    ...(progress === NO_PROGRESS ? {} : { progress: benchProgress(progress) }),
   };
   // Explicit sizes win over --quick's.
   if (o.levels !== undefined) cfg.levels = o.levels;
@@ -127,6 +161,7 @@ export async function runBench(o: BenchCommandOptions): Promise<number> {
 
   // Ctrl-C or SIGTERM: kill the processes this run started (only those), then exit.
   const onSignal = (sig: NodeJS.Signals) => {
+    progress.stop();
     killAllStarted();
     console.error(`paxos bench: ${sig}: stopped the clusters it started`);
     process.exit(130);
@@ -134,7 +169,7 @@ export async function runBench(o: BenchCommandOptions): Promise<number> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    const { report } = await runBenchmark(cfg);
+    const { report } = await runBenchmark(cfg).finally(() => progress.stop());
     const failed = [...report.levels, ...(report.steady ?? []), ...report.long].filter((r) => r.errors > 0 || r.ok === 0);
     if (failed.length > 0) {
       console.error(`paxos bench: ${failed.length} run(s) had failed requests`);

@@ -6,10 +6,13 @@ import { InvalidArgumentError } from "commander";
 import { HistoryParseError, readHistoryFile, type History } from "../check/history.js";
 import { checkHistory } from "../check/linearizability.js";
 import { isModelName, MODEL_NAMES, type ModelName } from "../check/models.js";
+import { createProgress, phased, type Progress } from "./progress.js";
 
 export interface CheckCommandOptions {
   model: ModelName;
   timeoutMs: number;
+  /** Progress on stderr (default: createProgress(), which prints only for a check of a few seconds or more, or on a terminal). */
+  progress?: Progress;
 }
 
 /** commander option parser for --model. */
@@ -32,7 +35,13 @@ export async function runCheck(file: string, opts: CheckCommandOptions): Promise
     return 2;
   }
 
-  const result = checkHistory(history, { model: opts.model, timeoutMs: opts.timeoutMs });
+  const progress = opts.progress ?? createProgress();
+  let result: ReturnType<typeof checkHistory>;
+  try {
+    result = checkHistory(history, { model: opts.model, timeoutMs: opts.timeoutMs, onProgress: phased(progress, "check", "ops") });
+  } finally {
+    progress.stop();
+  }
   const how = `${result.ops} operations, ${opts.model} model, ${result.method}, ${result.elapsedMs} ms`;
   if (result.valid === true) {
     console.log(`linearizable (${how})`);

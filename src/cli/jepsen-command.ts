@@ -4,6 +4,7 @@ import { isModelName, type ModelName } from "../check/models.js";
 import { runLocalJepsen } from "../harness/local-jepsen.js";
 import { NEMESES, type NemesisKind } from "../harness/nemesis.js";
 import { HarnessError } from "../harness/netns.js";
+import { createProgress } from "./progress.js";
 
 export interface JepsenCommandOptions {
   nodes: number;
@@ -41,6 +42,8 @@ export async function runJepsen(o: JepsenCommandOptions, entryScript: string): P
     console.error(`paxos jepsen: ${(e as Error).message}`);
     return 2;
   }
+  // Progress on stderr; the run's own lines go to stdout with the bar out of the way.
+  const progress = createProgress();
   try {
     const outcome = await runLocalJepsen(
       {
@@ -57,6 +60,8 @@ export async function runJepsen(o: JepsenCommandOptions, entryScript: string): P
         storeDir: o.store,
         requestTimeoutMs: o.requestTimeoutMs,
         tls: o.tls,
+        progress,
+        log: (line: string) => progress.interrupt(() => console.log(line)),
       },
       entryScript,
     );
@@ -67,5 +72,7 @@ export async function runJepsen(o: JepsenCommandOptions, entryScript: string): P
       return 2;
     }
     throw e;
+  } finally {
+    progress.stop();
   }
 }

@@ -75,6 +75,7 @@ export function buildProgram(entryScript: string): Command {
     .option("--trusted-ca-file <file>", "the CA that signs client certificates (with --client-cert-auth)")
     .option("--client-cert-auth", "require clients to present a certificate signed by --trusted-ca-file")
     .option("--trace-steps <file>", "record when each request reaches each step (gateway, messages, fdatasync), written to FILE on stop (for paxos bench --breakdown)")
+    .option("--ui-annotations <file>", "for test harnesses: a JSON file (e.g. the nemesis's current fault) that the live page (GET /ui) shows; rewritten by the harness")
     .action(runNode);
 
   program
@@ -144,6 +145,7 @@ export function buildProgram(entryScript: string): Command {
     }, "3")
     .option("--fault-phase-ms <ms>", "simulated time with faults and client load, before the recovery check", intOption("fault phase", 1000, 3_600_000), 20_000)
     .option("--trace", "print every event of the run as it happens", false)
+    .option("--html <file>", "write a step-by-step viewer of the one --seed's run to this HTML file (opens at the first violated invariant)")
     .action((o: SimCommandOptions) => {
       process.exitCode = runSim(o);
     });

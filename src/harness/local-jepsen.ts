@@ -32,6 +32,8 @@ import type { HistoryEvent, MembershipObservation, NemesisInterval, RunResults }
 import { clientAgent, runWorkload, type ClientTlsFiles } from "./workload.js";
 import { CA_CERT_FILE, clientCertPaths, createCa, createClientCert, createNodeCerts } from "../tls/certs.js";
 import { MEMBER_FILE_NAME } from "../storage/member-file.js";
+import { writeAnnotations, type UiFault } from "../ui/annotations.js";
+import { NO_PROGRESS, phased, type Progress } from "../cli/progress.js";
 
 export interface LocalJepsenOptions {
   readonly nodes: number;
@@ -55,6 +57,8 @@ export interface LocalJepsenOptions {
   /** How to start slot i's node (argv), given the config path, its data dir and log file, and how it starts. Default: this project's `paxos node`. */
   readonly nodeCommand?: (i: number, config: string, dataDir: string, logFile: string, launch: NodeLaunch) => string[];
   readonly log?: (line: string) => void;
+  /** Progress of the run (seconds of the time limit, ops so far) and of the check, e.g. on stderr. */
+  readonly progress?: Progress;
 }
 
 export interface LocalJepsenOutcome {
@@ -74,9 +78,9 @@ const HTTP_PORT = 5000;
 /** Slots for the member nemesis to grow into: Jepsen's etcd test goes 3 <-> 5. */
 const MEMBER_SLOTS = 5;
 
-function defaultNodeCommand(entry: string, tlsArgs: (i: number) => string[]) {
+function defaultNodeCommand(entry: string, tlsArgs: (i: number) => string[], annotations: string) {
   return (i: number, config: string, dataDir: string, logFile: string, launch: NodeLaunch) => {
-    const common = ["--data-dir", dataDir, "--log-file", logFile, ...tlsArgs(i)];
+    const common = ["--data-dir", dataDir, "--log-file", logFile, "--ui-annotations", annotations, ...tlsArgs(i)];
     switch (launch.kind) {
       case "config":
         return [process.execPath, entry, "node", config, "--self", String(i), "--cluster-token", launch.token, ...common];
@@ -109,6 +113,7 @@ function percentile(sorted: readonly number[], p: number): number {
 
 export async function runLocalJepsen(o: LocalJepsenOptions, entryScript: string): Promise<LocalJepsenOutcome> {
   const log = o.log ?? ((l: string) => console.log(l));
+  const progress = o.progress ?? NO_PROGRESS;
   checkPrerequisites();
   const leftovers = removeLeftovers();
   if (leftovers.length > 0) log(`removed leftovers of an earlier run: ${leftovers.join(", ")}`);
@@ -125,6 +130,7 @@ export async function runLocalJepsen(o: LocalJepsenOptions, entryScript: string)
   const slots = withMembers ? Math.max(o.nodes, MEMBER_SLOTS) : o.nodes;
   const procs: (ChildProcess | null)[] = Array.from({ length: slots }, () => null);
   let net: TestNet | null = null;
+  let annotationsTimer: NodeJS.Timeout | undefined;
   const cleanup = () => {
     for (const p of procs) if (p && p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
     destroyTestNet();
@@ -149,7 +155,21 @@ export async function runLocalJepsen(o: LocalJepsenOptions, entryScript: string)
     const addressOf = (i: number) => `${theNet.nodeIps[i]}:${HTTP_PORT}:${HTTP_PORT + 1000}:${HTTP_PORT + 2000}`;
     // A token of this run's own: a leftover node of an earlier run on these addresses is refused.
     const token = `local-jepsen-${stamp}`;
-    const command = o.nodeCommand ?? defaultNodeCommand(entryScript, (i) => certs?.nodeArgs(i) ?? []);
+    // The live page (GET /ui on any node) shows the nemesis's current fault: the nodes read it from this
+    // file, which only this harness writes (a node takes no fault state from HTTP clients: src/ui/annotations.ts).
+    const annotationsFile = join(dir, "ui-annotations.json");
+    let currentFault: UiFault | null = null;
+    const annotate = () => {
+      try {
+        writeAnnotations(annotationsFile, { source: `paxos jepsen (${o.nemeses.join(",")})`, fault: currentFault, updated: Date.now() });
+      } catch (e) {
+        log(`cannot write ${annotationsFile} for the live page: ${(e as Error).message}`);
+      }
+    };
+    annotate();
+    // Rewritten now and then even without news: the page calls a file that stopped changing stale.
+    annotationsTimer = setInterval(annotate, 5_000);
+    const command = o.nodeCommand ?? defaultNodeCommand(entryScript, (i) => certs?.nodeArgs(i) ?? [], annotationsFile);
     const agent: Dispatcher = clientAgent(certs?.client ?? null, 1000);
 
     type SlotMode = "config" | "joined" | "retired" | "spare";
@@ -274,6 +294,8 @@ export async function runLocalJepsen(o: LocalJepsenOptions, entryScript: string)
     if (first === null) throw new Error("the cluster elected no leader within 15 s of starting");
     const spares = slots > o.nodes ? ` and ${slots - o.nodes} spare slot(s) for the member nemesis` : "";
     log(`cluster up: ${o.nodes} nodes at ${nodeUrls.slice(0, o.nodes).join(", ")}${spares}${certs ? " (mutual TLS: peers and clients)" : ""}, leader ${first}; results in ${dir}`);
+    const clientCert = certs === null ? "" : ` (a browser needs the client certificate ${certs.client.certFile} and key, and to trust ${certs.client.caFile})`;
+    log(`live page: ${nodeUrls[0]}/ui${clientCert}: the cluster as node 0 sees it, with the nemesis's current fault; any node's /ui works`);
 
     const t0 = process.hrtime.bigint();
     const clock = () => Number(process.hrtime.bigint() - t0);
@@ -283,12 +305,40 @@ export async function runLocalJepsen(o: LocalJepsenOptions, entryScript: string)
     const observerAgent = clientAgent(certs?.client ?? null, 400);
     const observer = new MembershipObserver(nodeUrls, observerAgent, clock);
     observer.start();
+    const completed = { ok: 0, info: 0, fail: 0 };
+    const runStart = Date.now();
+    progress.start(o.timeLimitS, "jepsen", {
+      unit: "s",
+      rate: false,
+      poll: () => ({
+        done: Math.min(o.timeLimitS, Math.floor((Date.now() - runStart) / 1000)),
+        extra: `${completed.ok + completed.info + completed.fail} ops (${completed.ok} ok, ${completed.info} info, ${completed.fail} fail)`,
+      }),
+    });
+    const onComplete = (e: HistoryEvent) => {
+      if (e.type !== "invoke") completed[e.type]++;
+    };
     const [history, intervals] = await Promise.all([
-      runWorkload({ nodeUrls, concurrency: o.concurrency, rate: o.rate, reads: o.reads, requestTimeoutMs: o.requestTimeoutMs, clock, shouldStop: stopped, tls: certs?.client ?? null }),
+      runWorkload({ nodeUrls, concurrency: o.concurrency, rate: o.rate, reads: o.reads, requestTimeoutMs: o.requestTimeoutMs, clock, shouldStop: stopped, tls: certs?.client ?? null, onComplete }),
       o.nemeses.length === 0 || (o.nemeses.length === 1 && o.nemeses[0] === "none")
         ? Promise.resolve<NemesisInterval[]>([])
-        : runNemesis({ kinds: o.nemeses, net, nodes, healthyMs: o.healthyS * 1000, faultyMs: o.faultyS * 1000, clock, stopped, log, ...(member ? { member } : {}) }),
+        : runNemesis({
+            kinds: o.nemeses,
+            net,
+            nodes,
+            healthyMs: o.healthyS * 1000,
+            faultyMs: o.faultyS * 1000,
+            clock,
+            stopped,
+            log,
+            ...(member ? { member } : {}),
+            onFault: (f) => {
+              currentFault = f === null ? null : { ...f, since: Date.now() };
+              annotate();
+            },
+          }),
     ]);
+    progress.stop();
     await observer.stop();
     await observerAgent.close();
     const membership = deriveMembership(observer.samples, net.nodeIps, clock(), withMembers);
@@ -306,7 +356,8 @@ export async function runLocalJepsen(o: LocalJepsenOptions, entryScript: string)
     for (let i = 0; i < slots; i++) if (isRunning(i)) procs[i]!.kill("SIGTERM");
     await Promise.all(procs.map((p) => (p && p.exitCode === null && p.signalCode === null ? new Promise((r) => p.once("exit", r)) : null)));
 
-    const verdict = checkHistory(historyFromEvents(history), { model: o.model, timeoutMs: 120_000 });
+    const verdict = checkHistory(historyFromEvents(history), { model: o.model, timeoutMs: 120_000, onProgress: phased(progress, "jepsen check", "ops") });
+    progress.stop();
     const results = summarize(o, startedAt, history, intervals, finalCheck, verdict, slots, membership);
     writeResults(dir, results, history, observer.samples);
     // Two memberships for one config_slot is a safety violation, as a non-linearizable history is.
@@ -321,6 +372,8 @@ export async function runLocalJepsen(o: LocalJepsenOptions, entryScript: string)
     log(`report: ${join(dir, "index.html")}`);
     return { exitCode, dir, results };
   } finally {
+    clearInterval(annotationsTimer);
+    progress.stop();
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
     cleanup();

@@ -21,6 +21,8 @@ export interface WorkloadOptions {
   readonly shouldStop: () => boolean;
   /** HTTPS with this CA and client certificate (nodes started with --client-cert-auth); null: plain HTTP. */
   readonly tls?: ClientTlsFiles | null;
+  /** Told of each completed op (ok, fail or info) as it happens, e.g. to count them for a progress line. */
+  readonly onComplete?: (e: HistoryEvent) => void;
 }
 
 /** A client's TLS files: the CA that signed the nodes' certificates, and its own certificate and key. */
@@ -99,6 +101,7 @@ export async function runWorkload(o: WorkloadOptions): Promise<HistoryEvent[]> {
         const r = await call(agents[node]!, `${url}/state`, { method: "GET" }, o.requestTimeoutMs);
         // A read changes nothing, so a read without an answer simply failed.
         history.push({ process, type: r.type === "ok" ? "ok" : "fail", f: "read", value: null, state: r.state, time: o.clock() });
+        o.onComplete?.(history[history.length - 1]!);
         continue;
       }
       const value = nextValue++;
@@ -106,6 +109,7 @@ export async function runWorkload(o: WorkloadOptions): Promise<HistoryEvent[]> {
       const body = JSON.stringify({ client_id: 1_000_000 + process, command_id: commandId++, payload: value });
       const r = await call(agents[node]!, `${url}/proposer/client-request`, { method: "POST", body }, o.requestTimeoutMs);
       history.push({ process, type: r.type, f: "append", value, state: r.state, time: o.clock() });
+      o.onComplete?.(history[history.length - 1]!);
       if (r.type === "info") {
         process += o.concurrency;
         commandId = 1;
