@@ -2,6 +2,7 @@
 // votes, made durable before they leave (waitsForDurability).
 
 import { compareBallots, NO_BALLOT } from "./ballot.js";
+import { memberIds } from "./membership.js";
 import type { Message, NodeId, SlotVote } from "./types.js";
 
 import { CoreState } from "./core-state.js";
@@ -82,7 +83,13 @@ export abstract class AcceptorRole extends CoreState {
       }
     }
     this.outPersist.push({ type: "accepted", ballot: msg.ballot, fromSlot: msg.fromSlot, values: msg.values });
-    this.send(from, { type: "accepted", ballot: msg.ballot, fromSlot: msg.fromSlot, count: msg.values.length });
+    const accepted: Message = { type: "accepted", ballot: msg.ballot, fromSlot: msg.fromSlot, count: msg.values.length };
+    this.send(from, accepted);
+    if (from !== this.id && msg.values.length <= (this.cfg.acceptedToAllUpTo ?? 0)) {
+      // PMS 2.3: an acceptor may tell every learner of its vote. This node's own copy is
+      // released, like every vote, only once durable; then it counts for this node's learner.
+      for (const id of memberIds(this.membershipFor(msg.fromSlot))) if (id !== from) this.send(id, accepted);
+    }
     if (from !== this.id) this.followLeader(msg.ballot, msg.commitIndex);
   }
 }

@@ -138,6 +138,8 @@ export abstract class CoreState {
   protected log: Value[] = [];
   /** Chosen values known above the first gap. */
   protected readonly chosenAhead = new Map<number, Value>();
+  /** A follower's count of the Accepteds it heard for small batches, by the batch's first slot (see onPeerAccepted). */
+  protected readonly peerAccepts = new Map<number, { readonly ballot: Ballot; readonly count: number; readonly from: Set<NodeId> }>();
 
   // --- role state ---
   protected role: Role = "follower";

@@ -223,7 +223,8 @@ export abstract class LeaderRole extends LearnerRole {
 
   /** Phase 2b reply counting [Chand Fig. 1 learn]: a batch is chosen once a quorum of its slots' voters accepted it in this ballot. */
   protected onAccepted(from: NodeId, msg: Extract<Message, { type: "accepted" }>): void {
-    if (this.role !== "leader" || !ballotEquals(msg.ballot, this.ownBallot!)) return;
+    if (this.role !== "leader") return this.onPeerAccepted(from, msg);
+    if (!ballotEquals(msg.ballot, this.ownBallot!)) return;
     this.lastHeardTick.set(from, this.now);
     const batch = this.inflight.get(msg.fromSlot);
     if (batch === undefined || batch.values.length !== msg.count) return;
@@ -274,7 +275,9 @@ export abstract class LeaderRole extends LearnerRole {
 
   /** Whether a new batch may go out now: within the window, not above an unchosen change [Stall], with its quorum promised [Coverage]. */
   protected canSendBatch(): boolean {
-    return this.role === "leader" && this.inflight.size < this.cfg.maxInflight && !this.proposalsStalled() && this.covered(this.nextSlot);
+    if (this.role !== "leader" || this.inflight.size >= this.cfg.maxInflight) return false;
+    if (this.inflight.size > 0 && this.pending.length < (this.cfg.minPipelinedBatch ?? 1) && this.queuedChange === null) return false;
+    return !this.proposalsStalled() && this.covered(this.nextSlot);
   }
 
   /** Coverage: the nodes that promised this leader's ballot include a quorum of the membership of `slot`. */

@@ -1,11 +1,15 @@
 // The learner: chosen values applied in slot order, catch-up from the
 // leader, snapshots (compaction), and replaying the durable records at start.
 
-import { ballotEquals, maxBallot } from "./ballot.js";
-import { checkMembership } from "./membership.js";
+import { ballotEquals, compareBallots, maxBallot } from "./ballot.js";
+import { checkMembership, voterIds } from "./membership.js";
+import { isQuorum } from "./quorum.js";
 import { commandKey } from "./core-state.js";
 import type { Ballot, Message, NodeId, PersistRecord, Snapshot, Value } from "./types.js";
 import { AcceptorRole } from "./acceptor.js";
+
+/** Most small batches whose Accepteds a follower counts at once (a shortcut; the leader's Commit still comes). */
+const MAX_PEER_ACCEPTS = 64;
 
 /** Learns and applies chosen values. */
 export abstract class LearnerRole extends AcceptorRole {
@@ -107,6 +111,48 @@ export abstract class LearnerRole extends AcceptorRole {
 
   // ---------------------------------------------------------- learner ----
 
+  /**
+   * Learning from the acceptors [PMS 2.3: each acceptor, whenever it accepts
+   * a proposal, responds to all learners]: a value is chosen once a quorum of
+   * its slot's voters accepted it in one ballot, and in one ballot a slot has
+   * one value, so a follower that voted for the batch in that ballot holds
+   * it. Its own vote counts only as its own Accepted, which the runtime
+   * releases once durable. Only a batch right at the applied prefix is
+   * learned this way: below it every slot is applied, so the batch's
+   * membership is known exactly [Effect]; anything else waits for the leader.
+   */
+  protected onPeerAccepted(from: NodeId, msg: Extract<Message, { type: "accepted" }>): void {
+    if (msg.fromSlot + msg.count <= this.commitIndex || msg.count === 0) return;
+    let heard = this.peerAccepts.get(msg.fromSlot);
+    if (heard !== undefined && compareBallots(msg.ballot, heard.ballot) < 0) return; // a vote of an older ballot
+    if (heard === undefined || !ballotEquals(msg.ballot, heard.ballot) || heard.count !== msg.count) {
+      if (this.peerAccepts.size >= MAX_PEER_ACCEPTS) this.peerAccepts.clear(); // bounded; only a shortcut is lost
+      heard = { ballot: msg.ballot, count: msg.count, from: new Set() };
+      this.peerAccepts.set(msg.fromSlot, heard);
+    }
+    heard.from.add(from);
+    this.learnFromPeerAccepts();
+  }
+
+  /** Learns the batches at the applied prefix whose Accepteds form a quorum, one after another. */
+  private learnFromPeerAccepts(): void {
+    for (;;) {
+      const heard = this.peerAccepts.get(this.commitIndex);
+      if (heard === undefined || !isQuorum(voterIds(this.membershipFor(this.commitIndex)), heard.from)) return;
+      const fromSlot = this.commitIndex;
+      const values: Value[] = [];
+      for (let i = 0; i < heard.count; i++) {
+        const vote = this.accepted.get(fromSlot + i);
+        if (vote === undefined || !ballotEquals(vote.ballot, heard.ballot)) return; // our vote is not (or no longer) that one
+        values.push(vote.value);
+      }
+      this.peerAccepts.delete(fromSlot);
+      for (let i = 0; i < values.length; i++) this.learnChosen(fromSlot + i, values[i]!);
+      this.advanceCommit();
+      if (this.commitIndex === fromSlot) return; // not applied (cannot happen: the slots are contiguous)
+    }
+  }
+
   protected learnChosen(slot: number, value: Value): void {
     if (slot < this.commitIndex) return;
     this.chosenAhead.set(slot, value);
@@ -124,6 +170,7 @@ export abstract class LearnerRole extends AcceptorRole {
       this.applyChosen(this.commitIndex - 1, next.value);
     }
     if (this.commitIndex > from) {
+      if (this.peerAccepts.size > 0) for (const [slot, heard] of this.peerAccepts) if (slot + heard.count <= this.commitIndex) this.peerAccepts.delete(slot);
       this.outPersist.push({ type: "chosen", fromSlot: from, values: this.log.slice(from - this.logStart) });
       if (this.log.length >= (this.cfg.snapshotEvery ?? 10_000)) this.compact();
     }

@@ -215,6 +215,22 @@ export interface CoreConfig {
   readonly maxBatch: number;
   /** Most Accept batches in flight at once (pipelining window). */
   readonly maxInflight: number;
+  /**
+   * While a batch is in flight, another goes out only once this many
+   * commands wait (default 1: at once). Each batch costs every node an
+   * fdatasync and a message; a larger value trades a little queueing under
+   * moderate load for fewer, fuller batches under heavy load.
+   */
+  readonly minPipelinedBatch?: number;
+  /**
+   * An Accept of at most this many values is acknowledged to every member,
+   * not only to the leader, so a follower learns the values chosen from a
+   * quorum of Accepteds without waiting for the leader's Commit: one hop less
+   * for an append through a follower (default 0: to the leader only). Small
+   * batches only: under load the extra messages would cost more than the
+   * Commit they spare, which then rides on the next Accept anyway.
+   */
+  readonly acceptedToAllUpTo?: number;
   /** Most client commands waiting for a slot; beyond it proposals are refused. */
   readonly maxPending: number;
   /** Most chosen values in one CatchupReply. */

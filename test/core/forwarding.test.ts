@@ -222,3 +222,60 @@ describe("appends through a follower", () => {
     expect(cl.result(w)).toEqual({ kind: "rejected", requestId: w, reason: "not_leader", outcome: "not_applied", leader: null });
   });
 });
+
+describe("followers learning from each other's Accepteds (acceptedToAllUpTo)", () => {
+  const commitFromLeader = (l: number) => (env: { from: number; msg: { type: string } }) => (env.from === l && env.msg.type === "commit" ? "hold" : "deliver") as "hold" | "deliver";
+
+  it("a follower answers its client before the leader's Commit arrives: its own vote and another follower's make a quorum", () => {
+    const { cl, l, f, other } = clusterWithFollower({ acceptedToAllUpTo: 2 });
+    const w = cl.propose(f, cmd(1, 1, 10));
+    cl.deliverAll(commitFromLeader(l));
+    expect(cl.result(w)).toMatchObject({ kind: "appended", index: 0 });
+    expect(cl.list(f)).toEqual([10]);
+    expect(cl.sent("accepted", { from: other, to: f })).toHaveLength(1);
+    expect(cl.sent("accepted", { from: f, to: f })).toHaveLength(1); // its own, released once durable
+  });
+
+  it("does not learn while its own vote is not durable: another follower's Accepted alone is no quorum", () => {
+    const { cl, l, f, other } = clusterWithFollower({ acceptedToAllUpTo: 2 });
+    const w = cl.propose(f, cmd(1, 1, 10));
+    // Hold the leader's Commits and f's own Accepted to itself (its vote not yet durable).
+    cl.deliverAll((env) => ((env.from === l && env.msg.type === "commit") || (env.from === f && env.to === f && env.msg.type === "accepted") ? "hold" : "deliver"));
+    expect(cl.sent("accepted", { from: other, to: f })).toHaveLength(1);
+    expect(cl.result(w)).toBeUndefined();
+    expect(cl.core(f).commitIndex).toBe(0);
+    cl.releaseHeld((env) => env.from === f && env.to === f);
+    cl.deliverAll(commitFromLeader(l));
+    expect(cl.result(w)).toMatchObject({ kind: "appended", index: 0 });
+  });
+
+  it("large batches are acknowledged to the leader only, and the leader's Commit still tells everyone", () => {
+    const { cl, l, f } = clusterWithFollower({ acceptedToAllUpTo: 2 });
+    for (let i = 1; i <= 3; i++) cl.propose(l, cmd(i, 1, i));
+    cl.deliverAll();
+    expect(cl.sent("accepted").filter((e) => e.to !== l)).toHaveLength(0);
+    for (const id of cl.ids) expect(cl.list(id)).toEqual([1, 2, 3]);
+    expect(cl.list(f)).toEqual([1, 2, 3]);
+  });
+
+  it("off by default: Accepteds go to the leader only", () => {
+    const { cl, l, f } = clusterWithFollower();
+    cl.propose(f, cmd(1, 1, 10));
+    cl.deliverAll();
+    expect(cl.sent("accepted").filter((e) => e.to !== l)).toHaveLength(0);
+  });
+
+  it("a vote of another ballot for the same slots is not counted with this one", () => {
+    const { cl, l, f, other } = clusterWithFollower({ acceptedToAllUpTo: 2 });
+    const w = cl.propose(f, cmd(1, 1, 10));
+    cl.deliverAll((env) => ((env.from === l && env.msg.type === "commit") || (env.from === other && env.to === f && env.msg.type === "accepted") ? "hold" : "deliver"));
+    const own = cl.sent("accepted", { from: f, to: f })[0]!.msg;
+    // A stale Accepted for the same slot from an older ballot: it must not complete the quorum.
+    cl.inject(other, f, { ...own, ballot: { round: own.ballot.round - 1, node: own.ballot.node } });
+    cl.deliverAll(commitFromLeader(l));
+    expect(cl.result(w)).toBeUndefined();
+    cl.releaseHeld((env) => env.from === other && env.to === f);
+    cl.deliverAll(commitFromLeader(l));
+    expect(cl.result(w)).toMatchObject({ kind: "appended", index: 0 });
+  });
+});

@@ -86,6 +86,19 @@ class RaftWithoutOngaroFix extends RaftSingleServerRule {
   }
 }
 
+/**
+ * Learning from peers' Accepteds (PMS 2.3) with this node's own vote counted
+ * as soon as it is cast, not once it is durable: a crash can then take back
+ * a vote the node already counted toward a value it applied and answered.
+ */
+class CountsOwnVoteBeforeDurable extends PaxosCore {
+  protected override onPeerAccepted(from: number, msg: Parameters<PaxosCore["onPeerAccepted"]>[1]): void {
+    super.onPeerAccepted(from, msg);
+    const heard = this.peerAccepts.get(msg.fromSlot);
+    if (heard !== undefined && !heard.from.has(this.id)) super.onPeerAccepted(this.id, msg);
+  }
+}
+
 export interface InjectedBug {
   readonly name: string;
   readonly options: Partial<SimOptions>;
@@ -101,6 +114,11 @@ export const INJECTED_BUGS: readonly InjectedBug[] = [
   { name: "recover a lower-ballot value", options: { createCore: (c, r) => new RecoversLowestBallot(c, r) }, expected: /two values chosen|not linearizable/ },
   { name: "apply out of slot order", options: { createCore: (c, r) => new AppliesOutOfOrder(c, r) }, expected: /applied slot|list has|not linearizable/ },
   { name: "forget the dedup table on restart", options: { createCore: (c, r) => new ForgetsSessionsOnRestart(c, r) }, expected: /applied twice|acknowledged at index|not linearizable/ },
+  {
+    name: "a follower counting its own vote before it is durable",
+    options: { createCore: (c, r) => new CountsOwnVoteBeforeDurable(c, r) },
+    expected: /two values chosen|applied slot|acknowledged|missing|not linearizable/,
+  },
   {
     name: "a leader using a new configuration before it is chosen",
     options: { createCore: (c, r) => new UsesChangeBeforeChosen(c, r) },
