@@ -74,6 +74,7 @@ export function buildProgram(entryScript: string): Command {
     .option("--key-file <file>", "the key of --cert-file")
     .option("--trusted-ca-file <file>", "the CA that signs client certificates (with --client-cert-auth)")
     .option("--client-cert-auth", "require clients to present a certificate signed by --trusted-ca-file")
+    .option("--no-warm-up", "serve at once, without first running a scratch cluster in-process to warm up V8 (src/node/warm-up.ts)")
     .option("--trace-steps <file>", "record when each request reaches each step (gateway, messages, fdatasync), written to FILE on stop (for paxos bench --breakdown)")
     .option("--ui-annotations <file>", "for test harnesses: a JSON file (e.g. the nemesis's current fault) that the live page (GET /ui) shows; rewritten by the harness")
     .action(runNode);

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { dirname } from "node:path";
 import { setFlagsFromString } from "node:v8";
+import { warmUp } from "../node/warm-up.js";
 import { pino } from "pino";
 import { ConfigError, findSelf, loadClusterConfig, memberAddress, memberNodeAddress, parseNodeLine, type NodeAddress } from "../config/cluster-config.js";
 import { bootstrapMembership, type Membership } from "../core/membership.js";
@@ -21,6 +22,8 @@ export interface NodeCommandOptions {
   join?: string;
   /** Record every request's steps, written to this file on stop (paxos bench --breakdown). */
   traceSteps?: string;
+  /** Commander's --no-warm-up: false skips the warm-up. */
+  warmUp?: boolean;
   /** A file a test harness rewrites with notes (its current fault) for the live page: src/ui/annotations.ts. */
   uiAnnotations?: string;
   port: number;
@@ -228,6 +231,15 @@ export async function runNode(configPath: string | undefined, o: NodeCommandOpti
     ...(o.traceSteps === undefined ? {} : { traceStepsFile: o.traceSteps }),
     ...(o.uiAnnotations === undefined ? {} : { uiAnnotationsFile: o.uiAnnotations }),
   });
+  if (stopping) return;
+  if (o.warmUp !== false) {
+    try {
+      const r = await warmUp();
+      logger.info({ ms: r.ms, appends: r.appends, scratchDir: r.dir }, "warmed up on a scratch cluster in this process (--no-warm-up skips it)");
+    } catch (e) {
+      logger.warn({ err: e }, "warm-up failed; serving cold");
+    }
+  }
   if (stopping) return;
   await node.start();
   started = true;

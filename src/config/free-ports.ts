@@ -20,13 +20,13 @@ function tryListen(port: number): Promise<Server | null> {
 }
 
 /** n distinct TCP ports, free on all interfaces at the time of the call (all held open together, then released). */
-export async function freePorts(n: number): Promise<number[]> {
+export async function freePorts(n: number, range: { readonly low: number; readonly high: number } = { low: LOW, high: HIGH }): Promise<number[]> {
   const held: Server[] = [];
   const ports: number[] = [];
   try {
     for (let attempts = 0; ports.length < n; attempts++) {
-      if (attempts > 1000) throw new Error(`no ${n} free ports found in ${LOW}-${HIGH}`);
-      const port = LOW + Math.floor(Math.random() * (HIGH - LOW + 1));
+      if (attempts > 1000) throw new Error(`no ${n} free ports found in ${range.low}-${range.high}`);
+      const port = range.low + Math.floor(Math.random() * (range.high - range.low + 1));
       if (ports.includes(port)) continue;
       const srv = await tryListen(port);
       if (srv === null) continue;

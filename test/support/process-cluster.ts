@@ -92,6 +92,8 @@ export class ProcessCluster {
     readonly peerPorts: number[],
     private readonly extraArgs: readonly string[],
     private readonly https: ClusterHttps | undefined,
+    /** Whether nodes warm up before serving (src/node/warm-up.ts); off by default: tests want a fast start, and one test checks the warm-up. */
+    private readonly warmUp: boolean,
   ) {
     // The nodes' certificate names "localhost" (the config's host), though we dial 127.0.0.1.
     this.dispatcher = https === undefined ? undefined : new Agent({ connect: { ...https, servername: "localhost" } });
@@ -101,9 +103,9 @@ export class ProcessCluster {
   }
 
   /** Starts `size` nodes; `extraArgs` go to every `paxos node` command line; `opts.https` when they serve HTTPS. */
-  static async start(size = 3, extraArgs: readonly string[] = [], opts: { https?: ClusterHttps } = {}): Promise<ProcessCluster> {
+  static async start(size = 3, extraArgs: readonly string[] = [], opts: { https?: ClusterHttps; warmUp?: boolean } = {}): Promise<ProcessCluster> {
     const ports = await freePorts(3 * size);
-    const c = new ProcessCluster(ports.slice(0, size), ports.slice(size, 2 * size), ports.slice(2 * size), extraArgs, opts.https);
+    const c = new ProcessCluster(ports.slice(0, size), ports.slice(size, 2 * size), ports.slice(2 * size), extraArgs, opts.https, opts.warmUp ?? false);
     for (let i = 0; i < size; i++) c.startNode(i);
     await c.waitForLeader();
     return c;
@@ -151,7 +153,7 @@ export class ProcessCluster {
         : ["--join", `localhost:${this.httpPorts[via]}:${this.grpcPorts[via]}:${this.peerPorts[via]}`, "--self", this.memberAddress(i)];
     const child = spawn(
       process.execPath,
-      [PAXOS_BIN, "node", ...who, "--data-dir", this.dataDir(i), "--log-level", "info", ...(this.nodeArgs.get(i) ?? this.extraArgs)],
+      [PAXOS_BIN, "node", ...who, "--data-dir", this.dataDir(i), "--log-level", "info", ...(this.warmUp ? [] : ["--no-warm-up"]), ...(this.nodeArgs.get(i) ?? this.extraArgs)],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     const lines = this.logs.get(i) ?? [];

@@ -1,0 +1,47 @@
+// The warm-up a node runs before it serves (src/node/warm-up.ts): a scratch
+// 3-node cluster in the node's own process, on other ports, in a temp dir.
+// Nothing of it may reach the real cluster or stay behind.
+
+import { existsSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProcessCluster } from "../support/process-cluster.js";
+
+let cluster: ProcessCluster;
+
+beforeAll(async () => {
+  cluster = await ProcessCluster.start(3, [], { warmUp: true });
+}, 60_000);
+
+afterAll(async () => {
+  await cluster?.destroy();
+});
+
+describe("a node's warm-up before it serves", () => {
+  it("runs on every node, and says how long it took and how many scratch appends it made", () => {
+    for (let i = 0; i < 3; i++) {
+      const line = (cluster.logs.get(i) ?? []).find((l) => l.includes("warmed up on a scratch cluster"));
+      expect(line, cluster.tailLogs(40)).toBeDefined();
+      const entry = JSON.parse(line!) as { ms: number; appends: number; scratchDir: string };
+      expect(entry.appends).toBeGreaterThan(100);
+      expect(entry.ms).toBeGreaterThan(0);
+    }
+  });
+
+  it("leaves the real cluster empty: the scratch appends went elsewhere", async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await cluster.append(i, 1, i + 1, 7 + i);
+      expect(r.status, r.text).toBe(200);
+    }
+    const r = await cluster.append(0, 1, 3, 9);
+    expect((r.body as { state: number[] }).state).toEqual([7, 8, 9]);
+  });
+
+  it("removes its scratch data directory", () => {
+    for (let i = 0; i < 3; i++) {
+      const line = (cluster.logs.get(i) ?? []).find((l) => l.includes("warmed up on a scratch cluster"))!;
+      const { scratchDir } = JSON.parse(line) as { scratchDir: string };
+      expect(scratchDir).toMatch(/paxos-warm-up-/);
+      expect(existsSync(scratchDir)).toBe(false);
+    }
+  });
+});
