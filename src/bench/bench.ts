@@ -27,6 +27,8 @@ export interface BenchConfig {
   levels: number[];
   /** Appends per level. */
   appends: number;
+  /** Appends of the 1-client level (the latency goal is stated for 1,000 from a fresh cluster). */
+  oneClientAppends: number;
   /** Appends of the long run (0: no long run). */
   longAppends: number;
   longClients: number;
@@ -76,6 +78,7 @@ function tracked(cfg: BenchConfig, label: string, w: Workload): Workload {
 export const DEFAULT_CONFIG: Omit<BenchConfig, "log"> = {
   levels: [1, 5, 32, 128],
   appends: 5000,
+  oneClientAppends: 1000,
   longAppends: 100_000,
   longClients: 32,
   longSegments: 10,
@@ -96,6 +99,7 @@ export const DEFAULT_CONFIG: Omit<BenchConfig, "log"> = {
 export const QUICK: Partial<BenchConfig> = {
   levels: [1, 4],
   appends: 100,
+  oneClientAppends: 100,
   longAppends: 300,
   longClients: 4,
   longSegments: 3,
@@ -284,6 +288,11 @@ async function measureBreakdown(cfg: BenchConfig): Promise<Breakdown> {
   }
 }
 
+/** Appends of the sweep's level with this many clients. */
+function appendsAt(cfg: BenchConfig, clients: number): number {
+  return clients === 1 ? cfg.oneClientAppends : cfg.appends;
+}
+
 function timestamp(d: Date): string {
   return d.toISOString().replace(/[:]/g, "-").replace(/\.\d+Z$/, "Z");
 }
@@ -311,14 +320,14 @@ export async function runBenchmark(cfg: BenchConfig): Promise<{ report: BenchRep
   const sets = cfg.levels.length + cfg.steadyLevels.length + (cfg.longAppends > 0 ? 1 : 0);
   cfg.progress?.plan(
     sets * systems.length + (cfg.breakdown > 0 ? 1 : 0),
-    systems.length * (cfg.levels.length * cfg.appends + cfg.steadyLevels.length * (cfg.steadyWarmup + cfg.steadyAppends) + cfg.longAppends) + cfg.breakdown,
+    systems.length * (cfg.levels.reduce((n, c) => n + appendsAt(cfg, c), 0) + cfg.steadyLevels.length * (cfg.steadyWarmup + cfg.steadyAppends) + cfg.longAppends) + cfg.breakdown,
   );
   const long: RunResult[] = [];
   const progress = (r: RunResult) => cfg.log(formatRuns([r]).split("\n")[2]!);
   cfg.log(formatRuns([]).split("\n").slice(0, 2).join("\n"));
   for (const clients of cfg.levels) {
     for (const system of systems) {
-      const r = await measure(cfg, { system, kind: "level", clients, appends: cfg.appends, minimal: false, segments: 1 });
+      const r = await measure(cfg, { system, kind: "level", clients, appends: appendsAt(cfg, clients), minimal: false, segments: 1 });
       levels.push(r);
       progress(r);
     }

@@ -9,6 +9,7 @@ import { createProgress, NO_PROGRESS, type Progress } from "./progress.js";
 export interface BenchCommandOptions {
   levels?: number[];
   appends?: number;
+  oneClientAppends?: number;
   longAppends?: number;
   longClients?: number;
   longSegments?: number;
@@ -93,6 +94,7 @@ export function configureBenchCommand(cmd: Command): Command {
     )
     .option("--levels <list>", "comma-separated client counts of the sweep (default 1,5,32,128)", parseLevels)
     .option("--appends <n>", "appends per level, from an empty list (default 5000)", positiveInt("--appends"))
+    .option("--one-client-appends <n>", "appends of the 1-client level, from a fresh cluster (default 1000)", positiveInt("--one-client-appends"))
     .option("--long-appends <n>", "appends of the long minimal-reply run, 0 skips it (default 100000)", positiveInt("--long-appends", 0))
     .option("--long-clients <n>", "concurrent clients of the long run (default 32)", positiveInt("--long-clients", 1, 10_000))
     .option("--long-segments <n>", "the long run is measured in this many segments, first vs last shows growth with the list (default 10)", positiveInt("--long-segments", 1, 1000))
@@ -132,6 +134,7 @@ export async function runBench(o: BenchCommandOptions): Promise<number> {
   // Explicit sizes win over --quick's.
   if (o.levels !== undefined) cfg.levels = o.levels;
   if (o.appends !== undefined) cfg.appends = o.appends;
+  if (o.oneClientAppends !== undefined) cfg.oneClientAppends = o.oneClientAppends;
   if (o.longAppends !== undefined) cfg.longAppends = o.longAppends;
   if (o.longClients !== undefined) cfg.longClients = o.longClients;
   if (o.longSegments !== undefined) cfg.longSegments = o.longSegments;
