@@ -338,8 +338,7 @@ export class Simulation {
       seed: this.rng.nextU32(),
       maxBatch: 8,
       maxInflight: 3,
-      // As the nodes run (cluster-node.ts), scaled to these batches: followers learn small batches from each other's votes.
-      minPipelinedBatch: 4,
+      // As the nodes run (cluster-node.ts): followers learn small batches from each other's votes.
       acceptedToAllUpTo: 2,
       maxPending: 1000,
       catchupBatch: 16,

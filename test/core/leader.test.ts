@@ -179,6 +179,23 @@ describe("batching", () => {
     cl.tickAll(2);
     for (const id of cl.ids) expect(cl.list(id)).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
+
+  it("while a batch is in flight, another goes out only once minPipelinedBatch commands wait", () => {
+    const cl = new TestCluster(3, { maxBatch: 8, maxInflight: 4, minPipelinedBatch: 3 });
+    const l = cl.electLeader();
+    cl.propose(l, cmd(1, 1, 1));
+    const first = acceptsOf(cl.flush(l).messages).filter((e) => e.to === l);
+    expect(first.map((e) => [e.msg.fromSlot, e.msg.values.length])).toEqual([[cl.core(l).commitIndex, 1]]); // idle: at once
+    cl.propose(l, cmd(2, 1, 2));
+    cl.propose(l, cmd(3, 1, 3));
+    expect(acceptsOf(cl.flush(l).messages)).toEqual([]); // two wait behind the batch in flight
+    cl.propose(l, cmd(4, 1, 4));
+    const third = acceptsOf(cl.flush(l).messages).filter((e) => e.to === l);
+    expect(third.map((e) => e.msg.values.length)).toEqual([3]); // the third makes a batch worth pipelining
+    cl.deliverAll();
+    cl.tickAll(2);
+    for (const id of cl.ids) expect(cl.list(id)).toEqual([1, 2, 3, 4]);
+  });
 });
 
 describe("linearizable reads", () => {
