@@ -53,6 +53,9 @@ export async function warmUp(options: WarmUpOptions = {}): Promise<WarmUpReport>
   const o = { ...DEFAULT_WARM_UP, ...options };
   const started = performance.now();
   const dir = mkdtempSync(join(tmpdir(), "paxos-warm-up-"));
+  // A node stopped (SIGTERM) during its warm-up exits from the signal handler: leave no scratch data behind.
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  process.once("exit", removeDir);
   const silent: Logger = pino({ level: "silent" });
   const nodes: ClusterNode[] = [];
   const agent = new Agent({ connections: o.clients, keepAliveTimeout: 10_000 });
@@ -86,7 +89,8 @@ export async function warmUp(options: WarmUpOptions = {}): Promise<WarmUpReport>
   } finally {
     await agent.close().catch(() => {});
     await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
-    rmSync(dir, { recursive: true, force: true });
+    process.removeListener("exit", removeDir);
+    removeDir();
   }
   return { ms: Math.round(performance.now() - started), appends: done, dir };
 }
