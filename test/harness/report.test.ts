@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { deriveMembership, type MembershipSample } from "../../src/harness/membership.js";
 import { pairOperations, renderReport } from "../../src/harness/report.js";
 import type { HistoryEvent, NemesisInterval, RunResults } from "../../src/harness/report-types.js";
+import { haveChromium, launchChromium, warnIfNoChromium, watchPage } from "../support/chromium.js";
 
 const S = 1e9;
 const MS = 1e6;
@@ -285,11 +286,7 @@ describe("renderReport (HTML)", () => {
 // ---------------------------------------------------------------------------
 // In a real browser
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) {
-  console.warn(`report.test.ts: SKIPPING the browser test: ${CHROMIUM} is missing (install Debian's "chromium" package).`);
-}
+warnIfNoChromium("report.test.ts");
 
 describe.skipIf(!haveChromium)("renderReport in headless Chromium", () => {
   const intervals: NemesisInterval[] = [
@@ -307,38 +304,11 @@ describe.skipIf(!haveChromium)("renderReport in headless Chromium", () => {
   }
 
   async function check(page: PageCheck, dir: string): Promise<{ bytes: number; loadMs: number }> {
-    const { chromium } = await import("playwright-core");
     const file = join(dir, `${page.valid ? "valid" : "invalid"}-${page.opCount}.html`);
     writeFileSync(file, page.html);
-    const profile = mkdtempSync(join(tmpdir(), "report-chromium-"));
-    // A fresh --user-data-dir: Playwright takes it as launchPersistentContext's
-    // first argument (it refuses the flag in `args`).
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1400, height: 1000 },
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const { tab, close } = await launchChromium({ width: 1400, height: 1000 });
     try {
-      const tab = browser.pages()[0] ?? (await browser.newPage());
-      const errors: string[] = [];
-      const requests: string[] = [];
-      tab.on("console", (m) => {
-        if (m.type() === "error") errors.push(`console: ${m.text()}`);
-      });
-      tab.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
-      tab.on("request", (r) => {
-        if (!r.url().startsWith("file:")) requests.push(r.url());
-      });
+      const { errors, requests } = watchPage(tab, (url) => !url.startsWith("file:"));
       const t0 = performance.now();
       await tab.goto(pathToFileURL(file).href, { waitUntil: "load" });
       // one frame after load: layout and paint done
@@ -377,8 +347,7 @@ describe.skipIf(!haveChromium)("renderReport in headless Chromium", () => {
       expect(requests).toEqual([]);
       return { bytes: Buffer.byteLength(page.html), loadMs };
     } finally {
-      await browser.close();
-      rmSync(profile, { recursive: true, force: true });
+      await close();
     }
   }
 

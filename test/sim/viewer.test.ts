@@ -4,7 +4,7 @@
 // the keyboard, and open a failing seed at its first violated invariant.
 
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -14,6 +14,7 @@ import { Simulation, type SimOptions } from "../../src/sim/simulation.js";
 import { jsonForScript, renderViewer } from "../../src/sim/viewer/html.js";
 import { PAGE_SCRIPT } from "../../src/sim/viewer/page-script.js";
 import { recordRun, type ViewerData } from "../../src/sim/viewer/record.js";
+import { haveChromium, launchChromium, warnIfNoChromium, watchPage } from "../support/chromium.js";
 import { INJECTED_BUGS } from "./buggy-cores.js";
 
 const LOWER_BALLOT = INJECTED_BUGS.find((b) => b.name === "accept a lower ballot")!;
@@ -107,48 +108,26 @@ describe("recording a run for the viewer", () => {
 // ---------------------------------------------------------------------------
 // In a real browser
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) {
-  console.warn(`viewer.test.ts: SKIPPING the browser tests: ${CHROMIUM} is missing (install Debian's "chromium" package).`);
-}
+warnIfNoChromium("viewer.test.ts");
 
 describe.skipIf(!haveChromium)("the viewer in headless Chromium", () => {
   type Tab = import("playwright-core").Page;
 
   /** Opens a page in a fresh browser, fails on any page error or network request, and closes it all after `use`. */
   async function withPage(html: string, use: (tab: Tab) => Promise<void>): Promise<void> {
-    const { chromium } = await import("playwright-core");
     const dir = mkdtempSync(join(tmpdir(), "sim-viewer-"));
     const file = join(dir, "viewer.html");
     writeFileSync(file, html);
-    const profile = mkdtempSync(join(tmpdir(), "sim-viewer-chromium-"));
-    // A fresh --user-data-dir: Playwright takes it as launchPersistentContext's first argument.
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1400, height: 900 },
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    const { tab, close } = await launchChromium({ width: 1400, height: 900 });
     try {
-      const tab = browser.pages()[0] ?? (await browser.newPage());
-      const errors: string[] = [];
-      const requests: string[] = [];
-      tab.on("console", (m) => {
-        if (m.type() === "error") errors.push(`console: ${m.text()}`);
-      });
-      tab.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
-      tab.on("request", (r) => {
-        if (!r.url().startsWith("file:")) requests.push(r.url());
-      });
+      const { errors, requests } = watchPage(tab, (url) => !url.startsWith("file:"));
       await tab.goto(pathToFileURL(file).href, { waitUntil: "load" });
       await tab.waitForSelector("body[data-ready-ms]");
       await use(tab);
       expect(errors).toEqual([]);
       expect(requests).toEqual([]);
     } finally {
-      await browser.close();
-      rmSync(profile, { recursive: true, force: true });
+      await close();
       rmSync(dir, { recursive: true, force: true });
     }
   }

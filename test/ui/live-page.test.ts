@@ -14,13 +14,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { writeAnnotations } from "../../src/ui/annotations.js";
+import { haveChromium, launchChromium, warnIfNoChromium, watchPage } from "../support/chromium.js";
 import { ProcessCluster, ROOT, sleep } from "../support/process-cluster.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) {
-  console.warn(`live-page.test.ts: SKIPPING the browser test: ${CHROMIUM} is missing (install Debian's "chromium" package).`);
-}
+warnIfNoChromium("live-page.test.ts");
 
 const DOCS = process.env.UI_DOCS_SCREENSHOT === "1";
 const tmp = mkdtempSync(join(tmpdir(), "paxos-ui-page-"));
@@ -45,8 +42,6 @@ describe.skipIf(!haveChromium)("the live cluster page in headless Chromium, on a
     const source = "live-page test";
     writeAnnotations(notes, { source, fault: null, updated: Date.now() });
     const cluster = await ProcessCluster.start(3, ["--ui-annotations", notes]);
-    const { chromium } = await import("playwright-core");
-    const profile = mkdtempSync(join(tmpdir(), "ui-chromium-"));
     let stopLoad = false;
     let load: Promise<void> = Promise.resolve();
     try {
@@ -62,24 +57,10 @@ describe.skipIf(!haveChromium)("the live cluster page in headless Chromium, on a
         }
       })();
 
-      const browser = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        viewport: { width: 1200, height: 900 },
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-      });
+      const { tab, close } = await launchChromium({ width: 1200, height: 900 });
       try {
-        const tab = browser.pages()[0] ?? (await browser.newPage());
         const origin = new URL(cluster.url(viewer, "/")).origin;
-        const errors: string[] = [];
-        const foreign: string[] = [];
-        tab.on("console", (m) => {
-          if (m.type() === "error") errors.push(`console: ${m.text()}`);
-        });
-        tab.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
-        tab.on("request", (r) => {
-          if (new URL(r.url()).origin !== origin) foreign.push(r.url());
-        });
+        const { errors, requests: foreign } = watchPage(tab, (url) => new URL(url).origin !== origin);
         const cards = tab.locator(".node");
         const detail = async () => `page: ${(await tab.locator("main").innerText().catch(() => "?")).slice(0, 1500)}\n${cluster.tailLogs(5)}`;
 
@@ -152,13 +133,12 @@ describe.skipIf(!haveChromium)("the live cluster page in headless Chromium, on a
         expect(errors).toEqual([]);
         expect(foreign).toEqual([]); // nothing but the node itself: no CDN, no fonts
       } finally {
-        await browser.close();
+        await close();
       }
     } finally {
       stopLoad = true;
       await load;
       await cluster.destroy();
-      rmSync(profile, { recursive: true, force: true });
     }
   });
 });
