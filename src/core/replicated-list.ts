@@ -38,8 +38,8 @@ export class ReplicatedList {
   private readonly items: number[] = [];
   private readonly sessions = new Map<number, Session>();
   private readonly recent = new Map<string, { index: number; slot: number }>();
-  /** Keys of `recent` in slot order, for eviction. */
-  private readonly recentOrder: { key: string; slot: number }[] = [];
+  /** Entries of `recent` in slot order, for eviction and snapshots (the command kept as numbers: no key parsing). */
+  private readonly recentOrder: { key: string; slot: number; command: Command }[] = [];
   private recentHead = 0;
 
   constructor(
@@ -89,7 +89,7 @@ export class ReplicatedList {
     }
     const k = key(cmd);
     this.recent.set(k, { index, slot });
-    this.recentOrder.push({ key: k, slot });
+    this.recentOrder.push({ key: k, slot, command: cmd });
     return { kind: "applied", index, duplicate: false };
   }
 
@@ -99,11 +99,10 @@ export class ReplicatedList {
     for (const [clientId, s] of this.sessions) sessions.push(clientId, s.commandId, s.payload, s.index);
     const recent: number[] = [];
     for (let i = this.recentHead; i < this.recentOrder.length; i++) {
-      const { key: k, slot } = this.recentOrder[i]!;
+      const { key: k, slot, command } = this.recentOrder[i]!;
       const r = this.recent.get(k);
       if (r === undefined || r.slot !== slot) continue;
-      const [clientId, commandId, payload] = k.split("/").map(Number) as [number, number, number];
-      recent.push(clientId, commandId, payload, r.index, slot);
+      recent.push(command.clientId, command.commandId, command.payload, r.index, slot);
     }
     return { items: [...this.items], sessions, recent };
   }
@@ -122,9 +121,10 @@ export class ReplicatedList {
     this.recentHead = 0;
     for (let i = 0; i + 4 < state.recent.length; i += 5) {
       const [clientId, commandId, payload, index, slot] = state.recent.slice(i, i + 5) as [number, number, number, number, number];
-      const k = key({ clientId, commandId, payload });
+      const command = { clientId, commandId, payload };
+      const k = key(command);
       this.recent.set(k, { index, slot });
-      this.recentOrder.push({ key: k, slot });
+      this.recentOrder.push({ key: k, slot, command });
     }
   }
 
