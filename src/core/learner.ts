@@ -148,8 +148,7 @@ export abstract class LearnerRole extends AcceptorRole {
       }
       this.peerAccepts.delete(fromSlot);
       for (let i = 0; i < values.length; i++) this.learnChosen(fromSlot + i, values[i]!);
-      this.advanceCommit();
-      if (this.commitIndex === fromSlot) return; // not applied (cannot happen: the slots are contiguous)
+      this.advanceCommit(); // the next batch, if heard, now starts at the new commit index
     }
   }
 
