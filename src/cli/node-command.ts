@@ -114,6 +114,12 @@ interface NodeIdentity {
   dataDir: string;
 }
 
+/** Every port this node and the members it knows of listen on (some may be on this machine). */
+function portsOfKnownMembers(identity: NodeIdentity): number[] {
+  const addresses = [identity.self, ...[identity.genesis, identity.known].flatMap((m) => (m === undefined ? [] : m.members.map((x) => memberNodeAddress(x.id, x.address))))];
+  return addresses.flatMap((a) => [a.httpPort, a.grpcPort, a.peerPort]);
+}
+
 function identityFromConfig(configPath: string, o: NodeCommandOptions): NodeIdentity {
   if (o.self === undefined) throw new UsageError("which node of the config is this? give --self (its 0-based line, host, or host:port)");
   const nodes = loadClusterConfig(configPath, o.port);
@@ -234,8 +240,8 @@ export async function runNode(configPath: string | undefined, o: NodeCommandOpti
   if (stopping) return;
   if (o.warmUp !== false) {
     try {
-      const r = await warmUp();
-      logger.info({ ms: r.ms, appends: r.appends, scratchDir: r.dir }, "warmed up on a scratch cluster in this process (--no-warm-up skips it)");
+      const r = await warmUp({ avoidPorts: portsOfKnownMembers(identity) });
+      logger.info({ ms: r.ms, appends: r.appends, scratchDir: r.dir, scratchPorts: r.ports }, "warmed up on a scratch cluster in this process (--no-warm-up skips it)");
     } catch (e) {
       logger.warn({ err: e }, "warm-up failed; serving cold");
     }

@@ -19,15 +19,25 @@ function tryListen(port: number): Promise<Server | null> {
   });
 }
 
-/** n distinct TCP ports, free on all interfaces at the time of the call (all held open together, then released). */
-export async function freePorts(n: number, range: { readonly low: number; readonly high: number } = { low: LOW, high: HIGH }): Promise<number[]> {
+/** Ports in this range below the ephemeral one: the default, where test and bench clusters take theirs. */
+export const CLUSTER_PORTS = { low: LOW, high: HIGH } as const;
+
+/**
+ * n distinct TCP ports in `range`, none of them in `avoid`, free on all interfaces at the time of
+ * the call (all held open together, then released).
+ */
+export async function freePorts(
+  n: number,
+  range: { readonly low: number; readonly high: number } = CLUSTER_PORTS,
+  avoid: ReadonlySet<number> = new Set(),
+): Promise<number[]> {
   const held: Server[] = [];
   const ports: number[] = [];
   try {
     for (let attempts = 0; ports.length < n; attempts++) {
       if (attempts > 1000) throw new Error(`no ${n} free ports found in ${range.low}-${range.high}`);
       const port = range.low + Math.floor(Math.random() * (range.high - range.low + 1));
-      if (ports.includes(port)) continue;
+      if (ports.includes(port) || avoid.has(port)) continue;
       const srv = await tryListen(port);
       if (srv === null) continue;
       held.push(srv);

@@ -22,7 +22,7 @@ import { randomBytes } from "node:crypto";
 import pino, { type Logger } from "pino";
 import { Agent, request } from "undici";
 import { parseNodeLine } from "../config/cluster-config.js";
-import { freePorts } from "../config/free-ports.js";
+import { CLUSTER_PORTS, freePorts } from "../config/free-ports.js";
 import { bootstrapMembership } from "../core/membership.js";
 import { APPEND_PATH } from "../gateway/http-gateway.js";
 import { ClusterNode } from "./cluster-node.js";
@@ -34,6 +34,11 @@ export interface WarmUpOptions {
   readonly clients?: number;
   /** The warm-up stops here even if appends remain (default 4 s). */
   readonly budgetMs?: number;
+  /**
+   * Ports the scratch cluster must not listen on: those of every member this node knows of, which
+   * may run on this machine and bind theirs while this node warms up.
+   */
+  readonly avoidPorts?: readonly number[];
 }
 
 export interface WarmUpReport {
@@ -41,12 +46,21 @@ export interface WarmUpReport {
   readonly appends: number;
   /** The scratch cluster's directory (removed again). */
   readonly dir: string;
+  /** The ports its three nodes listened on (HTTP, gRPC, peer of each). */
+  readonly ports: readonly number[];
 }
 
-/** In the ephemeral range: an outgoing connection may hold one, and then the warm-up is skipped. */
-const SCRATCH_PORTS = { low: 40_000, high: 60_000 };
+/**
+ * Below both the ephemeral range (32768-60999 on Linux) and freePorts' default (CLUSTER_PORTS).
+ * In the ephemeral range, a scratch listener could take a port that a test harness had just
+ * picked with bind(0) and closed, for a node about to start: that node then failed with
+ * EADDRINUSE (seen once in CI, with three nodes warming up together beside a Jepsen test's
+ * cluster). Here the scratch cluster can meet only a port something binds explicitly, and those
+ * of this node's own cluster are avoided by name (avoidPorts).
+ */
+export const SCRATCH_PORTS = { low: 10_000, high: CLUSTER_PORTS.low - 1 } as const;
 
-export const DEFAULT_WARM_UP: Required<WarmUpOptions> = { appends: 3000, clients: 8, budgetMs: 4000 };
+export const DEFAULT_WARM_UP: Required<WarmUpOptions> = { appends: 3000, clients: 8, budgetMs: 4000, avoidPorts: [] };
 
 /** Runs the scratch cluster and removes it again; throws only if it could not be started. */
 export async function warmUp(options: WarmUpOptions = {}): Promise<WarmUpReport> {
@@ -60,10 +74,9 @@ export async function warmUp(options: WarmUpOptions = {}): Promise<WarmUpReport>
   const nodes: ClusterNode[] = [];
   const agent = new Agent({ connections: o.clients, keepAliveTimeout: 10_000 });
   let done = 0;
+  let ports: number[] = [];
   try {
-    // Not in freePorts' default range, which test and bench clusters take theirs from: a scratch
-    // cluster must not hold a port another cluster on this machine is about to bind.
-    const ports = await freePorts(9, SCRATCH_PORTS);
+    ports = await freePorts(9, SCRATCH_PORTS, new Set(o.avoidPorts));
     const lines = [0, 1, 2].map((i) => `127.0.0.1:${ports[3 * i]}:${ports[3 * i + 1]}:${ports[3 * i + 2]}`);
     const genesis = bootstrapMembership(lines);
     const clusterId = randomBytes(8).toString("hex");
@@ -92,5 +105,5 @@ export async function warmUp(options: WarmUpOptions = {}): Promise<WarmUpReport>
     process.removeListener("exit", removeDir);
     removeDir();
   }
-  return { ms: Math.round(performance.now() - started), appends: done, dir };
+  return { ms: Math.round(performance.now() - started), appends: done, dir, ports };
 }

@@ -4,6 +4,7 @@
 
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SCRATCH_PORTS } from "../../src/node/warm-up.js";
 import { ProcessCluster } from "../support/process-cluster.js";
 
 let cluster: ProcessCluster;
@@ -34,6 +35,21 @@ describe("a node's warm-up before it serves", () => {
     }
     const r = await cluster.append(0, 1, 3, 9);
     expect((r.body as { state: number[] }).state).toEqual([7, 8, 9]);
+  });
+
+  it("listens only below the ephemeral port range, and never on a port of its own cluster", () => {
+    const clusterPorts = new Set([...cluster.httpPorts, ...cluster.grpcPorts, ...cluster.peerPorts]);
+    for (let i = 0; i < 3; i++) {
+      const line = (cluster.logs.get(i) ?? []).find((l) => l.includes("warmed up on a scratch cluster"))!;
+      const { scratchPorts } = JSON.parse(line) as { scratchPorts: number[] };
+      expect(new Set(scratchPorts).size).toBe(9);
+      for (const p of scratchPorts) {
+        expect(p).toBeGreaterThanOrEqual(SCRATCH_PORTS.low);
+        expect(p).toBeLessThanOrEqual(SCRATCH_PORTS.high);
+        expect(p).toBeLessThan(32_768); // Linux's ephemeral range starts here: harnesses pick ports there with bind(0)
+        expect(clusterPorts.has(p)).toBe(false);
+      }
+    }
   });
 
   it("removes its scratch data directory", () => {

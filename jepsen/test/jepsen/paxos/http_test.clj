@@ -25,8 +25,33 @@
   working directory (bin/ci-test.sh runs from jepsen/)."
   (or (System/getenv "PAXOS_ROOT") ".."))
 
-(defn free-port []
-  (with-open [s (ServerSocket. 0)] (.getLocalPort s)))
+(defn free-ports
+  "n distinct ports, free on all interfaces when asked (all held open
+  together, then closed), picked at random in 20000-32767: below Linux's
+  ephemeral range (32768-60999), where outgoing connections take their local
+  ports and bind(0) hands them out, so none of those can take a port between
+  this check and a node's bind; and apart from the 10000-19999 a node's
+  warm-up listens in (src/node/warm-up.ts), as src/config/free-ports.ts
+  does for the TypeScript tests."
+  [n]
+  (let [held (java.util.ArrayList.)]
+    (try
+      (loop [ports [], attempts 0]
+        (cond
+          (= n (count ports)) ports
+          (< 1000 attempts) (throw (ex-info "no free ports in 20000-32767" {:n n}))
+          :else
+          (let [port (+ 20000 (rand-int 12768))
+                s    (when-not (some #{port} ports)
+                       (try (ServerSocket. port 50 (java.net.InetAddress/getByName "0.0.0.0"))
+                            (catch java.io.IOException _ nil)))]
+            (if s
+              (do (.add held s) (recur (conj ports port) (inc attempts)))
+              (recur ports (inc attempts))))))
+      (finally
+        (doseq [^ServerSocket s held] (.close s))))))
+
+(defn free-port [] (first (free-ports 1)))
 
 (def ^:dynamic *urls* nil)
 
@@ -77,7 +102,7 @@
   presents client.jepsen.crt."
   [{:keys [tls]} f]
   (let [dir    (temp-dir "paxos-jepsen-test")
-        ports  (vec (repeatedly 3 (fn [] [(free-port) (free-port) (free-port)])))
+        ports  (vec (partition 3 (free-ports 9)))
         lines  (vec (for [[h g p] ports] (str "127.0.0.1:" h ":" g ":" p)))
         config (io/file dir "config")
         script (.getCanonicalPath (io/file repo-root "bin" "paxos.js"))
@@ -237,7 +262,7 @@
             (is (= :fail (:type r)) (pr-str r))
             (is (= :not-applied (first (:error r)))))
           (is (= :fail (:type (http/read-state c (urls 2))))))
-        (let [[h g p] (repeatedly 3 free-port)
+        (let [[h g p] (free-ports 3)
               self    (str "127.0.0.1:" h ":" g ":" p)
               url     (http/base-url "127.0.0.1" h)
               joiner  (.start (doto (ProcessBuilder.
