@@ -6,6 +6,7 @@
 // silence; "not_applied" is said only when the request's one copy was refused.
 import { describe, expect, it } from "vitest";
 import { cmd, holdTypes, TestCluster } from "./cluster-harness.js";
+import type { Envelope } from "../../src/core/types.js";
 
 /** Leaves the leader with one batch in flight (its Accepteds held) and a full queue (maxPending 2, maxInflight 1, maxBatch 1). */
 function fillLeader(cl: TestCluster, l: number): void {
@@ -239,14 +240,25 @@ describe("followers learning from each other's Accepteds (acceptedToAllUpTo)", (
   it("does not learn while its own vote is not durable: another follower's Accepted alone is no quorum", () => {
     const { cl, l, f, other } = clusterWithFollower({ acceptedToAllUpTo: 2 });
     const w = cl.propose(f, cmd(1, 1, 10));
-    // Hold the leader's Commits and f's own Accepted to itself (its vote not yet durable).
-    cl.deliverAll((env) => ((env.from === l && env.msg.type === "commit") || (env.from === f && env.to === f && env.msg.type === "accepted") ? "hold" : "deliver"));
+    // Hold the leader's Commits and its vote, and f's own Accepted to itself (its vote not yet durable).
+    cl.deliverAll((env) => ((env.from === l && env.to === f && env.msg.type !== "accept") || (env.from === f && env.to === f && env.msg.type === "accepted") ? "hold" : "deliver"));
     expect(cl.sent("accepted", { from: other, to: f })).toHaveLength(1);
     expect(cl.result(w)).toBeUndefined();
     expect(cl.core(f).commitIndex).toBe(0);
     cl.releaseHeld((env) => env.from === f && env.to === f);
     cl.deliverAll(commitFromLeader(l));
     expect(cl.result(w)).toMatchObject({ kind: "appended", index: 0 });
+  });
+
+  it("the leader's vote reaches the followers too: one learns from it and its own, before the other follower votes", () => {
+    const { cl, l, f, other } = clusterWithFollower({ acceptedToAllUpTo: 2 });
+    const w = cl.propose(f, cmd(1, 1, 10));
+    // The other follower never hears the Accept; the leader's Commit is held.
+    cl.deliverAll((env) => ((env.from === l && env.msg.type === "commit") || env.to === other ? "hold" : "deliver"));
+    expect(cl.sent("accepted", { from: other })).toHaveLength(0);
+    expect(cl.sent("accepted", { from: l, to: f })).toHaveLength(1);
+    expect(cl.result(w)).toMatchObject({ kind: "appended", index: 0 });
+    expect(cl.list(f)).toEqual([10]);
   });
 
   it("large batches are acknowledged to the leader only, and the leader's Commit still tells everyone", () => {
@@ -268,7 +280,9 @@ describe("followers learning from each other's Accepteds (acceptedToAllUpTo)", (
   it("a vote of another ballot for the same slots is not counted with this one", () => {
     const { cl, l, f, other } = clusterWithFollower({ acceptedToAllUpTo: 2 });
     const w = cl.propose(f, cmd(1, 1, 10));
-    cl.deliverAll((env) => ((env.from === l && env.msg.type === "commit") || (env.from === other && env.to === f && env.msg.type === "accepted") ? "hold" : "deliver"));
+    // Held: the leader's Commit and its vote, and the other follower's vote.
+    const holding = (env: Envelope) => (env.from === l && env.to === f && env.msg.type !== "accept") || (env.from === other && env.to === f && env.msg.type === "accepted");
+    cl.deliverAll((env) => (holding(env) ? "hold" : "deliver"));
     const own = cl.sent("accepted", { from: f, to: f })[0]!.msg;
     // A stale Accepted for the same slot from an older ballot: it must not complete the quorum.
     cl.inject(other, f, { ...own, ballot: { round: own.ballot.round - 1, node: own.ballot.node } });
