@@ -151,7 +151,7 @@ export function messageToPb(m: Message): pb.PeerMessage {
     case "catchupRequest":
       return { kind: { $case: "catchupRequest", value: { fromSlot: m.fromSlot } } };
     case "preVote":
-      return { kind: { $case: "preVote", value: { ballot: ballotToPb(m.ballot) } } };
+      return { kind: { $case: "preVote", value: { ballot: ballotToPb(m.ballot), commitIndex: m.commitIndex } } };
     case "preVoteReply":
       return { kind: { $case: "preVoteReply", value: { ballot: ballotToPb(m.ballot), granted: m.granted, promised: ballotToPb(m.promised) } } };
     case "catchupReply":
@@ -231,7 +231,7 @@ export function messageFromPb(p: pb.PeerMessage): Message {
     case "catchupRequest":
       return { type: "catchupRequest", fromSlot: k.value.fromSlot };
     case "preVote":
-      return { type: "preVote", ballot: ballotFromPb(k.value.ballot) };
+      return { type: "preVote", ballot: ballotFromPb(k.value.ballot), commitIndex: k.value.commitIndex };
     case "preVoteReply":
       return {
         type: "preVoteReply",

@@ -25,7 +25,7 @@ export abstract class LeaderRole extends LearnerRole {
     this.preVotes.clear();
     this.preVotes.add(this.id);
     if (isQuorum(this.voters, this.preVotes)) return this.startElection();
-    this.broadcast({ type: "preVote", ballot: this.preVoteBallot }, false);
+    this.broadcast({ type: "preVote", ballot: this.preVoteBallot, commitIndex: this.commitIndex }, false);
   }
 
   /** Grants a pre-vote when a prepare for that ballot would be promised now; changes no state. */

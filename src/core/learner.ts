@@ -44,29 +44,23 @@ export abstract class LearnerRole extends AcceptorRole {
   }
 
   protected onCatchupRequest(from: NodeId, msg: Extract<Message, { type: "catchupRequest" }>): void {
-    if (msg.fromSlot < this.logStart) {
-      // Those entries were compacted away: send the state instead.
-      this.send(from, { type: "installSnapshot", snapshot: this.snapshotNow() });
-      return;
-    }
-    const end = Math.min(this.commitIndex, msg.fromSlot + this.cfg.catchupBatch);
-    if (msg.fromSlot >= end) return;
-    this.send(from, {
-      type: "catchupReply",
-      fromSlot: msg.fromSlot,
-      values: this.log.slice(msg.fromSlot - this.logStart, end - this.logStart),
-      commitIndex: this.commitIndex,
-    });
+    this.sendChosenFrom(from, msg.fromSlot);
   }
 
-  /** The last chosen values (at most a catch-up batch), or the snapshot when the log holds none. */
-  protected sendChosenTail(to: NodeId): void {
-    const fromSlot = Math.max(this.logStart, this.commitIndex - this.cfg.catchupBatch);
-    if (fromSlot >= this.commitIndex) {
-      if (this.commitIndex > 0) this.send(to, { type: "installSnapshot", snapshot: this.snapshotNow() });
+  /** The chosen values from `fromSlot` on (at most a catch-up batch), or the snapshot if they were compacted away. */
+  protected sendChosenFrom(to: NodeId, fromSlot: number): void {
+    if (fromSlot < this.logStart) {
+      this.send(to, { type: "installSnapshot", snapshot: this.snapshotNow() });
       return;
     }
-    this.send(to, { type: "catchupReply", fromSlot, values: this.log.slice(fromSlot - this.logStart), commitIndex: this.commitIndex });
+    const end = Math.min(this.commitIndex, fromSlot + this.cfg.catchupBatch);
+    if (fromSlot >= end) return;
+    this.send(to, {
+      type: "catchupReply",
+      fromSlot,
+      values: this.log.slice(fromSlot - this.logStart, end - this.logStart),
+      commitIndex: this.commitIndex,
+    });
   }
 
   /** A lagging node takes a snapshot beyond its commit point; a leader never does (see onCatchupReply). */

@@ -71,9 +71,11 @@ export class PaxosCore extends MembershipRole {
     if (this.removed) {
       // It applied its own removal: no further part, but for one courtesy. A voter still campaigning in a
       // membership that counted this node may not know the removal was chosen (the last Commit can be lost,
-      // and with two voters left the other cannot win without this one): send it the chosen values it may
-      // lack, the removal among them. Chosen values are safe to hand anyone; a ballot would not be.
-      if (msg.type === "preVote" || msg.type === "prepare") this.sendChosenTail(from);
+      // and with two voters left the other cannot win without this one): send it the chosen values it
+      // lacks from its commit point on (or the snapshot, if this node's log no longer reaches back there),
+      // the removal among them. Chosen values are safe to hand anyone; a ballot would not be.
+      if (msg.type === "preVote") this.sendChosenFrom(from, msg.commitIndex);
+      else if (msg.type === "prepare") this.sendChosenFrom(from, msg.fromSlot);
       return;
     }
     // Only voters campaign: a removed node that does not know it yet, or a

@@ -69,7 +69,7 @@ export type Message =
   | { readonly type: "heartbeatAck"; readonly ballot: Ballot; readonly seq: number; readonly commitIndex: number }
   | { readonly type: "catchupRequest"; readonly fromSlot: number }
   | { readonly type: "installSnapshot"; readonly snapshot: Snapshot }
-  | { readonly type: "preVote"; readonly ballot: Ballot }
+  | { readonly type: "preVote"; readonly ballot: Ballot; readonly commitIndex: number }
   | { readonly type: "preVoteReply"; readonly ballot: Ballot; readonly granted: boolean; readonly promised: Ballot }
   /** A follower hands its clients' commands to the leader; it answers them itself once it has applied them. */
   | { readonly type: "propose"; readonly commands: readonly Command[]; readonly seq: number }

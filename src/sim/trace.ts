@@ -78,7 +78,7 @@ export function describeMessage(m: Message): string {
     case "installSnapshot":
       return `installSnapshot upTo=${m.snapshot.upTo} items=${m.snapshot.state.items.length}`;
     case "preVote":
-      return `preVote b=${formatBallot(m.ballot)}`;
+      return `preVote b=${formatBallot(m.ballot)} commit=${m.commitIndex}`;
     case "preVoteReply":
       return `preVoteReply b=${formatBallot(m.ballot)} ${m.granted ? "granted" : "refused"} promised=${formatBallot(m.promised)}`;
     case "propose":

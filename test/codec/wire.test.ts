@@ -33,7 +33,7 @@ const EVERY_TYPE: Message[] = [
     ],
     commitIndex: 16,
   },
-  { type: "preVote", ballot: b(5, 0) },
+  { type: "preVote", ballot: b(5, 0), commitIndex: 12 },
   { type: "preVoteReply", ballot: b(5, 0), granted: true, promised: b(3, 1) },
   { type: "propose", commands: [command.command, { clientId: 1, commandId: 1, payload: 0 }], seq: 12 },
   { type: "proposeRefused", commands: [command.command], reason: "stale", seq: 3 },

@@ -9,6 +9,8 @@ import type { Membership } from "../../src/core/membership.js";
 import type { ClientResult, NodeId } from "../../src/core/types.js";
 import { cmd, partition, TestCluster } from "./cluster-harness.js";
 
+
+
 const address = (id: number) => `node-${id}:${5000 + id}:${6000 + id}:${7000 + id}`;
 
 function changed(c: TestCluster, requestId: number): Membership {
@@ -145,6 +147,34 @@ describe("removing members", () => {
     c.tickAll(100);
     expect(c.leader()).toBe(leader);
     expect(c.core(leader).status().promised).toEqual(ballot); // its Prepares and pre-votes were ignored
+  });
+
+  it("a removed node hands a voter that missed the removal its snapshot, when its log no longer reaches back to the voter's commit point", () => {
+    // Two voters, L and F. L proposes F's removal; F learns it chosen (from its own vote and L's,
+    // acceptedToAllUpTo) but L never hears F's votes, and F compacts right after. L steps down and
+    // campaigns; only F can tell it what was chosen, and F's log starts beyond L's commit point
+    // (found by the simulator, seed 251 of the Raft-rule control core).
+    const c = new TestCluster(3, { acceptedToAllUpTo: 2, snapshotEvery: 2 });
+    const l = c.electLeader();
+    const [f, x] = [0, 1, 2].filter((id) => id !== l) as [NodeId, NodeId];
+    changed(c, proposeAndSettle(c, l, { kind: "remove", id: x }));
+    const fToL = (env: { from: NodeId; to: NodeId; msg: { type: string } }) => env.from === f && env.to === l && env.msg.type === "accepted";
+    c.filter = (env) => (fToL(env) ? "drop" : "deliver");
+    const commitOfL = c.core(l).commitIndex;
+    c.propose(l, cmd(7, 1, 71)); // one append: F compacts with it, and its log then holds the removal alone
+    c.deliverAll();
+    c.proposeChange(l, { kind: "remove", id: f });
+    c.deliverAll();
+    expect(c.core(f).status().member).toBe("removed");
+    expect(c.core(l).commitIndex).toBe(commitOfL); // L learned none of it
+    // F compacted past L's commit point, and its log holds what came after (so a tail of it is no help).
+    expect(c.core(f).firstLoggedSlot).toBeGreaterThan(commitOfL);
+    expect(c.core(f).firstLoggedSlot).toBeLessThan(c.core(f).commitIndex);
+    c.tickAll(300); // L loses its quorum's contact, steps down, campaigns: F answers with its snapshot
+    expect(c.core(l).status().member).toBe("voter");
+    expect(c.core(l).membership().members.map((m) => m.id)).toEqual([l]);
+    expect(c.leader()).toBe(l);
+    expect(c.list(l)).toEqual([71]);
   });
 
   it("ids are never reused: a node added after a removal gets a new id", () => {

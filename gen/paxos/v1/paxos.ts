@@ -279,7 +279,15 @@ export interface CatchupReply {
  */
 export interface PreVote {
   /** the ballot the sender would prepare */
-  ballot?: Ballot | undefined;
+  ballot?:
+    | Ballot
+    | undefined;
+  /**
+   * The sender's commit index. A node that was removed answers a pre-vote
+   * with the chosen values from there on (or its snapshot), so a voter that
+   * missed its removal can still learn it.
+   */
+  commitIndex: number;
 }
 
 export interface PreVoteReply {
@@ -2346,13 +2354,16 @@ export const CatchupReply: MessageFns<CatchupReply> = {
 };
 
 function createBasePreVote(): PreVote {
-  return { ballot: undefined };
+  return { ballot: undefined, commitIndex: 0 };
 }
 
 export const PreVote: MessageFns<PreVote> = {
   encode(message: PreVote, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.ballot !== undefined) {
       Ballot.encode(message.ballot, writer.uint32(10).fork()).join();
+    }
+    if (message.commitIndex !== 0) {
+      writer.uint32(16).uint64(message.commitIndex);
     }
     return writer;
   },
@@ -2378,6 +2389,14 @@ export const PreVote: MessageFns<PreVote> = {
             message.ballot = Ballot.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.commitIndex = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2391,13 +2410,23 @@ export const PreVote: MessageFns<PreVote> = {
   },
 
   fromJSON(object: any): PreVote {
-    return { ballot: isSet(object.ballot) ? Ballot.fromJSON(object.ballot) : undefined };
+    return {
+      ballot: isSet(object.ballot) ? Ballot.fromJSON(object.ballot) : undefined,
+      commitIndex: isSet(object.commitIndex)
+        ? globalThis.Number(object.commitIndex)
+        : isSet(object.commit_index)
+        ? globalThis.Number(object.commit_index)
+        : 0,
+    };
   },
 
   toJSON(message: PreVote): unknown {
     const obj: any = {};
     if (message.ballot !== undefined) {
       obj.ballot = Ballot.toJSON(message.ballot);
+    }
+    if (message.commitIndex !== 0) {
+      obj.commitIndex = Math.round(message.commitIndex);
     }
     return obj;
   },
@@ -2410,6 +2439,7 @@ export const PreVote: MessageFns<PreVote> = {
     message.ballot = (object.ballot !== undefined && object.ballot !== null)
       ? Ballot.fromPartial(object.ballot)
       : undefined;
+    message.commitIndex = object.commitIndex ?? 0;
     return message;
   },
 };
