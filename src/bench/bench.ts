@@ -9,7 +9,7 @@ import { cpus, hostname, release, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { etcdVersion, PaxosCluster, startCluster, type BenchCluster, type ClusterCounters, type SystemName } from "./clusters.js";
 import { formatBreakdown, lineUpSteps, type Breakdown, type NodeTrace } from "./breakdown.js";
-import { etcdWorkload, LoadDriver, paxosWorkload, summarize, type LoadResult, type Placement, type Workload } from "./load.js";
+import { etcdWorkload, LoadDriver, paxosWorkload, summarize, warmLoadGenerator, type LoadResult, type Placement, type Workload } from "./load.js";
 import {
   MB,
   computeRatios,
@@ -53,6 +53,8 @@ export interface BenchConfig {
   timeoutMs: number;
   /** Keep the clusters' data directories (under the OS temp dir). */
   keepData: boolean;
+  /** Warm the load generator up on an in-process server before the first measured run (warmLoadGenerator). */
+  warmClient: boolean;
   log: (line: string) => void;
   /** Told of the runs as they go, for a progress display (paxos bench: on stderr). */
   progress?: BenchProgress;
@@ -93,6 +95,7 @@ export const DEFAULT_CONFIG: Omit<BenchConfig, "log"> = {
   profileDir: null,
   timeoutMs: 30_000,
   keepData: false,
+  warmClient: true,
 };
 
 /** --quick: a tiny run for CI (seconds, not minutes). */
@@ -324,6 +327,10 @@ export async function runBenchmark(cfg: BenchConfig): Promise<{ report: BenchRep
   );
   const long: RunResult[] = [];
   const progress = (r: RunResult) => cfg.log(formatRuns([r]).split("\n")[2]!);
+  if (cfg.warmClient) {
+    await warmLoadGenerator();
+    notes.push("the load generator warmed up on an in-process server first, so the first system measured does not pay for its cold start");
+  }
   cfg.log(formatRuns([]).split("\n").slice(0, 2).join("\n"));
   for (const clients of cfg.levels) {
     for (const system of systems) {

@@ -24,6 +24,8 @@ export interface BenchCommandOptions {
   profile?: string;
   timeoutMs?: number;
   keepData?: boolean;
+  /** Commander's --no-client-warm-up: false skips the load generator's warm-up. */
+  clientWarmUp?: boolean;
   quick?: boolean;
   /** Where the table goes as it is made, and the report (default: stdout). */
   log?: (line: string) => void;
@@ -115,6 +117,7 @@ export function configureBenchCommand(cmd: Command): Command {
     .option("--profile <dir>", "run the paxos nodes with node --cpu-prof, profiles under DIR/<run>/")
     .option("--timeout-ms <ms>", "per-request timeout of the load generator", positiveInt("--timeout-ms", 100, 600_000), DEFAULT_CONFIG.timeoutMs)
     .option("--keep-data", "keep the clusters' data directories and logs (in the OS temp dir)", false)
+    .option("--no-client-warm-up", "measure with a cold load generator (by default it first runs a few thousand requests against an in-process server)")
     .option("--quick", "a tiny run for CI: levels 1,4 with 100 appends each, a steady run of 200 after 200 at 4 clients, long run of 300 appends at 4 clients", false)
     .action(async (o: BenchCommandOptions) => {
       process.exitCode = await runBench(o);
@@ -161,6 +164,7 @@ export async function runBench(o: BenchCommandOptions): Promise<number> {
   if (o.profile !== undefined) cfg.profileDir = o.profile;
   if (o.timeoutMs !== undefined) cfg.timeoutMs = o.timeoutMs;
   if (o.keepData !== undefined) cfg.keepData = o.keepData;
+  if (o.clientWarmUp === false) cfg.warmClient = false;
 
   // Ctrl-C or SIGTERM: kill the processes this run started (only those), then exit.
   const onSignal = (sig: NodeJS.Signals) => {
