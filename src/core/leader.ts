@@ -112,6 +112,10 @@ export abstract class LeaderRole extends LearnerRole {
     const bySlot = new Map<number, { ballot: Ballot; value: Value; chosen: boolean }>();
     for (const promise of this.promises.values()) {
       for (const v of promise.votes) {
+        // Below the commit point every slot is applied, its change in this.applied already: the commit
+        // point can pass the prepare's start during an election (a snapshot installed meanwhile), and a
+        // change folded in twice is another one ("add" twice makes a member that does not exist).
+        if (v.slot < this.commitIndex) continue;
         const cur = bySlot.get(v.slot);
         if (cur === undefined || v.chosen || (!cur.chosen && compareBallots(v.ballot, cur.ballot) > 0)) bySlot.set(v.slot, v);
       }
