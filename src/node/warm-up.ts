@@ -53,10 +53,10 @@ export interface WarmUpReport {
 /**
  * Below both the ephemeral range (32768-60999 on Linux) and freePorts' default (CLUSTER_PORTS).
  * In the ephemeral range, a scratch listener could take a port that a test harness had just
- * picked with bind(0) and closed, for a node about to start: that node then failed with
- * EADDRINUSE (seen once in CI, with three nodes warming up together beside a Jepsen test's
- * cluster). Here the scratch cluster can meet only a port something binds explicitly, and those
- * of this node's own cluster are avoided by name (avoidPorts).
+ * picked with bind(0) and closed, for a node about to start, which then fails with EADDRINUSE
+ * (the likeliest cause of a node of the Jepsen HTTP test's cluster that never came up in CI).
+ * Here the scratch cluster can meet only a port something binds explicitly, and those of this
+ * node's own cluster are avoided by name (avoidPorts).
  */
 export const SCRATCH_PORTS = { low: 10_000, high: CLUSTER_PORTS.low - 1 } as const;
 

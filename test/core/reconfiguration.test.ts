@@ -9,8 +9,6 @@ import type { Membership } from "../../src/core/membership.js";
 import type { ClientResult, NodeId } from "../../src/core/types.js";
 import { cmd, partition, TestCluster } from "./cluster-harness.js";
 
-
-
 const address = (id: number) => `node-${id}:${5000 + id}:${6000 + id}:${7000 + id}`;
 
 function changed(c: TestCluster, requestId: number): Membership {
