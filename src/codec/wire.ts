@@ -5,6 +5,7 @@
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import * as pb from "../../gen/paxos/v1/paxos.js";
 import * as store from "../../gen/paxos/v1/storage.js";
+import { encodeListState } from "./packed-int64.js";
 import type { Member, Membership, MembershipChange } from "../core/membership.js";
 import type { Ballot, Command, ListState, Message, PersistRecord, SlotVote, Snapshot, Value } from "../core/types.js";
 
@@ -290,8 +291,13 @@ export function recordFromBytes(bytes: Uint8Array): PersistRecord {
   }
 }
 
+/** A snapshot file's bytes, as store.SnapshotFile.encode writes them, with the list state through the fast path. */
 export function snapshotToBytes(s: Snapshot): Uint8Array {
-  return store.SnapshotFile.encode({ upTo: s.upTo, state: listStateToPb(s.state), membership: membershipToPb(s.membership) }).finish();
+  const w = new BinaryWriter();
+  if (s.upTo !== 0) w.uint32(8).uint64(s.upTo);
+  w.uint32(18).bytes(encodeListState(s.state)); // field 2: an embedded message is its length and bytes
+  pb.Membership.encode(membershipToPb(s.membership), w.uint32(26).fork()).join();
+  return w.finish();
 }
 
 /** A snapshot file; one written before membership changes existed holds none: `genesis` governs it. */
