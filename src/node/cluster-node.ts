@@ -136,6 +136,8 @@ export class ClusterNode implements NodeService, PeerInbox {
   private readonly membershipWatchers = new Set<() => void>();
   private ticker: NodeJS.Timeout | null = null;
   private readyScheduled = false;
+  /** Inside processReady: a step that makes more output is picked up by its loop. */
+  private inReady = false;
   /** Resolves when every record handed to storage so far is durable. */
   private durable: Promise<void> = Promise.resolve();
   /** Records waiting for the end of this turn to go to the log (persist()). */
@@ -720,6 +722,15 @@ export class ClusterNode implements NodeService, PeerInbox {
   }
 
   private processReady(): void {
+    this.inReady = true;
+    try {
+      this.drainReady();
+    } finally {
+      this.inReady = false;
+    }
+  }
+
+  private drainReady(): void {
     while (!this.stopped && this.core.hasReady()) {
       const rd = this.core.ready();
       if (rd.membership !== null) this.onMembership(rd.membership);
@@ -806,7 +817,13 @@ export class ClusterNode implements NodeService, PeerInbox {
       this.steps?.record(`result ${r.kind}`);
       p.resolve(r);
     }
-    if (local) this.scheduleReady();
+    if (local) {
+      // This node's own vote, now durable, may complete a quorum: answer at once rather than in a later
+      // check phase, after the flush of the peer messages above, whose wake-ups of the peers can run
+      // first on a small machine (0.1-0.2 ms with one client, docs/performance.md). Called from
+      // inside processReady, its loop picks the output up.
+      if (!this.inReady) this.processReady();
+    }
   }
 
   private noticeRoleChange(): void {
