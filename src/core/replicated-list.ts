@@ -94,9 +94,9 @@ export class ReplicatedList {
   }
 
   /**
-   * The whole state as data, for a snapshot. It runs once per compaction, too
-   * rarely for V8 to optimize it, so it fills arrays of known size rather
-   * than pushing (3 -> 1 ms for a 16,384-slot window on the dev VM).
+   * The whole state as data, for a snapshot: once per compaction, on every
+   * node. It fills arrays of known size, with no Map lookup per entry
+   * (10-12 -> 3-5 ms for 40,000 items and a 16,384-slot window on the dev VM).
    */
   state(): ListState {
     const sessions = new Array<number>(this.sessions.size * 4);
