@@ -9,7 +9,7 @@ import { memberAddress, memberNodeAddress, type NodeAddress } from "../config/cl
 import { findMember, type Membership, type MembershipChange } from "../core/membership.js";
 import { formatBallot } from "../core/ballot.js";
 import { PaxosCore, waitsForDurability } from "../core/paxos-core.js";
-import type { ClientResult, Command, CoreConfig, Envelope, Message, NodeId, Outcome, PersistRecord, Ready } from "../core/types.js";
+import type { ClientResult, Command, CoreConfig, Envelope, Message, NodeId, Outcome, Ready } from "../core/types.js";
 import {
   membersView,
   type AppendRoute,
@@ -93,9 +93,6 @@ const IDLE_MESSAGES: ReadonlySet<Message["type"]> = new Set(["heartbeat", "heart
 
 /** How long links to a removed member stay open, so the Commit that tells it of its removal goes out. */
 const RETIRE_LINK_MS = 5000;
-/** An Accept of at most this many values is a lightly loaded leader's: its log write waits for the send (persist()). */
-const SMALL_ACCEPT = 2;
-const isSmallAccept = (m: Message): boolean => m.type === "accept" && m.values.length <= SMALL_ACCEPT;
 /** Most links to nodes above this node's membership (added by changes it has not applied yet); one change adds one node. */
 const MAX_NEWCOMER_LINKS = 4;
 /** How often a change the leader cannot take yet (not_ready: its recovered slots are not chosen) is tried again. */
@@ -140,8 +137,6 @@ export class ClusterNode implements NodeService, PeerInbox {
   private inReady = false;
   /** Resolves when every record handed to storage so far is durable. */
   private durable: Promise<void> = Promise.resolve();
-  /** Records waiting for the end of this turn to go to the log (persist()). */
-  private handOff: { records: PersistRecord[]; done: Promise<void> } | null = null;
   private nextRequestId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly leaderWatchers = new Set<() => void>();
@@ -734,7 +729,12 @@ export class ClusterNode implements NodeService, PeerInbox {
     while (!this.stopped && this.core.hasReady()) {
       const rd = this.core.ready();
       if (rd.membership !== null) this.onMembership(rd.membership);
-      if (rd.persist.length > 0) this.persist(rd.persist, rd.messages.some((e) => e.to !== this.self.id && isSmallAccept(e.msg)));
+      if (rd.persist.length > 0) {
+        this.steps?.record("fsync start");
+        this.durable = this.durableLog.append(rd.persist);
+        this.durable.catch((e: unknown) => this.fatal(e));
+        if (this.steps !== null) void this.durable.then(() => this.steps!.record("fsync done"), () => {});
+      }
       // Persist before vote: a Promise or Accepted leaves only once its records (and all earlier ones)
       // are durable; everything else, client answers included, goes at once.
       const votes = rd.messages.filter((e) => waitsForDurability(e.msg));
@@ -743,45 +743,6 @@ export class ClusterNode implements NodeService, PeerInbox {
     }
     this.wakeAppliedWaiters();
     this.noticeRoleChange();
-  }
-
-  /**
-   * Hands records to the log: at once, or, for a Ready that also sends a
-   * small Accept, after this turn's messages have left. Node's HTTP/2 sends
-   * what a stream was given only once the turn is over, so the log write
-   * done in the same turn (encode and write(2), ~0.1 ms) delayed a lightly
-   * loaded leader's Accept by as much (docs/performance.md). Under load
-   * Accepts are large and the write goes at once, as before. Records go to
-   * the log in the order they came either way, and `durable` covers them
-   * from here on, so no vote leaves before its records are durable.
-   */
-  private persist(records: readonly PersistRecord[], afterThisTurn: boolean): void {
-    if (this.handOff === null && !afterThisTurn) {
-      this.steps?.record("fsync start");
-      this.durable = this.track(this.durableLog.append(records));
-      return;
-    }
-    if (this.handOff === null) {
-      const batch: PersistRecord[] = [];
-      const done = new Promise<void>((resolve, reject) => setImmediate(() => {
-        this.handOff = null;
-        this.steps?.record("fsync start");
-        try {
-          this.durableLog.append(batch).then(resolve, reject);
-        } catch (e) {
-          reject(e);
-        }
-      }));
-      this.handOff = { records: batch, done: this.track(done) };
-    }
-    this.handOff.records.push(...records);
-    this.durable = this.handOff.done;
-  }
-
-  private track(durable: Promise<void>): Promise<void> {
-    durable.catch((e: unknown) => this.fatal(e));
-    if (this.steps !== null) void durable.then(() => this.steps!.record("fsync done"), () => {});
-    return durable;
   }
 
   private release(messages: readonly Envelope[], results: Ready["results"]): void {

@@ -1,10 +1,10 @@
 // Persist before vote, at the edge of real processes: a node sends an
 // Accepted only after an fdatasync that finished after the Accept it answers
 // arrived (or, on the leader, after it sent that Accept: its own vote). The
-// leader hands a small batch's records to the log after the turn in which it
-// sends the Accept (ClusterNode.persist), so this is where a wrong promise
-// would let a vote out early. The evidence is each node's own step trace
-// (--trace-steps), written when it stops.
+// core only says which records a vote needs; the runtime (ClusterNode's
+// Ready loop) is what holds the vote until the log's promise resolves, so a
+// wrong promise there would let a vote out early. The evidence is each
+// node's own step trace (--trace-steps), written when it stops.
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
