@@ -55,7 +55,7 @@ describe("persist before vote, in real processes", () => {
   it("sends no Accepted before the fdatasync of what it votes for", async () => {
     const leader = await cluster.waitForLeader();
     const follower = (leader + 1) % 3;
-    // One request at a time: every Accept carries one value, the leader's small-batch path.
+    // One request at a time: every Accept carries one value, so every member sends its vote to every member.
     for (let k = 1; k <= 60; k++) {
       for (const via of [leader, follower]) {
         const r = await cluster.append(via, 7000 + via, k, k);
