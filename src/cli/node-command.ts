@@ -241,7 +241,10 @@ export async function runNode(configPath: string | undefined, o: NodeCommandOpti
   if (o.warmUp !== false) {
     try {
       const r = await warmUp({ avoidPorts: portsOfKnownMembers(identity) });
-      logger.info({ ms: r.ms, appends: r.appends, scratchDir: r.dir, scratchPorts: r.ports }, "warmed up on a scratch cluster in this process (--no-warm-up skips it)");
+      logger.info(
+        { ms: r.ms, rounds: r.rounds, appends: r.appends, scratchDir: r.dir, scratchPorts: r.ports },
+        "warmed up on scratch clusters in this process (--no-warm-up skips it)",
+      );
     } catch (e) {
       logger.warn({ err: e }, "warm-up failed; serving cold");
     }
