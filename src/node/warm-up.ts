@@ -18,7 +18,8 @@
 // deoptimized the HTTP path and V8 spent its first ~8,000 appends compiling
 // again (~180 functions recompiled per node, CPU per append twice the warm
 // figure); after four rounds the code has seen several instances and a
-// teardown, and the real node starts near its warm speed (docs/performance.md).
+// teardown, and the real node recompiles ~80 functions, not ~180, and is near
+// its warm speed after ~2,000 appends (docs/performance.md).
 // It costs startup time, not correctness: nothing of a scratch cluster
 // reaches the real one (other ports, other data, another cluster id), and a
 // warm-up that fails only logs.
