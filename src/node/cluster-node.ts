@@ -778,13 +778,11 @@ export class ClusterNode implements NodeService, PeerInbox {
       this.steps?.record(`result ${r.kind}`);
       p.resolve(r);
     }
-    if (local) {
-      // This node's own vote, now durable, may complete a quorum: answer at once rather than in a later
-      // check phase, after the flush of the peer messages above, whose wake-ups of the peers can run
-      // first on a small machine (0.1-0.2 ms with one client, docs/performance.md). Called from
-      // inside processReady, its loop picks the output up.
-      if (!this.inReady) this.processReady();
-    }
+    // This node's own vote, now durable, may complete a quorum: answer at once rather than in a later
+    // check phase, after the flush of the peer messages above, whose wake-ups of the peers can run
+    // first on a small machine (0.1-0.2 ms with one client, docs/performance.md). Called from
+    // inside processReady, its loop picks the output up.
+    if (local && !this.inReady) this.processReady();
   }
 
   private noticeRoleChange(): void {
