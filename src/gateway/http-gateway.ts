@@ -122,10 +122,22 @@ export interface Gateway {
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const { service } = opts;
   const listJson = new ListJson();
-  /** The contract's reply, exactly one field: the list's first n elements. */
-  const stateReply = (reply: FastifyReply, n: number) => {
+  /**
+   * The contract's reply, exactly one field: the list's first n elements.
+   * Written past Fastify's send (which takes one buffer) as the two pieces
+   * of list-json.ts, so no reply-sized buffer is allocated per request;
+   * end() uncorks, so headers and both pieces leave in one writev.
+   */
+  const stateReply = (reply: FastifyReply, n: number): FastifyReply => {
     listJson.sync(service.listValues());
-    return reply.code(200).header("content-type", JSON_CONTENT_TYPE).send(listJson.reply(n));
+    const [text, close] = listJson.reply(n);
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { "content-type": JSON_CONTENT_TYPE, "content-length": text.length + close.length });
+    res.cork();
+    res.write(text);
+    res.end(close);
+    return reply;
   };
   const guard = new ConnectionGuard(opts.logger);
   /** An edge refusal; a reply that closes the connection stops later pipelined requests on it. */
