@@ -7,8 +7,8 @@
 // bench's cold 32-client level) is memory outside V8's heap that only full
 // collections free, and V8 ran them several times a second; in full-reply
 // runs GC took 25-33% of the nodes' CPU. Writing the view and "]}" instead:
-// CPU per append summed over the nodes, list from 5,000 to 10,000, 438-478
-// -> 302-350 us (3 alternated pairs; docs/performance.md).
+// CPU per append summed over the nodes, list from 5,000 to 10,000, 444-508
+// -> 280-296 us (2 alternated pairs; docs/performance.md).
 
 const OPEN = Buffer.from('{"state":[');
 const CLOSE = Buffer.from("]}");

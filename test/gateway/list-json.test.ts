@@ -24,6 +24,11 @@ describe("ListJson: replies cut from one growing JSON text", () => {
     const values = [1, 2, 3];
     text.sync(values);
     const early = text.reply(3);
+    // A view, not a copy: the reply for fewer elements starts at the same byte of the same memory
+    // (two copies, even from Buffer's shared pool, never would).
+    const shorter = text.reply(2)[0];
+    expect(shorter.buffer).toBe(early[0].buffer);
+    expect(shorter.byteOffset).toBe(early[0].byteOffset);
     for (let i = 0; i < 100_000; i++) values.push(i);
     text.sync(values);
     expect(Buffer.concat(early).toString()).toBe('{"state":[1,2,3]}');
