@@ -35,7 +35,8 @@ async function within(ms: number, what: string, cond: () => Promise<boolean>, de
 
 describe.skipIf(!haveChromium)("the live cluster page in headless Chromium, on a real 3-process cluster", () => {
   it("shows one leader and two followers, the leader's kill -9 as a down node within seconds, and the new leader", { timeout: 180_000 }, async () => {
-    const shotDir = process.env.UI_SHOT_DIR ?? mkdtempSync(join(tmpdir(), "paxos-ui-shots-"));
+    // Kept only where UI_SHOT_DIR says; by default it goes with this file's temp dir.
+    const shotDir = process.env.UI_SHOT_DIR ?? join(tmp, "shots");
     mkdirSync(shotDir, { recursive: true });
     // This test plays the harness: it writes the file the nodes read (paxos node --ui-annotations).
     const notes = join(tmp, "ui-annotations.json");
