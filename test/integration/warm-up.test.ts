@@ -17,12 +17,25 @@ afterAll(async () => {
   await cluster?.destroy();
 });
 
+interface WarmUpLog {
+  ms: number;
+  rounds: number;
+  appends: number;
+  scratchDir: string;
+  scratchPorts: number[];
+}
+
+/** Node i's "warmed up" log entry; fails, with the logs' tails, if it has none. */
+function warmUpLog(i: number): WarmUpLog {
+  const line = (cluster.logs.get(i) ?? []).find((l) => l.includes("warmed up on scratch clusters"));
+  expect(line, cluster.tailLogs(40)).toBeDefined();
+  return JSON.parse(line!) as WarmUpLog;
+}
+
 describe("a node's warm-up before it serves", () => {
   it("runs on every node, and says how long it took, in how many rounds, and how many scratch appends it made", () => {
     for (let i = 0; i < 3; i++) {
-      const line = (cluster.logs.get(i) ?? []).find((l) => l.includes("warmed up on scratch clusters"));
-      expect(line, cluster.tailLogs(40)).toBeDefined();
-      const entry = JSON.parse(line!) as { ms: number; rounds: number; appends: number; scratchDir: string };
+      const entry = warmUpLog(i);
       // More than one round: the point of rounds is code that has seen several instances (warm-up.ts).
       expect(entry.rounds).toBeGreaterThan(1);
       expect(entry.appends).toBeGreaterThan(100);
@@ -42,8 +55,7 @@ describe("a node's warm-up before it serves", () => {
   it("listens only below the ephemeral port range, and never on a port of its own cluster", () => {
     const clusterPorts = new Set([...cluster.httpPorts, ...cluster.grpcPorts, ...cluster.peerPorts]);
     for (let i = 0; i < 3; i++) {
-      const line = (cluster.logs.get(i) ?? []).find((l) => l.includes("warmed up on scratch clusters"))!;
-      const { scratchPorts, rounds } = JSON.parse(line) as { scratchPorts: number[]; rounds: number };
+      const { scratchPorts, rounds } = warmUpLog(i);
       // 9 per round (HTTP, gRPC, peer of 3 nodes), none reused by a later round.
       expect(scratchPorts.length).toBe(9 * rounds);
       expect(new Set(scratchPorts).size).toBe(scratchPorts.length);
@@ -58,8 +70,7 @@ describe("a node's warm-up before it serves", () => {
 
   it("removes its scratch data directory", () => {
     for (let i = 0; i < 3; i++) {
-      const line = (cluster.logs.get(i) ?? []).find((l) => l.includes("warmed up on scratch clusters"))!;
-      const { scratchDir } = JSON.parse(line) as { scratchDir: string };
+      const { scratchDir } = warmUpLog(i);
       expect(scratchDir).toMatch(/paxos-warm-up-/);
       expect(existsSync(scratchDir)).toBe(false);
     }
