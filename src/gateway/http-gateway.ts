@@ -68,6 +68,19 @@ export interface GatewayOptions {
   readonly ui?: GatewayUi | null;
 }
 
+/**
+ * The two answers of the hot path (an append's 200, full or minimal) are
+ * written straight to Node's response, past Fastify's send (its onSend hook
+ * chain, payload checks and header copies). The headers are the ones
+ * Fastify's send would write, in the same order, so the bytes on the wire
+ * are the same; the gateway has no onSend or onResponse hook that this skips.
+ */
+function hijackFor200(reply: FastifyReply, headers: Record<string, string | number>): FastifyReply["raw"] {
+  reply.hijack();
+  reply.raw.writeHead(200, headers);
+  return reply.raw;
+}
+
 function sendJson(reply: FastifyReply, code: number, body: string): FastifyReply {
   return reply.code(code).header("content-type", JSON_CONTENT_TYPE).send(body);
 }
@@ -131,9 +144,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const stateReply = (reply: FastifyReply, n: number): FastifyReply => {
     listJson.sync(service.listValues());
     const [text, close] = listJson.reply(n);
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, { "content-type": JSON_CONTENT_TYPE, "content-length": text.length + close.length });
+    const res = hijackFor200(reply, { "content-type": JSON_CONTENT_TYPE, "content-length": text.length + close.length });
     res.cork();
     res.write(text);
     res.end(close);
@@ -154,6 +165,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const app = Fastify({
     loggerInstance: opts.logger,
     logController: new LogController({ disableRequestLogging: true }), // protocol events are logged, not every request
+    // Nothing logs per request, so no request gets a child logger of its own
+    // (pino's child() cost ~1% of a node's CPU under load); Fastify's own rare
+    // messages go to the node's logger, without a reqId.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: BODY_LIMIT_BYTES,
     // While closing, onRequest answers 503 not_applied itself (Fastify's own 503 has no outcome).
     return503OnClosing: false,
@@ -213,9 +228,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   // form-urlencoded), so a client's header never decides between 400 and 415;
   // the route reads the text strictly (strict-json.ts).
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
+  const readText = (_req: FastifyRequest, body: string | Buffer, done: (err: null, text: string) => void) => {
     done(null, typeof body === "string" ? body : body.toString("utf8"));
-  });
+  };
+  app.addContentTypeParser("*", { parseAs: "string" }, readText);
+  // The same parser under the type clients send: Fastify caches the parser
+  // it finds by exact type, but not the catch-all, which it finds again per
+  // request by parsing the header.
+  app.addContentTypeParser("application/json", { parseAs: "string" }, readText);
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     // Fastify closes the connection after a body it could not read (too large, aborted).
@@ -355,7 +375,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     service.steps?.record("reply out");
     if (res.kind === "failed") return failedReply(reply, res);
     if (wantsMinimal(req)) {
-      return sendJson(reply.header("preference-applied", "return=minimal"), 200, `{"index":${res.index}}`);
+      const body = `{"index":${res.index}}`; // ASCII: its length is its byte length
+      hijackFor200(reply, { "preference-applied": "return=minimal", "content-type": JSON_CONTENT_TYPE, "content-length": body.length }).end(body);
+      return reply;
     }
     return stateReply(reply, res.index + 1);
   });

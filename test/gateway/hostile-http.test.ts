@@ -302,6 +302,33 @@ describe("the connection guard on a stand-in node", () => {
     expect(release).toHaveLength(1); // the append after the garbage was never read
   });
 
+  it("writes an append's 200s (full and minimal, written past Fastify's send) with the header block Fastify's send writes", async () => {
+    const { port } = await start(async () => ({ kind: "appended", index: 2, duplicate: false }));
+    const raw = async (data: string) => {
+      let text = "";
+      await new Promise<void>((resolve) => {
+        const socket = connect(port, "127.0.0.1", () => socket.write(data, "latin1"));
+        socket.on("data", (d: Buffer) => {
+          text += d.toString("latin1");
+          if (parseResponses(Buffer.from(text, "latin1")).length === 1) socket.end();
+        });
+        socket.on("close", () => resolve());
+      });
+      return text.replace(/\r\nDate: [^\r]*/, "\r\nDate: (now)");
+    };
+    const tail = "\r\nDate: (now)\r\nConnection: keep-alive\r\nKeep-Alive: timeout=10\r\n\r\n";
+    const json = "content-type: application/json; charset=utf-8";
+    // Through Fastify's send (sendJson): an unknown path's 404.
+    const notFound = await raw(get("/nope"));
+    const notFoundBody = notFound.slice(notFound.indexOf("\r\n\r\n") + 4);
+    expect(notFound).toBe(`HTTP/1.1 404 Not Found\r\n${json}\r\ncontent-length: ${notFoundBody.length}${tail}${notFoundBody}`);
+    // The hot path, the same shape.
+    expect(await raw(post())).toBe(`HTTP/1.1 200 OK\r\n${json}\r\ncontent-length: 17${tail}{"state":[0,1,2]}`);
+    expect(await raw(post({ headers: "Prefer: return=minimal\r\n" }))).toBe(
+      `HTTP/1.1 200 OK\r\npreference-applied: return=minimal\r\n${json}\r\ncontent-length: 11${tail}{"index":2}`,
+    );
+  });
+
   it("answers a slow body 408 after the append before it, on the same connection", async () => {
     const { port } = await start(async () => ({ kind: "appended", index: 2, duplicate: false }));
     const partial = `POST ${APPEND_PATH} HTTP/1.1\r\nHost: paxos\r\nContent-Length: 60\r\n\r\n{"client_id":1,`;
