@@ -16,7 +16,9 @@
 
 import { compareBallots, NO_BALLOT } from "./ballot.js";
 import { type Membership, type MembershipChange } from "./membership.js";
-import { ReplicatedList } from "./replicated-list.js";
+import { commandKey, ReplicatedList } from "./replicated-list.js";
+
+export { commandKey };
 import { Rng } from "./rng.js";
 import type {
   AppliedEntry,
@@ -91,10 +93,6 @@ export interface PendingRead {
   readonly readIndex: number;
   /** A majority must acknowledge a heartbeat with at least this seq. */
   readonly seq: number;
-}
-
-export function commandKey(c: Command): string {
-  return `${c.clientId}/${c.commandId}/${c.payload}`;
 }
 
 /** What the leader says when its own rules hold a change back. */

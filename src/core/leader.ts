@@ -327,10 +327,10 @@ export abstract class LeaderRole extends LearnerRole {
     const stale: Command[] = [];
     const overloaded: Command[] = [];
     for (const command of msg.commands) {
-      const done = this.list.lookup(command);
+      const key = commandKey(command);
+      const done = this.list.lookup(command, key);
       if (done === "stale") stale.push(command);
       if (done !== undefined) continue; // applied: the follower answers when it applies that slot too
-      const key = commandKey(command);
       if (this.waiters.has(key)) continue; // already on its way
       if (this.pending.length >= this.cfg.maxPending) {
         overloaded.push(command);

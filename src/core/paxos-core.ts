@@ -135,7 +135,8 @@ export class PaxosCore extends MembershipRole {
       return;
     }
     // Applied here means chosen: any node may say so, whatever its role.
-    const done = this.list.lookup(command);
+    const key = commandKey(command);
+    const done = this.list.lookup(command, key);
     if (done === "stale") {
       // An older copy may have been applied long ago (beyond the duplicate window): "unknown", not "not_applied".
       this.outResults.push({ kind: "rejected", requestId, reason: "stale", outcome: "unknown", leader: this.id });
@@ -145,7 +146,6 @@ export class PaxosCore extends MembershipRole {
       this.outResults.push({ kind: "appended", requestId, index: done, duplicate: true });
       return;
     }
-    const key = commandKey(command);
     const waiting = this.waiters.get(key);
     if (waiting !== undefined) {
       this.attach(requestId, key, waiting); // the same command is already on its way

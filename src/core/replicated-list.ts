@@ -62,8 +62,8 @@ export class ReplicatedList {
   }
 
   /** The index at which this exact command was applied, "stale" if it never will be, or undefined if it may still be. */
-  lookup(cmd: Command): number | "stale" | undefined {
-    const recent = this.recent.get(key(cmd));
+  lookup(cmd: Command, k: string = commandKey(cmd)): number | "stale" | undefined {
+    const recent = this.recent.get(k);
     if (recent !== undefined) return recent.index;
     const s = this.sessions.get(cmd.clientId);
     if (s === undefined) return undefined;
@@ -72,10 +72,10 @@ export class ReplicatedList {
     return undefined;
   }
 
-  /** Applies the command chosen for `slot`. */
-  apply(cmd: Command, slot: number): ApplyOutcome {
+  /** Applies the command chosen for `slot`; `k` is its commandKey, if the caller has it (a fresh string per call). */
+  apply(cmd: Command, slot: number, k: string = commandKey(cmd)): ApplyOutcome {
     this.evictBefore(slot - this.windowSlots);
-    const previous = this.lookup(cmd);
+    const previous = this.lookup(cmd, k);
     if (previous === "stale") return { kind: "stale" };
     if (previous !== undefined) return { kind: "applied", index: previous, duplicate: true };
     const index = this.items.length;
@@ -87,7 +87,6 @@ export class ReplicatedList {
       const oldest = this.sessions.keys().next();
       if (!oldest.done) this.sessions.delete(oldest.value);
     }
-    const k = key(cmd);
     this.recent.set(k, { index, slot });
     this.recentOrder.push({ key: k, slot, index, command: cmd });
     return { kind: "applied", index, duplicate: false };
@@ -137,7 +136,7 @@ export class ReplicatedList {
     for (let i = 0; i + 4 < state.recent.length; i += 5) {
       const [clientId, commandId, payload, index, slot] = state.recent.slice(i, i + 5) as [number, number, number, number, number];
       const command = { clientId, commandId, payload };
-      const k = key(command);
+      const k = commandKey(command);
       this.recent.set(k, { index, slot });
       this.recentOrder.push({ key: k, slot, index, command });
     }
@@ -155,6 +154,7 @@ export class ReplicatedList {
   }
 }
 
-function key(c: Command): string {
+/** A command's identity as one string: the key of the exactly-once window and of the core's waiters. */
+export function commandKey(c: Command): string {
   return `${c.clientId}/${c.commandId}/${c.payload}`;
 }
