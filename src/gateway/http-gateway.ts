@@ -122,7 +122,9 @@ function parseMemberId(text: string): number | null {
 /** RFC 7240: `Prefer: return=minimal` asks for {"index": N} instead of the whole list. */
 function wantsMinimal(req: FastifyRequest): boolean {
   const prefer = req.headers.prefer;
-  const values = Array.isArray(prefer) ? prefer : prefer === undefined ? [] : [prefer];
+  if (prefer === undefined) return false;
+  if (prefer === "return=minimal") return true; // the usual header, without splitting it per request
+  const values = Array.isArray(prefer) ? prefer : [prefer];
   return values.some((v) => v.split(",").some((p) => p.trim().toLowerCase() === "return=minimal"));
 }
 

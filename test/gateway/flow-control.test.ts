@@ -82,4 +82,16 @@ describe("Prefer: return=minimal (RFC 7240)", () => {
     const full = await post();
     expect(full.text).toBe('{"state":[0,1,2]}');
   });
+
+  it("finds return=minimal among other preferences, in any case, and nothing else asks for it", async () => {
+    const { post } = await start(() => ({ kind: "appended", index: 2, duplicate: false }));
+    for (const prefer of ["respond-async, RETURN=Minimal", " return=minimal ", "wait=5,return=minimal"]) {
+      expect((await post({ prefer })).text, prefer).toBe('{"index":2}');
+    }
+    for (const prefer of ["return=representation", "return=minimalist", ""]) {
+      const r = await post({ prefer });
+      expect(r.text, prefer).toBe('{"state":[0,1,2]}');
+      expect(r.headers["preference-applied"], prefer).toBeUndefined();
+    }
+  });
 });
