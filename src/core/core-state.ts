@@ -16,9 +16,7 @@
 
 import { compareBallots, NO_BALLOT } from "./ballot.js";
 import { type Membership, type MembershipChange } from "./membership.js";
-import { commandKey, ReplicatedList } from "./replicated-list.js";
-
-export { commandKey };
+import { ReplicatedList } from "./replicated-list.js";
 import { Rng } from "./rng.js";
 import type {
   AppliedEntry,

@@ -5,7 +5,8 @@
 import { ballotEquals, compareBallots } from "./ballot.js";
 import { memberIds, nextMembership, voterIds, type Membership } from "./membership.js";
 import { isQuorum } from "./quorum.js";
-import { commandKey, NOOP, type AcceptedVote, type MembershipInFlight, type PendingRead, type Waiter } from "./core-state.js";
+import { NOOP, type AcceptedVote, type MembershipInFlight, type PendingRead, type Waiter } from "./core-state.js";
+import { commandKey } from "./replicated-list.js";
 import type { Ballot, Command, Message, NodeId, Value } from "./types.js";
 import { LearnerRole } from "./learner.js";
 

@@ -4,7 +4,7 @@
 import { ballotEquals, compareBallots, maxBallot } from "./ballot.js";
 import { checkMembership, voterIds } from "./membership.js";
 import { isQuorum } from "./quorum.js";
-import { commandKey } from "./core-state.js";
+import { commandKey } from "./replicated-list.js";
 import type { Ballot, Message, NodeId, PersistRecord, Snapshot, Value } from "./types.js";
 import { AcceptorRole } from "./acceptor.js";
 

@@ -24,7 +24,8 @@
 
 import { checkMembership, findMember, nextMembership, voterIds, type ChangeRefusal, type Membership, type MembershipChange } from "./membership.js";
 import { isQuorum } from "./quorum.js";
-import { CHANGE_GATE_MESSAGES, commandKey } from "./core-state.js";
+import { CHANGE_GATE_MESSAGES } from "./core-state.js";
+import { commandKey } from "./replicated-list.js";
 import type { Command, CoreConfig, CoreStatus, Message, NodeId, PersistRecord, Ready, Snapshot, Value } from "./types.js";
 import { MembershipRole } from "./membership-role.js";
 
