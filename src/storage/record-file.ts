@@ -1,8 +1,9 @@
 // An append-only file of checksummed records with group commit.
 //
 // Frame: [u32 LE payload length][u32 LE CRC32 of payload][payload]. Every
-// append() is written and fdatasync'd before its promise resolves; appends
-// that arrive while a sync runs share the next one (group commit).
+// append() is written and fdatasync'd before its promise resolves, in the
+// calling thread at the loop's next check phase; appends made before then, or
+// while a rewrite runs, share one write and one fdatasync (group commit).
 //
 // On open, damage at the end of the file with no intact frame after it (a
 // write torn by a crash, which was never acknowledged) is cut off, as etcd's
@@ -11,14 +12,12 @@
 // synced data: opening refuses with the file name and offset, since
 // guessing could silently drop an acknowledged vote.
 
-import { closeSync, fdatasync, fsyncSync, openSync, writeSync } from "node:fs";
+import { closeSync, fdatasyncSync, fsyncSync, openSync, writeSync } from "node:fs";
 import { mkdir, open, readFile, rename, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
-import { promisify } from "node:util";
 import { crc32 } from "node:zlib";
 
 const HEADER_BYTES = 8;
-const fdatasyncAsync = promisify(fdatasync);
 /** No record is larger; a length above it is damage, not data. */
 export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 
@@ -122,6 +121,10 @@ export class RecordFile {
   private async drain(): Promise<void> {
     this.syncing = true;
     while (this.queue.length > 0) {
+      // The fdatasync below holds this thread up: first let this turn's messages leave (Node's
+      // http2, under grpc-js, writes from a native immediate, which runs before this one), and
+      // let what else this turn appends join the group.
+      await new Promise<void>((r) => setImmediate(r));
       // Appends up to the next rewrite share one write and one fdatasync (group commit); a rewrite goes alone.
       let n = 1;
       if (this.queue[0]!.beforeRewrite === undefined) {
@@ -136,16 +139,19 @@ export class RecordFile {
           await rewrite();
           await this.replaceFile(buf);
         } else {
-          // The write only fills the page cache (microseconds), so it runs here; the
-          // fdatasync, which waits for the disk, runs in the thread pool. One pool
-          // round trip per group instead of two: that is most of the write's latency.
+          // Both in this thread, as etcd's raft loop waits for its WAL's fsync: the write
+          // only fills the page cache, and a thread-pool trip for the fdatasync costs
+          // ~45 us more CPU per call on a 2-core VM (waking a pool thread, then this
+          // loop again: 59 vs 103 us per 600-byte write + fdatasync; docs/performance.md).
+          // The node answers nothing while the disk works: its votes wait for it anyway,
+          // and this turn's other messages left before it (above).
           let off = 0;
           while (off < buf.length) {
             const n = writeSync(this.handle.fd, buf, off, buf.length - off, this.fileLength + off);
             if (n <= 0) throw new Error(`${this.path}: write made no progress`);
             off += n;
           }
-          await fdatasyncAsync(this.handle.fd);
+          fdatasyncSync(this.handle.fd);
           this.fileLength += buf.length;
         }
         this.syncCount++;
