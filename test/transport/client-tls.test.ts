@@ -115,7 +115,7 @@ describe("clients over TLS with required client certificates", () => {
     expect(err.details).toContain("refuses this connection: no certificate");
   });
 
-  it("buf curl (a strict Go client, as grpcurl) calls the TLS client port with the CA and a client certificate, as the README shows", async () => {
+  it("buf curl (a strict Go client, as grpcurl) calls the TLS client port with the CA and a client certificate, as docs/security.md shows", async () => {
     const bufCurl = (...args: string[]) =>
       new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
         const child = execFile(join(ROOT, "node_modules/.bin/buf"), ["curl", "--protocol", "grpc", ...args], { timeout: 30_000 }, (_e, stdout, stderr) =>
