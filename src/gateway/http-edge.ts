@@ -309,7 +309,7 @@ export class ConnectionGuard {
   constructor(private readonly log: Logger) {}
 
   attach(server: Server): void {
-    // Before Fastify's own 'request' listener, so every request is counted.
+    // Before the server's own request listener (the append lane, then Fastify), so every request is counted.
     server.prependListener("request", (req: IncomingMessage, res: ServerResponse) => this.track(req, res));
     // RFC 9110 §10.1.1: an expectation other than 100-continue may be refused with 417 (Node's own has no body).
     server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) => {

@@ -23,7 +23,8 @@
 // {"error"}, and an append that may have been applied is never answered 4xx.
 
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from "fastify";
-import type { Server as HttpsServer } from "node:https";
+import { createServer as createHttpServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "pino";
 import type { Outcome } from "../core/types.js";
@@ -46,6 +47,7 @@ import {
   serverOptions,
   type EdgeError,
 } from "./http-edge.js";
+import { isPlainAppend, readPlainBody } from "./append-lane.js";
 import { ListJson } from "./list-json.js";
 import type { GatewayUi } from "../ui/node-ui.js";
 import { parseAddMemberBody, parseAppendBody } from "./strict-json.js";
@@ -69,17 +71,24 @@ export interface GatewayOptions {
 }
 
 /**
- * The two answers of the hot path (an append's 200, full or minimal) are
- * written straight to Node's response, past Fastify's send (its onSend hook
- * chain, payload checks and header copies). The headers are the ones
- * Fastify's send would write, in the same order, so the bytes on the wire
- * are the same; the gateway has no onSend or onResponse hook that this skips.
+ * An append's answers (and /state's 200) are written straight to Node's
+ * response, past Fastify's send (its onSend hook chain, payload checks and
+ * header copies), so that they are the same whether the request came
+ * through Fastify or the append lane. The headers are the ones Fastify's
+ * send writes, in the same order, so the bytes on the wire are the same;
+ * the gateway has no onSend or onResponse hook that this skips.
  */
-function hijackFor200(reply: FastifyReply, headers: Record<string, string | number>): FastifyReply["raw"] {
-  reply.hijack();
-  reply.raw.writeHead(200, headers);
-  return reply.raw;
+function writeJson(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { "content-type": JSON_CONTENT_TYPE, "content-length": Buffer.byteLength(body) });
+  res.end(body);
 }
+
+/** The body of a 503 that says whether the request may still be applied. */
+function unavailableBody(error: string, outcome: Outcome, members?: MembersView): string {
+  return JSON.stringify(members === undefined ? { error, outcome } : { error, outcome, members: membersJson(members).members });
+}
+
+const INTERNAL_ERROR_BODY = JSON.stringify({ error: "internal error", outcome: "unknown" });
 
 function sendJson(reply: FastifyReply, code: number, body: string): FastifyReply {
   return reply.code(code).header("content-type", JSON_CONTENT_TYPE).send(body);
@@ -90,7 +99,7 @@ function badRequest(reply: FastifyReply, error: string): FastifyReply {
 }
 
 function unavailable(reply: FastifyReply, error: string, outcome: Outcome, members?: MembersView): FastifyReply {
-  return sendJson(reply, 503, JSON.stringify(members === undefined ? { error, outcome } : { error, outcome, members: membersJson(members).members }));
+  return sendJson(reply, 503, unavailableBody(error, outcome, members));
 }
 
 function failedReply(reply: FastifyReply, f: Failed): FastifyReply {
@@ -120,8 +129,8 @@ function parseMemberId(text: string): number | null {
 }
 
 /** RFC 7240: `Prefer: return=minimal` asks for {"index": N} instead of the whole list. */
-function wantsMinimal(req: FastifyRequest): boolean {
-  const prefer = req.headers.prefer;
+function wantsMinimal(headers: IncomingHttpHeaders): boolean {
+  const prefer = headers.prefer;
   if (prefer === undefined) return false;
   if (prefer === "return=minimal") return true; // the usual header, without splitting it per request
   const values = Array.isArray(prefer) ? prefer : [prefer];
@@ -143,14 +152,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
    * of list-json.ts, so no reply-sized buffer is allocated per request;
    * end() uncorks, so headers and both pieces leave in one writev.
    */
-  const stateReply = (reply: FastifyReply, n: number): FastifyReply => {
+  const stateReply = (res: ServerResponse, n: number): void => {
     listJson.sync(service.listValues());
     const [text, close] = listJson.reply(n);
-    const res = hijackFor200(reply, { "content-type": JSON_CONTENT_TYPE, "content-length": text.length + close.length });
+    res.writeHead(200, { "content-type": JSON_CONTENT_TYPE, "content-length": text.length + close.length });
     res.cork();
     res.write(text);
     res.end(close);
-    return reply;
   };
   const guard = new ConnectionGuard(opts.logger);
   /** An edge refusal; a reply that closes the connection stops later pipelined requests on it. */
@@ -174,32 +182,38 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     bodyLimit: BODY_LIMIT_BYTES,
     // While closing, onRequest answers 503 not_applied itself (Fastify's own 503 has no outcome).
     return503OnClosing: false,
-    // Node's timeouts and limits (http-edge.ts); Fastify sets these two on the server itself.
-    requestTimeout: EDGE_LIMITS.requestTimeoutMs,
-    keepAliveTimeout: EDGE_LIMITS.keepAliveTimeoutMs,
-    // No traffic either way for this long (a client that stopped reading our answers): drop the connection.
-    connectionTimeout: Math.max(EDGE_LIMITS.minIdleSocketTimeoutMs, opts.requestTimeoutMs + 10_000),
     // Parse errors and timeouts answered in request order, in JSON (Fastify's default answers at once).
     clientErrorHandler: (err, socket) => guard.onClientError(err, socket),
     rewriteUrl: (req) => rewriteTarget(req),
     // A target the router cannot decode (bad percent-encoding): our JSON, not Fastify's.
     frameworkErrors: (err, req, reply) =>
       refuse(req, reply, requestProblem(req.raw) ?? { status: 400, error: `bad request-target: ${err.message} (RFC 3986 §2.1)` }),
-    // Cast: with `https` Fastify types its server as https.Server; the routes below do not care which.
-    ...((tls === null
-      ? { http: serverOptions() }
-      : {
-          https: {
-            ...serverOptions(),
-            handshakeTimeout: EDGE_LIMITS.tlsHandshakeTimeoutMs,
-            cert: tls.material.cert,
-            key: tls.material.key,
-            ...(tls.material.ca === null ? {} : { ca: tls.material.ca }),
-            requestCert: tls.clientCertAuth,
-            rejectUnauthorized: false, // checked per request below, so that the refusal says why
-            minVersion: "TLSv1.2",
-          },
-        }) as object),
+    // Our own server, so that a plain append can skip Fastify (append-lane.ts).
+    serverFactory: (fastifyHandler) => {
+      const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+        if (!takeAppendLane(req, res)) fastifyHandler(req, res);
+      };
+      // Node's timeouts and limits (http-edge.ts).
+      const server: Server =
+        tls === null
+          ? createHttpServer(serverOptions(), onRequest)
+          : createHttpsServer(
+              {
+                ...serverOptions(),
+                handshakeTimeout: EDGE_LIMITS.tlsHandshakeTimeoutMs,
+                cert: tls.material.cert,
+                key: tls.material.key,
+                ...(tls.material.ca === null ? {} : { ca: tls.material.ca }),
+                requestCert: tls.clientCertAuth,
+                rejectUnauthorized: false, // checked per request below, so that the refusal says why
+                minVersion: "TLSv1.2",
+              },
+              onRequest,
+            );
+      // No traffic either way for this long (a client that stopped reading our answers): drop the connection.
+      server.setTimeout(Math.max(EDGE_LIMITS.minIdleSocketTimeoutMs, opts.requestTimeoutMs + 10_000));
+      return server;
+    },
   });
   guard.attach(app.server);
   const onceLog = new OnceLog(opts.logger);
@@ -254,7 +268,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       return badRequest(reply, err.message);
     }
     opts.logger.error({ err }, "gateway error");
-    return sendJson(reply, 500, JSON.stringify({ error: "internal error", outcome: "unknown" }));
+    return sendJson(reply, 500, INTERNAL_ERROR_BODY);
   });
   app.setNotFoundHandler((req, reply) => refuse(req, reply, routeProblem(req.raw)));
 
@@ -366,28 +380,56 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   const deadlineOf = () => Date.now() + opts.requestTimeoutMs;
 
-  app.post(APPEND_PATH, async (req, reply) => {
+  /** The append route, from the body's text on; the same whether the request came through Fastify or the append lane. */
+  const answerAppend = async (req: IncomingMessage, res: ServerResponse, text: string): Promise<void> => {
     // Its connection failed (408, malformed bytes) while the body was still
     // arriving, and that error was its answer: never apply it.
-    if (guard.isDoomed(req.raw)) return reply.hijack();
+    if (guard.isDoomed(req)) return;
     service.steps?.record("gateway in");
-    const command = parseAppendBody(typeof req.body === "string" ? req.body : "");
-    if (typeof command === "string") return badRequest(reply, command);
-    const res = await service.routeAppend(command, { deadline: deadlineOf() });
+    const command = parseAppendBody(text);
+    if (typeof command === "string") return writeJson(res, 400, JSON.stringify({ error: command }));
+    const r = await service.routeAppend(command, { deadline: deadlineOf() });
     service.steps?.record("reply out");
-    if (res.kind === "failed") return failedReply(reply, res);
-    if (wantsMinimal(req)) {
-      const body = `{"index":${res.index}}`; // ASCII: its length is its byte length
-      hijackFor200(reply, { "preference-applied": "return=minimal", "content-type": JSON_CONTENT_TYPE, "content-length": body.length }).end(body);
-      return reply;
+    if (r.kind === "failed") return writeJson(res, 503, unavailableBody(r.reason, r.outcome, r.members));
+    if (wantsMinimal(req.headers)) {
+      const body = `{"index":${r.index}}`; // ASCII: its length is its byte length
+      res.writeHead(200, { "preference-applied": "return=minimal", "content-type": JSON_CONTENT_TYPE, "content-length": body.length });
+      res.end(body);
+      return;
     }
-    return stateReply(reply, res.index + 1);
+    stateReply(res, r.index + 1);
+  };
+  const answerAppendOrFail = (req: IncomingMessage, res: ServerResponse, text: string): Promise<void> =>
+    answerAppend(req, res, text).catch((err: unknown) => {
+      opts.logger.error({ err }, "gateway error");
+      if (!res.headersSent) writeJson(res, 500, INTERNAL_ERROR_BODY);
+    });
+
+  /**
+   * The append lane (append-lane.ts): a plain append goes to answerAppend
+   * at once when nothing the onRequest hook checks would stop it; every
+   * other request goes to Fastify. Whether it took the request.
+   */
+  const takeAppendLane = (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (closing || guard.isClosing(req.socket) || guard.inflight > opts.maxInflightRequests) return false;
+    if (tls?.clientCertAuth && !(req.socket as TLSSocket).authorized) return false;
+    if (!isPlainAppend(req, APPEND_PATH, BODY_LIMIT_BYTES)) return false;
+    readPlainBody(req, (text) => void answerAppendOrFail(req, res, text));
+    return true;
+  };
+
+  app.post(APPEND_PATH, async (req, reply) => {
+    reply.hijack();
+    await answerAppendOrFail(req.raw, reply.raw, typeof req.body === "string" ? req.body : "");
+    return reply;
   });
 
   app.get("/state", async (_req, reply) => {
     const res = await service.routeRead({ deadline: deadlineOf() });
     if (res.kind === "failed") return failedReply(reply, res);
-    return stateReply(reply, res.length);
+    reply.hijack();
+    stateReply(reply.raw, res.length);
+    return reply;
   });
 
   opts.ui?.register(app); // GET /ui, its files, GET /cluster (src/ui/node-ui.ts)

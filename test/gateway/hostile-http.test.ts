@@ -329,6 +329,34 @@ describe("the connection guard on a stand-in node", () => {
     );
   });
 
+  it("answers an append with the same bytes through the append lane and through Fastify", async () => {
+    // A plain append (no Content-Type) takes the lane; the same append with a
+    // Content-Type the lane does not list goes through Fastify's router and parser.
+    let next: AppendRoute = { kind: "appended", index: 2, duplicate: false };
+    const { port } = await start(async () => next);
+    const raw = async (data: string) => {
+      const x = await exchange(port, data);
+      expect(x.responses).toHaveLength(1);
+      const r = x.responses[0]!;
+      return { status: r.status, headers: { ...r.headers, date: "(now)" }, body: r.body };
+    };
+    const viaFastify = "Content-Type: application/json; charset=UTF-8\r\n";
+    const cases: [string, (headers: string) => string][] = [
+      ["full reply", (h) => post({ headers: h })],
+      ["minimal reply", (h) => post({ headers: `${h}Prefer: return=minimal\r\n` })],
+      ["bad body", (h) => request('{"client_id":1}', { headers: h })],
+    ];
+    for (const [what, make] of cases) {
+      const lane = await raw(make(""));
+      expect(await raw(make(viaFastify)), what).toEqual(lane);
+      expect(lane.status, what).toBe(what === "bad body" ? 400 : 200);
+    }
+    next = { kind: "failed", outcome: "unknown", reason: "no leader answered in time" };
+    const lane503 = await raw(post());
+    expect(lane503.status).toBe(503);
+    expect(await raw(post({ headers: viaFastify }))).toEqual(lane503);
+  });
+
   it("answers a slow body 408 after the append before it, on the same connection", async () => {
     const { port } = await start(async () => ({ kind: "appended", index: 2, duplicate: false }));
     const partial = `POST ${APPEND_PATH} HTTP/1.1\r\nHost: paxos\r\nContent-Length: 60\r\n\r\n{"client_id":1,`;
