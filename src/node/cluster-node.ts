@@ -28,7 +28,7 @@ import type { TlsMaterial } from "../tls/tls-material.js";
 import { ClientGrpcServer, type ClientTls } from "../transport/client-grpc-server.js";
 import { DEFAULT_PEER_LINK_OPTIONS, PeerLink, ReadIndexRefused, type LinkEvent } from "../transport/peer-link.js";
 import { PeerServer, type ChangeAnswer, type PeerInbox, type PeerSecurity, type ReadIndexAnswer } from "../transport/peer-server.js";
-import { nodeMetrics } from "./metrics.js";
+import { nodeMetrics, primeMetricShapes } from "./metrics.js";
 import type { MemberTls } from "../ui/cluster-view.js";
 import { LiveStats } from "../ui/live-stats.js";
 import { nodeUi } from "../ui/node-ui.js";
@@ -162,14 +162,8 @@ export class ClusterNode implements NodeService, PeerInbox {
   /** Opens storage, then serves; on failure everything opened so far is closed again. */
   async start(): Promise<void> {
     try {
+      await primeMetricShapes(); // before this process's code runs hot (metrics.ts)
       await this.startServing();
-      // Collect the metrics once now, before any code runs hot. prom-client's first Counter.inc in a
-      // process changes an object shape that V8's optimized code depends on: at the first scrape of a
-      // loaded node, ~22 hot functions per node (the Ready loop, peer sends, the HTTP path) were
-      // deoptimized and compiled again, ~400 ms of CPU per node (--trace-deopt: "code dependencies").
-      // Collected here, 128 clients cost 150 CPU us/append summed over the nodes, not 163 (4 alternated
-      // pairs, docs/performance.md).
-      await this.metricsText();
     } catch (e) {
       await this.stop().catch(() => {});
       throw e instanceof CorruptLogError ? e : new NodeStartError(`node ${this.self.id} cannot start: ${(e as Error).message}`);

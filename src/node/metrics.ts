@@ -16,6 +16,47 @@ export interface MetricSources {
   certificateExpiry(): { peer: number | null; client: number | null };
 }
 
+let shapesPrimed: Promise<void> | null = null;
+
+/**
+ * Runs prom-client's collect path once in this process, on a throwaway
+ * registry: its first Counter.inc changes an object shape that V8's optimized
+ * code depends on. At the first scrape of a loaded node, ~22 hot functions per
+ * node (the Ready loop, peer sends, the HTTP path) were deoptimized and
+ * compiled again, ~400 ms of CPU per node (--trace-deopt: "code
+ * dependencies"); primed before any code runs hot, that scrape deoptimizes
+ * nothing, and 128 clients cost 150 CPU us/append summed over the nodes, not
+ * 163 (4 alternated pairs, docs/performance.md). Once per process is enough
+ * (the shape is prom-client's, not a registry's), and no default metrics
+ * here: each set of them starts an event-loop-delay sampler and a GC observer
+ * that nothing turns off again.
+ */
+export function primeMetricShapes(): Promise<void> {
+  shapesPrimed ??= (async () => {
+    const registry = new Registry();
+    let n = 0;
+    new Counter({
+      name: "prime_total",
+      help: "primes prom-client's shapes",
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(++n);
+      },
+    });
+    new Gauge({
+      name: "prime",
+      help: "primes prom-client's shapes",
+      registers: [registry],
+      collect() {
+        this.set(++n);
+      },
+    });
+    for (let i = 0; i < 3; i++) await registry.metrics();
+  })();
+  return shapesPrimed;
+}
+
 export function nodeMetrics(src: MetricSources): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
