@@ -1,14 +1,18 @@
 // The snapshot's bulk: a ListState's three packed `repeated int64` fields,
-// encoded byte for byte as the generated ListState.encode does, but without
+// and list.bin's ListChunks, encoded byte for byte as the generated
+// encoders do, but without
 // its per-number BigInt conversion. For a 40,000-item list and a full
 // dedup window the generated path took 10-50 ms on the dev VM, on every node
 // at every compaction; this one 4-10 (docs/performance.md). Only encoding is
 // here: decoding happens once per start, and the generated decoder does it.
 
-/** Field numbers of ListState (proto/paxos/v1/paxos.proto). */
+/** Field numbers of ListState (proto/paxos/v1/paxos.proto) and ListChunk (storage.proto). */
 const ITEMS = 1;
 const SESSIONS = 2;
 const RECENT = 3;
+const CHUNK_START = 1;
+const CHUNK_ITEMS = 2;
+const VARINT = 0;
 const LENGTH_DELIMITED = 2;
 const TWO_POW_32 = 4294967296;
 
@@ -18,24 +22,46 @@ interface Int64Lists {
   readonly recent: readonly number[];
 }
 
+/** A packed `repeated int64` field holding values[from, to). */
+type PackedRun = readonly [field: number, values: readonly number[], from: number, to: number];
+
 /** The bytes of a ListState message holding these lists (every number a safe integer). */
 export function encodeListState(s: Int64Lists): Uint8Array {
-  const fields: [number, readonly number[], number][] = [];
+  return encodeFields(null, [
+    [ITEMS, s.items, 0, s.items.length],
+    [SESSIONS, s.sessions, 0, s.sessions.length],
+    [RECENT, s.recent, 0, s.recent.length],
+  ]);
+}
+
+/** The bytes of a ListChunk message (storage.proto) holding items[start, end). */
+export function encodeListChunk(items: readonly number[], start: number, end: number): Uint8Array {
+  return encodeFields([CHUNK_START, start], [[CHUNK_ITEMS, items, start, end]]);
+}
+
+/** An optional leading varint field, then packed fields, as the generated encoder writes them. */
+function encodeFields(head: readonly [field: number, value: number] | null, runs: readonly PackedRun[]): Uint8Array {
+  const sizes: number[] = [];
   let total = 0;
-  for (const [field, values] of [[ITEMS, s.items], [SESSIONS, s.sessions], [RECENT, s.recent]] as const) {
-    if (values.length === 0) continue; // proto3: an empty repeated field is not written
+  if (head !== null && head[1] !== 0) total += 1 + int64Size(head[1]); // proto3: a zero scalar is not written
+  for (const [, values, from, to] of runs) {
     let payload = 0;
-    for (let i = 0; i < values.length; i++) payload += int64Size(values[i]!);
-    fields.push([field, values, payload]);
-    total += 1 + int64Size(payload) + payload;
+    for (let i = from; i < to; i++) payload += int64Size(values[i]!);
+    sizes.push(payload);
+    if (to > from) total += 1 + int64Size(payload) + payload; // proto3: an empty repeated field is not written
   }
   const out = new Uint8Array(total);
   let pos = 0;
-  for (const [field, values, payload] of fields) {
-    out[pos++] = (field << 3) | LENGTH_DELIMITED;
-    pos = writeInt64(out, pos, payload);
-    for (let i = 0; i < values.length; i++) pos = writeInt64(out, pos, values[i]!);
+  if (head !== null && head[1] !== 0) {
+    out[pos++] = (head[0] << 3) | VARINT;
+    pos = writeInt64(out, pos, head[1]);
   }
+  runs.forEach(([field, values, from, to], r) => {
+    if (to <= from) return;
+    out[pos++] = (field << 3) | LENGTH_DELIMITED;
+    pos = writeInt64(out, pos, sizes[r]!);
+    for (let i = from; i < to; i++) pos = writeInt64(out, pos, values[i]!);
+  });
   return out;
 }
 

@@ -6,8 +6,9 @@ import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import * as pb from "../../gen/paxos/v1/paxos.js";
 import * as store from "../../gen/paxos/v1/storage.js";
 import { encodeListState } from "./packed-int64.js";
+import { itemsArray, wholeItems } from "../core/replicated-list.js";
 import type { Member, Membership, MembershipChange } from "../core/membership.js";
-import type { Ballot, Command, ListState, Message, PersistRecord, SlotVote, Snapshot, Value } from "../core/types.js";
+import type { Ballot, Command, ListItems, ListState, Message, PersistRecord, SlotVote, Snapshot, Value } from "../core/types.js";
 
 export class WireError extends Error {}
 
@@ -108,12 +109,12 @@ function voteFromPb(v: pb.SlotVote): SlotVote {
 }
 
 function listStateToPb(s: ListState): pb.ListState {
-  return { items: [...s.items], sessions: [...s.sessions], recent: [...s.recent] };
+  return { items: [...itemsArray(s.items)], sessions: [...s.sessions], recent: [...s.recent] };
 }
 
 function listStateFromPb(s: pb.ListState | undefined): ListState {
   const x = need(s, "list state");
-  return { items: x.items, sessions: x.sessions, recent: x.recent };
+  return { items: wholeItems(x.items), sessions: x.sessions, recent: x.recent };
 }
 
 export function messageToPb(m: Message): pb.PeerMessage {
@@ -291,17 +292,52 @@ export function recordFromBytes(bytes: Uint8Array): PersistRecord {
   }
 }
 
-/** A snapshot file's bytes, as store.SnapshotFile.encode writes them, with the list state through the fast path. */
+/**
+ * A snapshot file's bytes, as store.SnapshotFile.encode writes them: the
+ * exactly-once tables through the fast path, and the list's length only
+ * (its items go to list.bin, see ListFile).
+ */
 export function snapshotToBytes(s: Snapshot): Uint8Array {
   const w = new BinaryWriter();
   if (s.upTo !== 0) w.uint32(8).uint64(s.upTo);
-  w.uint32(18).bytes(encodeListState(s.state)); // field 2: an embedded message is its length and bytes
+  const tables = encodeListState({ items: [], sessions: s.state.sessions, recent: s.state.recent });
+  w.uint32(18).bytes(tables); // field 2: an embedded message is its length and bytes
   pb.Membership.encode(membershipToPb(s.membership), w.uint32(26).fork()).join();
+  if (s.state.items.length !== 0) w.uint32(32).uint64(s.state.items.length);
   return w.finish();
 }
 
+/** A decoded snapshot file: everything but the list, which is inline (older files) or in list.bin. */
+export interface SnapshotFileContents {
+  readonly upTo: number;
+  readonly membership: Membership;
+  readonly sessions: readonly number[];
+  readonly recent: readonly number[];
+  readonly list: { readonly inline: readonly number[] } | { readonly inListFile: number };
+}
+
 /** A snapshot file; one written before membership changes existed holds none: `genesis` governs it. */
-export function snapshotFromBytes(bytes: Uint8Array, genesis: Membership): Snapshot {
+export function snapshotFromBytes(bytes: Uint8Array, genesis: Membership): SnapshotFileContents {
   const f = store.SnapshotFile.decode(bytes);
-  return { upTo: f.upTo, state: listStateFromPb(f.state), membership: f.membership === undefined ? genesis : membershipFromPb(f.membership) };
+  const state = listStateFromPb(f.state);
+  const inline = state.items.array;
+  return {
+    upTo: f.upTo,
+    membership: f.membership === undefined ? genesis : membershipFromPb(f.membership),
+    sessions: state.sessions,
+    recent: state.recent,
+    // A file written before list.bin existed holds the items and no list_length; a newer one the reverse.
+    list: inline.length > 0 ? { inline } : { inListFile: f.listLength },
+  };
+}
+
+/** The snapshot a decoded file and its list make. */
+export function snapshotWithList(f: SnapshotFileContents, items: ListItems): Snapshot {
+  return { upTo: f.upTo, state: { items, sessions: f.sessions, recent: f.recent }, membership: f.membership };
+}
+
+/** One record of list.bin (written by encodeListChunk). */
+export function listChunkFromBytes(bytes: Uint8Array): { start: number; items: readonly number[] } {
+  const c = store.ListChunk.decode(bytes);
+  return { start: c.start, items: c.items };
 }

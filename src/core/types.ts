@@ -86,9 +86,20 @@ export type Message =
 
 export type MessageType = Message["type"];
 
+/**
+ * The list's items as of a snapshot: the first `length` numbers of `array`.
+ * A snapshot shares the live list's array instead of copying it (O(history)
+ * at every compaction): the list only ever pushes, and a restore gives it a
+ * new array, so the prefix a snapshot names never changes.
+ */
+export interface ListItems {
+  readonly array: readonly number[];
+  readonly length: number;
+}
+
 /** The replicated state machine, as data (see ReplicatedList). */
 export interface ListState {
-  readonly items: readonly number[];
+  readonly items: ListItems;
   /** clientId, commandId, payload, index: 4 numbers per client. */
   readonly sessions: readonly number[];
   /** clientId, commandId, payload, index, slot: 5 numbers per recent command. */

@@ -8,6 +8,7 @@ import type { PersistRecord, Snapshot } from "../core/types.js";
 import { recordFromBytes, recordToBytes, WireError } from "../codec/wire.js";
 import { DataDirLock } from "./dir-lock.js";
 import { CorruptLogError, RecordFile } from "./record-file.js";
+import { ListFile } from "./list-file.js";
 import { readSnapshot, writeSnapshot } from "./snapshot-file.js";
 
 export const LOG_FILE_NAME = "paxos.log";
@@ -33,6 +34,7 @@ export class DurableLog {
   private constructor(
     private readonly dir: string,
     private readonly file: RecordFile,
+    private readonly list: ListFile,
     private readonly lock: DataDirLock,
   ) {}
 
@@ -53,7 +55,8 @@ export class DurableLog {
   }
 
   private static async openLocked(dataDir: string, lock: DataDirLock, genesis: Membership): Promise<OpenedLog> {
-    const snapshot = await readSnapshot(dataDir, genesis);
+    const list = new ListFile(dataDir);
+    const snapshot = await readSnapshot(dataDir, genesis, list);
     const path = join(dataDir, LOG_FILE_NAME);
     const opened = await RecordFile.open(path);
     const records: PersistRecord[] = [];
@@ -69,7 +72,7 @@ export class DurableLog {
       }
       offset += 8 + bytes.length;
     }
-    return { log: new DurableLog(dataDir, opened.file, lock), snapshot, records, truncatedBytes: opened.truncatedBytes };
+    return { log: new DurableLog(dataDir, opened.file, list, lock), snapshot, records, truncatedBytes: opened.truncatedBytes };
   }
 
   /**
@@ -108,7 +111,7 @@ export class DurableLog {
       }
       flush();
       const snapshot = r.snapshot;
-      done = this.file.rewrite(r.retained.map(recordToBytes), () => writeSnapshot(this.dir, snapshot));
+      done = this.file.rewrite(r.retained.map(recordToBytes), () => writeSnapshot(this.dir, snapshot, this.list));
     }
     flush();
     // The file works through its queue in order: the last operation's completion covers the earlier ones.

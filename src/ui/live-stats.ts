@@ -8,6 +8,7 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { LOG_FILE_NAME } from "../storage/durable-log.js";
 import { SNAPSHOT_FILE_NAME } from "../storage/snapshot-file.js";
+import { LIST_FILE_NAME } from "../storage/list-file.js";
 import { OpWindow, type OpsJson } from "./op-window.js";
 
 /**
@@ -29,7 +30,7 @@ export interface LinkJson {
 
 export interface StatsJson {
   readonly uptime_s: number;
-  /** Bytes of the durable log file and of the latest snapshot (null: none yet). */
+  /** Bytes of the durable log file and of the latest snapshot, list.bin included (null: none yet). */
   readonly log_bytes: number | null;
   readonly snapshot_bytes: number | null;
   /** Campaigns this node started (it became a candidate, or leader at once). */
@@ -82,8 +83,10 @@ export class LiveStats {
   private async fileSizes(): Promise<{ log: number | null; snapshot: number | null }> {
     const now = Date.now();
     if (this.files === null || now - this.files.at > FILE_SIZES_TTL_MS) {
-      const [log, snapshot] = await Promise.all([sizeOf(join(this.dataDir, LOG_FILE_NAME)), sizeOf(join(this.dataDir, SNAPSHOT_FILE_NAME))]);
-      this.files = { at: now, log, snapshot };
+      const [log, snapshot, list] = await Promise.all(
+        [LOG_FILE_NAME, SNAPSHOT_FILE_NAME, LIST_FILE_NAME].map((name) => sizeOf(join(this.dataDir, name))),
+      );
+      this.files = { at: now, log: log ?? null, snapshot: snapshot == null ? null : snapshot + (list ?? 0) };
     }
     return this.files;
   }

@@ -7,6 +7,7 @@ import { GENESIS3 } from "../support/genesis.js";
 import { DeliverRequest } from "../../gen/paxos/v1/paxos.js";
 import { encodeDelivery, encodeMessage, messageFromPb, messageToPb } from "../../src/codec/wire.js";
 import type { Message } from "../../src/core/types.js";
+import { wholeItems } from "../../src/core/replicated-list.js";
 
 const b = (round: number, node: number) => ({ round, node });
 const command = { kind: "command" as const, command: { clientId: 7, commandId: 2 ** 40, payload: -(2 ** 53 - 1) } };
@@ -21,7 +22,7 @@ const EVERY_TYPE: Message[] = [
   { type: "heartbeatAck", ballot: b(3, 1), seq: 9, commitIndex: 14 },
   { type: "catchupRequest", fromSlot: 0 },
   { type: "catchupReply", fromSlot: 0, values: [command], commitIndex: 1 },
-  { type: "installSnapshot", snapshot: { upTo: 3, state: { items: [1, 2, 3], sessions: [7, 1, 3, 2], recent: [7, 1, 3, 2, 2] }, membership: GENESIS3 } },
+  { type: "installSnapshot", snapshot: { upTo: 3, state: { items: wholeItems([1, 2, 3]), sessions: [7, 1, 3, 2], recent: [7, 1, 3, 2, 2] }, membership: GENESIS3 } },
   {
     type: "accept",
     ballot: b(3, 1),
@@ -53,6 +54,15 @@ describe("wire codec", () => {
       expect(Buffer.from(byHand).equals(Buffer.from(generated))).toBe(true);
       expect(DeliverRequest.decode(byHand).messages.map(messageFromPb)).toEqual(EVERY_TYPE);
     }
+  });
+
+  it("sends only the prefix of the list an InstallSnapshot's state names", () => {
+    const live = [1, 2, 3, 4, 5];
+    const state = { items: { array: live, length: 3 }, sessions: [], recent: [] };
+    const m: Message = { type: "installSnapshot", snapshot: { upTo: 3, state, membership: GENESIS3 } };
+    const back = messageFromPb(messageToPb(m));
+    if (back.type !== "installSnapshot") throw new Error("unexpected type");
+    expect(back.snapshot.state.items).toEqual(wholeItems([1, 2, 3]));
   });
 
   it("refuses a ProposeRefused without a reason", () => {

@@ -1,11 +1,14 @@
 // Log compaction on a real cluster: with a snapshot every 20 slots, the
-// list survives restarts, and a node that was down while the log was
-// compacted catches up from a snapshot.
+// list survives restarts, each snapshot appends only the new items to
+// list.bin, and a node that was down while the log was compacted catches up
+// from a snapshot.
 
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProcessCluster } from "../support/process-cluster.js";
+import { listChunkFromBytes } from "../../src/codec/wire.js";
+import { scanFrames } from "../../src/storage/record-file.js";
 
 let cluster: ProcessCluster;
 const expected: number[] = [];
@@ -36,6 +39,12 @@ describe("log compaction with snapshots", () => {
     expect(existsSync(join(dir, "snapshot.bin"))).toBe(true);
     // 70 appends (plus one no-op per election) would be far more than 20 slots of records.
     expect(statSync(join(dir, "paxos.log")).size).toBeLessThan(20 * 200);
+    // Three or more snapshots, each appending the items applied since the one before.
+    const path = join(dir, "list.bin");
+    const chunks = scanFrames(path, readFileSync(path)).records.map(listChunkFromBytes);
+    expect(chunks.length).toBeGreaterThanOrEqual(3);
+    chunks.forEach((c, i) => expect(c.start).toBe(i === 0 ? 0 : chunks[i - 1]!.start + chunks[i - 1]!.items.length));
+    expect(chunks.flatMap((c) => [...c.items])).toEqual(expected.slice(0, chunks.at(-1)!.start + chunks.at(-1)!.items.length));
   });
 
   it("catches up a node that was down while the others compacted, through a snapshot", async () => {

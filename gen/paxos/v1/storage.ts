@@ -47,6 +47,11 @@ export interface ChosenBatch {
  */
 export interface SnapshotFile {
   upTo: number;
+  /**
+   * The exactly-once tables. Its items are empty: the list is the first
+   * list_length items of list.bin. (Files written before list.bin existed
+   * hold the list here, and no list_length.)
+   */
   state?:
     | ListState
     | undefined;
@@ -55,6 +60,19 @@ export interface SnapshotFile {
    * before membership changes existed: then it is the bootstrap config's).
    */
   membership?: Membership | undefined;
+  listLength: number;
+}
+
+/**
+ * One record of the file list.bin, which holds the list's items. The list
+ * only grows, so each compaction appends the items applied since the last
+ * one (start = the previous chunk's end) instead of writing the whole list
+ * again; the file is written whole only when the list was replaced (an
+ * installed snapshot) or after a restart.
+ */
+export interface ListChunk {
+  start: number;
+  items: number[];
 }
 
 function createBaseDurableRecord(): DurableRecord {
@@ -376,7 +394,7 @@ export const ChosenBatch: MessageFns<ChosenBatch> = {
 };
 
 function createBaseSnapshotFile(): SnapshotFile {
-  return { upTo: 0, state: undefined, membership: undefined };
+  return { upTo: 0, state: undefined, membership: undefined, listLength: 0 };
 }
 
 export const SnapshotFile: MessageFns<SnapshotFile> = {
@@ -389,6 +407,9 @@ export const SnapshotFile: MessageFns<SnapshotFile> = {
     }
     if (message.membership !== undefined) {
       Membership.encode(message.membership, writer.uint32(26).fork()).join();
+    }
+    if (message.listLength !== 0) {
+      writer.uint32(32).uint64(message.listLength);
     }
     return writer;
   },
@@ -430,6 +451,14 @@ export const SnapshotFile: MessageFns<SnapshotFile> = {
             message.membership = Membership.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.listLength = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -451,6 +480,11 @@ export const SnapshotFile: MessageFns<SnapshotFile> = {
         : 0,
       state: isSet(object.state) ? ListState.fromJSON(object.state) : undefined,
       membership: isSet(object.membership) ? Membership.fromJSON(object.membership) : undefined,
+      listLength: isSet(object.listLength)
+        ? globalThis.Number(object.listLength)
+        : isSet(object.list_length)
+        ? globalThis.Number(object.list_length)
+        : 0,
     };
   },
 
@@ -464,6 +498,9 @@ export const SnapshotFile: MessageFns<SnapshotFile> = {
     }
     if (message.membership !== undefined) {
       obj.membership = Membership.toJSON(message.membership);
+    }
+    if (message.listLength !== 0) {
+      obj.listLength = Math.round(message.listLength);
     }
     return obj;
   },
@@ -480,6 +517,106 @@ export const SnapshotFile: MessageFns<SnapshotFile> = {
     message.membership = (object.membership !== undefined && object.membership !== null)
       ? Membership.fromPartial(object.membership)
       : undefined;
+    message.listLength = object.listLength ?? 0;
+    return message;
+  },
+};
+
+function createBaseListChunk(): ListChunk {
+  return { start: 0, items: [] };
+}
+
+export const ListChunk: MessageFns<ListChunk> = {
+  encode(message: ListChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.start !== 0) {
+      writer.uint32(8).uint64(message.start);
+    }
+    if (message.items.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.items) {
+        writer.int64(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListChunk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.start = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.items.push(longToNumber(reader.int64()));
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.items.push(longToNumber(reader.int64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListChunk {
+    return {
+      start: isSet(object.start) ? globalThis.Number(object.start) : 0,
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => globalThis.Number(e)) : [],
+    };
+  },
+
+  toJSON(message: ListChunk): unknown {
+    const obj: any = {};
+    if (message.start !== 0) {
+      obj.start = Math.round(message.start);
+    }
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListChunk>, I>>(base?: I): ListChunk {
+    return ListChunk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListChunk>, I>>(object: I): ListChunk {
+    const message = createBaseListChunk();
+    message.start = object.start ?? 0;
+    message.items = object.items?.map((e) => e) || [];
     return message;
   },
 };
