@@ -329,7 +329,7 @@ export abstract class LeaderRole extends LearnerRole {
     const overloaded: Command[] = [];
     for (const command of msg.commands) {
       const key = commandKey(command);
-      const done = this.list.lookup(command, key);
+      const done = this.list.lookup(command);
       if (done === "stale") stale.push(command);
       if (done !== undefined) continue; // applied: the follower answers when it applies that slot too
       if (this.waiters.has(key)) continue; // already on its way

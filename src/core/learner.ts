@@ -78,7 +78,7 @@ export abstract class LearnerRole extends AcceptorRole {
   protected answerFromSnapshot(): void {
     for (const [key, w] of this.waiters) {
       if (w.forward === null) continue;
-      const done = this.list.lookup(w.forward.command, key);
+      const done = this.list.lookup(w.forward.command);
       if (done === undefined) continue;
       this.settle(key, w, (requestId) =>
         done === "stale"
@@ -214,8 +214,9 @@ export abstract class LearnerRole extends AcceptorRole {
     this.outApplied.push({ slot, value });
     if (value.kind === "membership") return this.applyMembership(slot, value);
     if (value.kind !== "command") return;
+    const applied = this.list.apply(value.command, slot);
+    if (this.waiters.size === 0) return; // a node with no clients waiting builds no key
     const key = commandKey(value.command);
-    const applied = this.list.apply(value.command, slot, key);
     const waiting = this.waiters.get(key);
     if (waiting === undefined) return;
     this.settle(key, waiting, (requestId) =>

@@ -137,7 +137,7 @@ export class PaxosCore extends MembershipRole {
     }
     // Applied here means chosen: any node may say so, whatever its role.
     const key = commandKey(command);
-    const done = this.list.lookup(command, key);
+    const done = this.list.lookup(command);
     if (done === "stale") {
       // An older copy may have been applied long ago (beyond the duplicate window): "unknown", not "not_applied".
       this.outResults.push({ kind: "rejected", requestId, reason: "stale", outcome: "unknown", leader: this.id });

@@ -1,3 +1,4 @@
+import { RECENT_FIELDS, RecentWindow } from "./recent-window.js";
 import type { Command, ListItems, ListState } from "./types.js";
 
 interface Session {
@@ -38,10 +39,8 @@ export class ReplicatedList {
   /** Only ever pushed to: snapshots share prefixes of it (ListItems); restore() swaps in a new array. */
   private items: number[] = [];
   private readonly sessions = new Map<number, Session>();
-  private readonly recent = new Map<string, { index: number; slot: number }>();
-  /** Entries of `recent` in slot order, for eviction and snapshots (the command kept as numbers: no key parsing). */
-  private readonly recentOrder: { key: string; slot: number; index: number; command: Command }[] = [];
-  private recentHead = 0;
+  /** The commands applied in the last `windowSlots` slots, in slot order. */
+  private readonly recent = new RecentWindow();
 
   constructor(
     private readonly maxSessions: number,
@@ -63,9 +62,9 @@ export class ReplicatedList {
   }
 
   /** The index at which this exact command was applied, "stale" if it never will be, or undefined if it may still be. */
-  lookup(cmd: Command, k: string = commandKey(cmd)): number | "stale" | undefined {
-    const recent = this.recent.get(k);
-    if (recent !== undefined) return recent.index;
+  lookup(cmd: Command): number | "stale" | undefined {
+    const recent = this.recent.indexOf(cmd.clientId, cmd.commandId, cmd.payload);
+    if (recent !== undefined) return recent;
     const s = this.sessions.get(cmd.clientId);
     if (s === undefined) return undefined;
     if (s.commandId === cmd.commandId && s.payload === cmd.payload) return s.index;
@@ -73,10 +72,10 @@ export class ReplicatedList {
     return undefined;
   }
 
-  /** Applies the command chosen for `slot`; `k` is its commandKey, if the caller has it (a fresh string per call). */
-  apply(cmd: Command, slot: number, k: string = commandKey(cmd)): ApplyOutcome {
-    this.evictBefore(slot - this.windowSlots);
-    const previous = this.lookup(cmd, k);
+  /** Applies the command chosen for `slot`. */
+  apply(cmd: Command, slot: number): ApplyOutcome {
+    this.recent.evictBefore(slot - this.windowSlots);
+    const previous = this.lookup(cmd);
     if (previous === "stale") return { kind: "stale" };
     if (previous !== undefined) return { kind: "applied", index: previous, duplicate: true };
     const index = this.items.length;
@@ -88,8 +87,7 @@ export class ReplicatedList {
       const oldest = this.sessions.keys().next();
       if (!oldest.done) this.sessions.delete(oldest.value);
     }
-    this.recent.set(k, { index, slot });
-    this.recentOrder.push({ key: k, slot, index, command: cmd });
+    this.recent.push(cmd.clientId, cmd.commandId, cmd.payload, index, slot);
     return { kind: "applied", index, duplicate: false };
   }
 
@@ -108,18 +106,7 @@ export class ReplicatedList {
       sessions[j++] = s.payload;
       sessions[j++] = s.index;
     }
-    // Every entry from recentHead on is in `recent`: apply() adds a key only when it is absent, and
-    // eviction removes an entry from both.
-    const recent = new Array<number>((this.recentOrder.length - this.recentHead) * 5);
-    j = 0;
-    for (let i = this.recentHead; i < this.recentOrder.length; i++) {
-      const e = this.recentOrder[i]!;
-      recent[j++] = e.command.clientId;
-      recent[j++] = e.command.commandId;
-      recent[j++] = e.command.payload;
-      recent[j++] = e.index;
-      recent[j++] = e.slot;
-    }
+    const recent = this.recent.flatten();
     return { items: { array: this.items, length: this.items.length }, sessions, recent };
   }
 
@@ -133,25 +120,9 @@ export class ReplicatedList {
       this.sessions.set(clientId, { commandId, payload, index });
     }
     this.recent.clear();
-    this.recentOrder.length = 0;
-    this.recentHead = 0;
-    for (let i = 0; i + 4 < state.recent.length; i += 5) {
-      const [clientId, commandId, payload, index, slot] = state.recent.slice(i, i + 5) as [number, number, number, number, number];
-      const command = { clientId, commandId, payload };
-      const k = commandKey(command);
-      this.recent.set(k, { index, slot });
-      this.recentOrder.push({ key: k, slot, index, command });
-    }
-  }
-
-  private evictBefore(slot: number): void {
-    while (this.recentHead < this.recentOrder.length && this.recentOrder[this.recentHead]!.slot < slot) {
-      const old = this.recentOrder[this.recentHead++]!;
-      if (this.recent.get(old.key)?.slot === old.slot) this.recent.delete(old.key);
-    }
-    if (this.recentHead > 4096 && this.recentHead * 2 > this.recentOrder.length) {
-      this.recentOrder.splice(0, this.recentHead); // compact now and then: amortized O(1)
-      this.recentHead = 0;
+    for (let i = 0; i + RECENT_FIELDS - 1 < state.recent.length; i += RECENT_FIELDS) {
+      const [clientId, commandId, payload, index, slot] = state.recent.slice(i, i + RECENT_FIELDS) as [number, number, number, number, number];
+      this.recent.push(clientId, commandId, payload, index, slot);
     }
   }
 }
@@ -166,7 +137,7 @@ export function itemsArray(items: ListItems): readonly number[] {
   return items.array.length === items.length ? items.array : items.array.slice(0, items.length);
 }
 
-/** A command's identity as one string: the key of the exactly-once window and of the core's waiters. */
+/** A command's identity as one string: the key of the core's waiters. */
 export function commandKey(c: Command): string {
   return `${c.clientId}/${c.commandId}/${c.payload}`;
 }
