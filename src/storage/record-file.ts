@@ -5,7 +5,14 @@
 // calling thread at the loop's next check phase; appends made before then, or
 // while a rewrite runs, share one write and one fdatasync (group commit).
 //
-// On open, damage at the end of the file with no intact frame after it (a
+// The file is kept zero-filled ahead of its last record (PREALLOCATED_BYTES
+// at a time, as etcd preallocates its WAL segments), so an append overwrites
+// zeros inside the file instead of growing it: its fdatasync then has no
+// file size or block allocation to journal (44-54 vs 59-85 us of CPU and
+// 164-178 vs 198-263 us per 600-byte write + fdatasync on the dev VM).
+//
+// On open, zeros after the last record are that preallocated space, and
+// kept. Damage at the end of the file with no intact frame after it (a
 // write torn by a crash, which was never acknowledged) is cut off, as etcd's
 // WAL and LevelDB do; so is a damaged last record, which a torn write cannot
 // be told apart from. Damage followed by an intact frame is corruption of
@@ -18,6 +25,8 @@ import { dirname } from "node:path";
 import { crc32 } from "node:zlib";
 
 const HEADER_BYTES = 8;
+/** Zeros written ahead of the records whenever an append would pass the end of the file. */
+export const PREALLOCATED_BYTES = 1024 * 1024;
 /** No record is larger; a length above it is damage, not data. */
 export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 
@@ -54,6 +63,8 @@ export class RecordFile {
   private failure: Error | null = null;
   /** Where the next frame goes. */
   private fileLength = 0;
+  /** The file's size on disk: zeros from fileLength to here. */
+  private allocated = 0;
   /** fdatasync calls made (a figure for benchmarks). */
   syncCount = 0;
   /** Bytes written since open, rewrites included. */
@@ -64,7 +75,7 @@ export class RecordFile {
     private handle: FileHandle,
   ) {}
 
-  /** The file's length in bytes (all of it valid records). */
+  /** The length of the file's records in bytes (zeros follow them up to the size on disk). */
   get size(): number {
     return this.fileLength;
   }
@@ -83,7 +94,9 @@ export class RecordFile {
     }
     const { records, validBytes } = scanFrames(path, data);
     const handle = await open(path, created ? "wx+" : "r+");
-    const truncatedBytes = data.length - validBytes;
+    // Zeros alone after the records are preallocated space: kept. Anything else there is a torn
+    // write: cut, zeros after it included (they come back at the next append).
+    const truncatedBytes = endOfNonZero(data, validBytes) - validBytes;
     if (truncatedBytes > 0) {
       await handle.truncate(validBytes);
       await handle.sync();
@@ -91,6 +104,7 @@ export class RecordFile {
     if (created) fsyncDirectory(dirname(path)); // make the new file's name durable
     const file = new RecordFile(path, handle);
     file.fileLength = validBytes;
+    file.allocated = truncatedBytes > 0 ? validBytes : data.length;
     return { file, records, truncatedBytes };
   }
 
@@ -145,12 +159,13 @@ export class RecordFile {
           // loop again: 59 vs 103 us per 600-byte write + fdatasync; docs/performance.md).
           // The node answers nothing while the disk works: its votes wait for it anyway,
           // and this turn's other messages left before it (above).
-          let off = 0;
-          while (off < buf.length) {
-            const n = writeSync(this.handle.fd, buf, off, buf.length - off, this.fileLength + off);
-            if (n <= 0) throw new Error(`${this.path}: write made no progress`);
-            off += n;
+          if (this.fileLength + buf.length > this.allocated) {
+            // The fdatasync below makes the new size durable along with the records.
+            const zeros = Buffer.alloc(this.fileLength + buf.length + PREALLOCATED_BYTES - this.allocated);
+            this.writeAt(zeros, this.allocated);
+            this.allocated += zeros.length;
           }
+          this.writeAt(buf, this.fileLength);
           fdatasyncSync(this.handle.fd);
           this.fileLength += buf.length;
         }
@@ -167,14 +182,26 @@ export class RecordFile {
     this.syncing = false;
   }
 
+  private writeAt(buf: Buffer, position: number): void {
+    let off = 0;
+    while (off < buf.length) {
+      const n = writeSync(this.handle.fd, buf, off, buf.length - off, position + off);
+      if (n <= 0) throw new Error(`${this.path}: write made no progress`);
+      off += n;
+    }
+  }
+
   private async replaceFile(content: Buffer): Promise<void> {
     const tmp = `${this.path}.tmp`;
-    await writeFileDurably(tmp, content);
+    const preallocated = Buffer.alloc(content.length + PREALLOCATED_BYTES);
+    content.copy(preallocated);
+    await writeFileDurably(tmp, preallocated);
     await rename(tmp, this.path);
     fsyncDirectory(dirname(this.path));
     await this.handle.close();
     this.handle = await open(this.path, "r+");
     this.fileLength = content.length;
+    this.allocated = preallocated.length;
   }
 
   async close(): Promise<void> {
@@ -232,6 +259,12 @@ function validFrameAfter(data: Buffer, off: number): boolean {
     if (frameProblem(data, i) === null) return true;
   }
   return false;
+}
+
+/** One past the last non-zero byte at or after `off`, or `off` if there is none. */
+function endOfNonZero(data: Buffer, off: number): number {
+  for (let i = data.length; i > off; i--) if (data[i - 1] !== 0) return i;
+  return off;
 }
 
 function onlyZerosFrom(data: Buffer, off: number): boolean {

@@ -1,6 +1,6 @@
 // RecordFile and DurableLog against real files in a fresh temp directory.
 
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GENESIS3 } from "../support/genesis.js";
 import type { PersistRecord } from "../../src/core/types.js";
 import { DurableLog, LOG_FILE_NAME } from "../../src/storage/durable-log.js";
-import { CorruptLogError, RecordFile } from "../../src/storage/record-file.js";
+import { CorruptLogError, PREALLOCATED_BYTES, RecordFile } from "../../src/storage/record-file.js";
 
 let dir: string;
 const open: RecordFile[] = [];
@@ -46,14 +46,23 @@ function frameOf(p: Buffer): Buffer {
   return Buffer.concat([h, p]);
 }
 
-/** Writes records through RecordFile and closes it; returns the path. */
+/**
+ * Writes records through RecordFile and closes it; returns the path. The
+ * preallocated zeros after them are cut, so the file ends at its last
+ * record, as the damage tests below expect (the zeros have tests of their own).
+ */
 async function writeRecords(name: string, records: readonly string[]): Promise<string> {
   const path = join(dir, name);
   const { file } = await openFile(path);
   await file.append(records.map(payload));
+  const size = file.size;
   await closeFile(file);
+  truncateSync(path, size);
   return path;
 }
+
+/** Whether the bytes from `off` on are all zero. */
+const zerosFrom = (data: Buffer, off: number) => data.subarray(off).every((b) => b === 0);
 
 describe("RecordFile", () => {
   it("creates a missing file (and its directory) empty", async () => {
@@ -74,7 +83,9 @@ describe("RecordFile", () => {
     await closeFile(first.file);
 
     const expectedBytes = Buffer.concat(["alpha", "beta", "gamma", "δέλτα"].map((s) => frameOf(payload(s))));
-    expect(readFileSync(path).equals(expectedBytes)).toBe(true);
+    const onDisk = readFileSync(path);
+    expect(onDisk.subarray(0, expectedBytes.length).equals(expectedBytes)).toBe(true);
+    expect(zerosFrom(onDisk, expectedBytes.length)).toBe(true); // the preallocated space
 
     const second = await openFile(path);
     expect(text(second.records)).toEqual(["alpha", "beta", "gamma", "δέλτα"]);
@@ -107,6 +118,37 @@ describe("RecordFile", () => {
     expect(reopened.truncatedBytes).toBe(0);
   });
 
+  it("appends inside zeros it wrote ahead, and writes more zeros only when a write would pass them", async () => {
+    const path = join(dir, "log");
+    const { file } = await openFile(path);
+    await file.append([payload("alpha")]);
+    const preallocated = statSync(path).size;
+    expect(preallocated).toBe(HEADER + 5 + PREALLOCATED_BYTES);
+    for (let i = 0; i < 100; i++) await file.append([payload(`record-${i}`)]);
+    expect(statSync(path).size).toBe(preallocated); // every one written over zeros
+    const big = Buffer.alloc(PREALLOCATED_BYTES, 1);
+    await file.append([big]);
+    expect(statSync(path).size).toBe(file.size + PREALLOCATED_BYTES);
+    expect(file.bytesWritten).toBe(file.size); // zeros are not counted as written records
+    await closeFile(file);
+    const again = await openFile(path);
+    expect(again.records.length).toBe(102);
+    expect(again.records[101]!.equals(big)).toBe(true);
+  });
+
+  it("leaves the file preallocated after a rewrite", async () => {
+    const path = join(dir, "log");
+    const { file } = await openFile(path);
+    await file.append([payload("old-1"), payload("old-2")]);
+    await file.rewrite([payload("kept")], async () => {});
+    expect(file.size).toBe(HEADER + 4);
+    expect(statSync(path).size).toBe(HEADER + 4 + PREALLOCATED_BYTES);
+    await file.append([payload("after")]);
+    expect(statSync(path).size).toBe(HEADER + 4 + PREALLOCATED_BYTES);
+    await closeFile(file);
+    expect(text((await openFile(path)).records)).toEqual(["kept", "after"]);
+  });
+
   it("rejects an empty record", async () => {
     const { file } = await openFile(join(dir, "log"));
     // Whether append throws or rejects, the caller sees a RangeError and nothing is written.
@@ -132,7 +174,7 @@ describe("RecordFile", () => {
       const again = await openFile(path);
       expect(text(again.records)).toEqual(["one", "two", "four"]);
       expect(again.truncatedBytes).toBe(0);
-      expect(statSync(path).size).toBe(full - lastFrame + HEADER + 4);
+      expect(again.file.size).toBe(full - lastFrame + HEADER + 4);
     });
 
     it("cuts a partial header", async () => {
@@ -163,31 +205,56 @@ describe("RecordFile", () => {
       expect(statSync(path).size).toBe(clean);
     });
 
-    it.each([3, 8, 100, 4096])("cuts %i trailing zero bytes", async (zeros) => {
+    it.each([3, 8, 100, 4096])("keeps %i trailing zero bytes as preallocated space and appends over them", async (zeros) => {
       const path = await writeRecords("log", ["one", "two"]);
       const clean = statSync(path).size;
       appendFileSync(path, Buffer.alloc(zeros));
 
       const opened = await openFile(path);
       expect(text(opened.records)).toEqual(["one", "two"]);
-      expect(opened.truncatedBytes).toBe(zeros);
-      expect(statSync(path).size).toBe(clean);
+      expect(opened.truncatedBytes).toBe(0);
+      expect(opened.file.size).toBe(clean);
+      expect(statSync(path).size).toBe(clean + zeros);
 
       await opened.file.append([payload("three")]);
       await closeFile(opened.file);
       const again = await openFile(path);
       expect(text(again.records)).toEqual(["one", "two", "three"]);
       expect(again.truncatedBytes).toBe(0);
-      expect(statSync(path).size).toBe(clean + HEADER + 5);
+      expect(again.file.size).toBe(clean + HEADER + 5);
+      // Written inside the zeros when they had room: the file did not grow.
+      if (zeros >= HEADER + 5) expect(statSync(path).size).toBe(clean + zeros);
     });
 
-    it("cuts a file that is nothing but zeros down to empty", async () => {
+    it("reads a file that is nothing but zeros as empty, and appends at its start", async () => {
       const path = join(dir, "log");
       writeFileSync(path, Buffer.alloc(64));
       const opened = await openFile(path);
       expect(opened.records).toEqual([]);
-      expect(opened.truncatedBytes).toBe(64);
-      expect(statSync(path).size).toBe(0);
+      expect(opened.truncatedBytes).toBe(0);
+      await opened.file.append([payload("one")]);
+      await closeFile(opened.file);
+      expect(readFileSync(path).subarray(0, HEADER + 3).equals(frameOf(payload("one")))).toBe(true);
+      expect(statSync(path).size).toBe(64);
+    });
+
+    it("cuts a torn write inside the preallocated space, zeros after it included, and counts only the torn bytes", async () => {
+      const path = join(dir, "log");
+      const { file } = await openFile(path);
+      await file.append([payload("one")]);
+      const clean = file.size;
+      await closeFile(file);
+      const fd = openSync(path, "r+");
+      writeSync(fd, frameOf(payload("two-torn")).subarray(0, HEADER + 3), 0, HEADER + 3, clean); // a crash mid-write
+      closeSync(fd);
+
+      const opened = await openFile(path);
+      expect(text(opened.records)).toEqual(["one"]);
+      expect(opened.truncatedBytes).toBe(HEADER + 3);
+      expect(statSync(path).size).toBe(clean);
+      await opened.file.append([payload("two")]);
+      await closeFile(opened.file);
+      expect(text((await openFile(path)).records)).toEqual(["one", "two"]);
     });
   });
 
@@ -302,10 +369,10 @@ describe("DurableLog", () => {
     const first = await DurableLog.open(dir, GENESIS3);
     await first.log.append([{ type: "promised", ballot: ballot(2, 1) }]);
     await first.log.close();
-    const goodBytes = statSync(path).size;
 
     // Field 4 (varint): valid protobuf, but no DurableRecord kind.
     const { file } = await openFile(path);
+    const goodBytes = file.size;
     await file.append([Buffer.from([0x20, 0x01])]);
     await closeFile(file);
 
@@ -342,8 +409,12 @@ describe("DurableLog", () => {
     const first = await DurableLog.open(dir, GENESIS3);
     await first.log.append([samples[0]!, samples[3]!]);
     await first.log.close();
-    const clean = statSync(path).size;
-    appendFileSync(path, Buffer.from([9, 0, 0, 0, 1, 2]));
+    const { file } = await openFile(path);
+    const clean = file.size;
+    await closeFile(file);
+    const fd = openSync(path, "r+");
+    writeSync(fd, Buffer.from([9, 0, 0, 0, 1, 2]), 0, 6, clean); // a torn write over the preallocated zeros
+    closeSync(fd);
 
     const again = await DurableLog.open(dir, GENESIS3);
     await again.log.close();
