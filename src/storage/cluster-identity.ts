@@ -12,10 +12,9 @@
 
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { rename } from "node:fs/promises";
 import { join } from "node:path";
 import type { NodeAddress } from "../config/cluster-config.js";
-import { fsyncDirectory, writeFileDurably } from "./record-file.js";
+import { replaceFileDurably } from "./record-file.js";
 
 export const CLUSTER_ID_FILE_NAME = "cluster-id";
 export const DEFAULT_CLUSTER_TOKEN = "paxos-cluster";
@@ -61,8 +60,6 @@ export async function claimDataDir(dataDir: string, expected: string): Promise<b
     );
   }
   const path = join(dataDir, CLUSTER_ID_FILE_NAME);
-  await writeFileDurably(`${path}.tmp`, Buffer.from(`${expected}\n`));
-  await rename(`${path}.tmp`, path);
-  fsyncDirectory(dataDir);
+  await replaceFileDurably(path, Buffer.from(`${expected}\n`));
   return true;
 }

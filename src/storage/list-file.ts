@@ -12,16 +12,17 @@
 // crash left after that count (a chunk whose snapshot was never renamed into
 // place, or a torn chunk) are ignored on open and gone at the next rewrite.
 
-import { closeSync, fdatasyncSync, openSync, writeSync } from "node:fs";
-import { readFile, rename } from "node:fs/promises";
+import { closeSync, fdatasyncSync, openSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { listChunkFromBytes } from "../codec/wire.js";
 import { encodeListChunk } from "../codec/packed-int64.js";
 import type { ListItems } from "../core/types.js";
-import { CorruptLogError, frame, fsyncDirectory, scanFrames, writeFileDurably } from "./record-file.js";
+import { CorruptLogError, frame, replaceFileDurably, scanFrames, writeAllSync } from "./record-file.js";
 
 export const LIST_FILE_NAME = "list.bin";
-
+/** Items per chunk: an int64 takes at most 10 bytes, so a chunk stays far below MAX_RECORD_BYTES (64 MiB). */
+const CHUNK_ITEMS = 1_000_000;
 export class ListFile {
   /** The array whose prefix [0, persisted) the file holds, or null when that is not known (then the next write is whole). */
   private mirrors: readonly number[] | null = null;
@@ -75,9 +76,7 @@ export class ListFile {
       for (let start = 0; start < items.length; start += CHUNK_ITEMS) {
         frames.push(frame(encodeListChunk(items.array, start, Math.min(items.length, start + CHUNK_ITEMS))));
       }
-      await writeFileDurably(`${this.path}.tmp`, Buffer.concat(frames));
-      await rename(`${this.path}.tmp`, this.path);
-      fsyncDirectory(this.dir);
+      await replaceFileDurably(this.path, Buffer.concat(frames));
     }
     this.mirrors = items.array;
     this.persisted = items.length;
@@ -87,13 +86,7 @@ export class ListFile {
     const fd = openSync(this.path, "a");
     try {
       for (let from = start; from < end; from += CHUNK_ITEMS) {
-        const bytes = frame(encodeListChunk(array, from, Math.min(end, from + CHUNK_ITEMS)));
-        let off = 0;
-        while (off < bytes.length) {
-          const n = writeSync(fd, bytes, off);
-          if (n <= 0) throw new Error(`${this.path}: write made no progress`);
-          off += n;
-        }
+        writeAllSync(fd, frame(encodeListChunk(array, from, Math.min(end, from + CHUNK_ITEMS))), null, this.path);
       }
       fdatasyncSync(fd);
     } finally {
@@ -101,6 +94,3 @@ export class ListFile {
     }
   }
 }
-
-/** Items per chunk: an int64 takes at most 10 bytes, so a chunk stays far below MAX_RECORD_BYTES (64 MiB). */
-const CHUNK_ITEMS = 1_000_000;

@@ -6,10 +6,9 @@
 // before the node first starts, read on every restart.
 
 import { readFileSync } from "node:fs";
-import { rename } from "node:fs/promises";
 import { join } from "node:path";
 import { checkMembership, findMember, type Member, type Membership } from "../core/membership.js";
-import { fsyncDirectory, writeFileDurably } from "./record-file.js";
+import { replaceFileDurably } from "./record-file.js";
 
 export const MEMBER_FILE_NAME = "member.json";
 
@@ -75,7 +74,5 @@ export function readMemberFile(dataDir: string): MemberFile | null {
 /** Writes the member file durably (temp file, fsync, rename, directory fsync). */
 export async function writeMemberFile(dataDir: string, f: MemberFile): Promise<void> {
   const path = join(dataDir, MEMBER_FILE_NAME);
-  await writeFileDurably(`${path}.tmp`, Buffer.from(`${JSON.stringify(f, null, 2)}\n`));
-  await rename(`${path}.tmp`, path);
-  fsyncDirectory(dataDir);
+  await replaceFileDurably(path, Buffer.from(`${JSON.stringify(f, null, 2)}\n`));
 }

@@ -183,21 +183,13 @@ export class RecordFile {
   }
 
   private writeAt(buf: Buffer, position: number): void {
-    let off = 0;
-    while (off < buf.length) {
-      const n = writeSync(this.handle.fd, buf, off, buf.length - off, position + off);
-      if (n <= 0) throw new Error(`${this.path}: write made no progress`);
-      off += n;
-    }
+    writeAllSync(this.handle.fd, buf, position, this.path);
   }
 
   private async replaceFile(content: Buffer): Promise<void> {
-    const tmp = `${this.path}.tmp`;
     const preallocated = Buffer.alloc(content.length + PREALLOCATED_BYTES);
     content.copy(preallocated);
-    await writeFileDurably(tmp, preallocated);
-    await rename(tmp, this.path);
-    fsyncDirectory(dirname(this.path));
+    await replaceFileDurably(this.path, preallocated);
     await this.handle.close();
     this.handle = await open(this.path, "r+");
     this.fileLength = content.length;
@@ -272,14 +264,27 @@ function onlyZerosFrom(data: Buffer, off: number): boolean {
   return true;
 }
 
-/** Writes a whole file and fsyncs it (the caller renames it into place, then fsyncs the directory). */
-export async function writeFileDurably(path: string, content: Uint8Array): Promise<void> {
-  const h = await open(path, "w");
+/** Replaces a file atomically: the content to a temporary file beside it, fsync, rename over it, fsync the directory. */
+export async function replaceFileDurably(path: string, content: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const h = await open(tmp, "w");
   try {
     await h.writeFile(content);
     await h.sync();
   } finally {
     await h.close();
+  }
+  await rename(tmp, path);
+  fsyncDirectory(dirname(path));
+}
+
+/** Writes all of buf at `position` (null: at the file's offset, as with O_APPEND), however many calls it takes. */
+export function writeAllSync(fd: number, buf: Uint8Array, position: number | null, path: string): void {
+  let off = 0;
+  while (off < buf.length) {
+    const n = writeSync(fd, buf, off, buf.length - off, position === null ? null : position + off);
+    if (n <= 0) throw new Error(`${path}: write made no progress`);
+    off += n;
   }
 }
 

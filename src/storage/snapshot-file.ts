@@ -3,23 +3,21 @@
 // many items of list.bin (list-file.ts) are the list. The list's items are
 // made durable first, so a snapshot.bin never names items list.bin lacks.
 
-import { rename, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { snapshotFromBytes, snapshotToBytes, snapshotWithList } from "../codec/wire.js";
 import { wholeItems } from "../core/replicated-list.js";
 import type { Membership } from "../core/membership.js";
 import type { Snapshot } from "../core/types.js";
 import type { ListFile } from "./list-file.js";
-import { CorruptLogError, frame, fsyncDirectory, scanFrames, writeFileDurably } from "./record-file.js";
+import { CorruptLogError, frame, replaceFileDurably, scanFrames } from "./record-file.js";
 
 export const SNAPSHOT_FILE_NAME = "snapshot.bin";
 
 export async function writeSnapshot(dir: string, snapshot: Snapshot, list: ListFile): Promise<void> {
   await list.write(snapshot.state.items);
   const path = join(dir, SNAPSHOT_FILE_NAME);
-  await writeFileDurably(`${path}.tmp`, frame(snapshotToBytes(snapshot)));
-  await rename(`${path}.tmp`, path);
-  fsyncDirectory(dir);
+  await replaceFileDurably(path, frame(snapshotToBytes(snapshot)));
 }
 
 /** The snapshot, or null if there is none; a damaged one refuses to start (it was written atomically). */
