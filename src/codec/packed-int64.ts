@@ -1,10 +1,10 @@
 // The snapshot's bulk: a ListState's three packed `repeated int64` fields,
 // and list.bin's ListChunks, encoded byte for byte as the generated
-// encoders do, but without
-// its per-number BigInt conversion. For a 40,000-item list and a full
-// dedup window the generated path took 10-50 ms on the dev VM, on every node
-// at every compaction; this one 4-10 (docs/performance.md). Only encoding is
-// here: decoding happens once per start, and the generated decoder does it.
+// encoders do, but without their per-number BigInt conversion. For a
+// 40,000-item list and a full dedup window the generated path took 10-50 ms
+// on the dev VM, on every node at every compaction; this one 4-10
+// (docs/performance.md). Only encoding is here: decoding happens once per
+// start, and the generated decoder does it.
 
 /** Field numbers of ListState (proto/paxos/v1/paxos.proto) and ListChunk (storage.proto). */
 const ITEMS = 1;

@@ -23,6 +23,7 @@ import { CorruptLogError, frame, replaceFileDurably, scanFrames, writeAllSync } 
 export const LIST_FILE_NAME = "list.bin";
 /** Items per chunk: an int64 takes at most 10 bytes, so a chunk stays far below MAX_RECORD_BYTES (64 MiB). */
 const CHUNK_ITEMS = 1_000_000;
+
 export class ListFile {
   /** The array whose prefix [0, persisted) the file holds, or null when that is not known (then the next write is whole). */
   private mirrors: readonly number[] | null = null;
