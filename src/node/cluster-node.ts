@@ -156,7 +156,8 @@ export class ClusterNode implements NodeService, PeerInbox {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
     this.leaderWaitMs = opts.leaderWaitMs ?? 5_000;
     this.steps = opts.traceStepsFile === undefined ? null : new StepTrace(opts.traceStepsFile, opts.self.id);
-    this.live = new LiveStats(opts.dataDir);
+    // durableLog is set by start(); /status, which reads this, serves only after it.
+    this.live = new LiveStats(opts.dataDir, () => (this.durableLog === undefined ? null : this.durableLog.recordBytes));
   }
 
   /** Opens storage, then serves; on failure everything opened so far is closed again. */

@@ -118,6 +118,11 @@ export class DurableLog {
     return done;
   }
 
+  /** Bytes of the log's records: the file on disk is larger, zero-filled ahead of them (RecordFile). */
+  get recordBytes(): number {
+    return this.file.size;
+  }
+
   get syncCount(): number {
     return this.file.syncCount;
   }

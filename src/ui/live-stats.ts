@@ -6,7 +6,6 @@
 
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { LOG_FILE_NAME } from "../storage/durable-log.js";
 import { SNAPSHOT_FILE_NAME } from "../storage/snapshot-file.js";
 import { LIST_FILE_NAME } from "../storage/list-file.js";
 import { OpWindow, type OpsJson } from "./op-window.js";
@@ -30,7 +29,10 @@ export interface LinkJson {
 
 export interface StatsJson {
   readonly uptime_s: number;
-  /** Bytes of the durable log file and of the latest snapshot, list.bin included (null: none yet). */
+  /**
+   * Bytes of the durable log's records (its file is up to 1 MiB larger: zeros written ahead, so
+   * an append allocates nothing), and of the latest snapshot, list.bin included (null: none yet).
+   */
   readonly log_bytes: number | null;
   readonly snapshot_bytes: number | null;
   /** Campaigns this node started (it became a candidate, or leader at once). */
@@ -59,9 +61,13 @@ export class LiveStats {
   private readonly links = new Map<number, { state: LinkState; error: string | null }>();
   private elections = 0;
   private leaderChanges = 0;
-  private files: { at: number; log: number | null; snapshot: number | null } | null = null;
+  private files: { at: number; snapshot: number | null } | null = null;
 
-  constructor(private readonly dataDir: string) {}
+  constructor(
+    private readonly dataDir: string,
+    /** The durable log's record bytes, null before it is open. */
+    private readonly logRecordBytes: () => number | null,
+  ) {}
 
   /** A batch of messages arrived from `peer`. */
   heard(peer: number): void {
@@ -80,13 +86,11 @@ export class LiveStats {
     if (leaderChanged && previousRole !== "") this.leaderChanges++;
   }
 
-  private async fileSizes(): Promise<{ log: number | null; snapshot: number | null }> {
+  private async fileSizes(): Promise<{ snapshot: number | null }> {
     const now = Date.now();
     if (this.files === null || now - this.files.at > FILE_SIZES_TTL_MS) {
-      const [log, snapshot, list] = await Promise.all(
-        [LOG_FILE_NAME, SNAPSHOT_FILE_NAME, LIST_FILE_NAME].map((name) => sizeOf(join(this.dataDir, name))),
-      );
-      this.files = { at: now, log: log ?? null, snapshot: snapshot == null ? null : snapshot + (list ?? 0) };
+      const [snapshot, list] = await Promise.all([SNAPSHOT_FILE_NAME, LIST_FILE_NAME].map((name) => sizeOf(join(this.dataDir, name))));
+      this.files = { at: now, snapshot: snapshot == null ? null : snapshot + (list ?? 0) };
     }
     return this.files;
   }
@@ -97,7 +101,7 @@ export class LiveStats {
     const now = Date.now();
     return {
       uptime_s: Math.round((now - this.startedAt) / 100) / 10,
-      log_bytes: files.log,
+      log_bytes: this.logRecordBytes(),
       snapshot_bytes: files.snapshot,
       elections: this.elections,
       leader_changes: this.leaderChanges,
