@@ -229,7 +229,7 @@ export function scanFrames(path: string, data: Buffer): { records: Buffer[]; val
       off += HEADER_BYTES + len;
       continue;
     }
-    if (onlyZerosFrom(data, off) || !validFrameAfter(data, off)) break;
+    if (endOfNonZero(data, off) === off || !validFrameAfter(data, off)) break;
     throw new CorruptLogError(path, off, problem);
   }
   return { records, validBytes: off };
@@ -257,11 +257,6 @@ function validFrameAfter(data: Buffer, off: number): boolean {
 function endOfNonZero(data: Buffer, off: number): number {
   for (let i = data.length; i > off; i--) if (data[i - 1] !== 0) return i;
   return off;
-}
-
-function onlyZerosFrom(data: Buffer, off: number): boolean {
-  for (let i = off; i < data.length; i++) if (data[i] !== 0) return false;
-  return true;
 }
 
 /** Replaces a file atomically: the content to a temporary file beside it, fsync, rename over it, fsync the directory. */
