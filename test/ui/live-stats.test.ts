@@ -2,7 +2,7 @@
 // durable log's records, not its file, which is kept zero-filled up to 1 MiB
 // ahead of them; snapshot_bytes counts snapshot.bin and list.bin.
 
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -56,8 +56,11 @@ describe("live stats of the data directory", () => {
     }
   });
 
-  it("log_bytes is null until the log is open", async () => {
-    const stats = new LiveStats(tmpdir(), () => null);
+  it("log_bytes comes from the log, not the file: null while no log is open, even beside a paxos.log", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "paxos-live-stats-"));
+    dirs.push(dir);
+    writeFileSync(join(dir, LOG_FILE_NAME), Buffer.alloc(4096)); // what a stat of the file would report
+    const stats = new LiveStats(dir, () => null);
     expect((await stats.json([])).log_bytes).toBeNull();
   });
 });
