@@ -69,6 +69,18 @@ it("gen/ is up to date with proto/ (run `npm run gen` if this fails)", { timeout
   expectSameFiles(fresh, join(ROOT, "gen"));
 });
 
+it("a bare `buf generate` (as a user might run it) leaves the committed gen/ exactly as it is", { timeout: 60_000 }, async () => {
+  scratch = scratchProject();
+  cpSync(join(ROOT, "gen"), join(scratch, "gen"), { recursive: true });
+  const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = execFile(join(ROOT, "node_modules/.bin/buf"), ["generate"], { cwd: scratch, timeout: 55_000 }, (_err, _stdout, stderr) => resolve({ code: child.exitCode, stderr: String(stderr) }));
+  });
+  expect(r.stderr).toBe("");
+  expect(r.code).toBe(0);
+  expect(listFiles(join(scratch, "gen"))).toEqual(listFiles(join(ROOT, "gen")));
+  expectSameFiles(join(scratch, "gen"), join(ROOT, "gen"));
+});
+
 const haveProtoc = spawnSync("protoc", ["--version"]).status === 0;
 
 it.skipIf(!haveProtoc)("protoc with the ts-proto plugin (npm run gen:protoc) makes the same code as buf", { timeout: 60_000 }, async () => {
