@@ -139,7 +139,7 @@ export function messageToPb(m: Message): pb.PeerMessage {
       return {
         kind: {
           $case: "accept",
-          value: { ballot: ballotToPb(m.ballot), fromSlot: m.fromSlot, values: valuesToPb(m.values), commitIndex: m.commitIndex },
+          value: { ballot: ballotToPb(m.ballot), fromSlot: m.fromSlot, values: valuesToPb(m.values), commitIndex: m.commitIndex, quiet: m.quiet === undefined ? [] : [...m.quiet] },
         },
       };
     case "accepted":
@@ -221,6 +221,7 @@ export function messageFromPb(p: pb.PeerMessage): Message {
         fromSlot: k.value.fromSlot,
         values: valuesFromPb(k.value.values),
         commitIndex: k.value.commitIndex,
+        ...(k.value.quiet.length > 0 ? { quiet: k.value.quiet } : {}),
       };
     case "accepted":
       return { type: "accepted", ballot: ballotFromPb(k.value.ballot), fromSlot: k.value.fromSlot, count: k.value.count };

@@ -83,6 +83,13 @@ export abstract class AcceptorRole extends CoreState {
       }
     }
     this.outPersist.push({ type: "accepted", ballot: msg.ballot, fromSlot: msg.fromSlot, values: msg.values });
+    if (msg.quiet !== undefined && msg.quiet.includes(this.id)) {
+      // Thrifty Phase 2a: the leader asked a quorum without this acceptor. It keeps the values (to learn
+      // them chosen from the commit point) and sends no vote, so no message waits for these records to be
+      // durable: the runtime writes them without an fdatasync of their own (syncNeeded).
+      if (from !== this.id) this.followLeader(msg.ballot, msg.commitIndex);
+      return;
+    }
     const accepted: Message = { type: "accepted", ballot: msg.ballot, fromSlot: msg.fromSlot, count: msg.values.length };
     this.send(from, accepted);
     if (msg.values.length <= (this.cfg.acceptedToAllUpTo ?? 0)) {

@@ -48,6 +48,18 @@ export function waitsForDurability(msg: Message): boolean {
   return msg.type === "promise" || msg.type === "accepted";
 }
 
+/**
+ * Whether a Ready's records need an fdatasync of their own: a vote of this
+ * Ready waits for them, or they hold a snapshot (compaction replaces the
+ * log). Otherwise (chosen values; what a quiet acceptor took from a thrifty
+ * Accept) no message depends on them and a crash that loses them breaks no
+ * promise made to anyone, so they may ride along with the next write.
+ */
+export function syncNeeded(ready: { readonly persist: readonly PersistRecord[]; readonly messages: readonly Envelope[] }): boolean {
+  if (ready.persist.length === 0) return false;
+  return ready.persist.some((r) => r.type === "snapshot") || ready.messages.some((e) => waitsForDurability(e.msg));
+}
+
 export interface AcceptedVote {
   readonly ballot: Ballot;
   readonly value: Value;
@@ -63,6 +75,8 @@ export interface InflightBatch {
   /** Every member of that membership: who gets the Accept again when it is resent. */
   readonly members: readonly NodeId[];
   sentAtTick: number;
+  /** Thrifty Phase 2a: the members asked not to vote (empty once every acceptor was asked). */
+  quiet: readonly NodeId[];
 }
 
 /** A membership value in a slot this leader proposed or recovered, not yet applied. */
@@ -171,6 +185,8 @@ export abstract class CoreState {
   protected heartbeatDue = false;
   protected readonly ackedSeq = new Map<NodeId, number>();
   protected readonly lastHeardTick = new Map<NodeId, number>();
+  /** The acceptors whose votes completed the last chosen batch, in arrival order: whom a thrifty Accept asks first. */
+  protected fastVoters: readonly NodeId[] = [];
   protected pendingReads: PendingRead[] = [];
   /** The nodes that promised this leader's ballot (Coverage). */
   protected readonly promisedBy = new Set<NodeId>();

@@ -174,6 +174,7 @@ export abstract class LeaderRole extends LearnerRole {
     this.heartbeatElapsed = 0;
     this.ackedSeq.clear();
     this.lastHeardTick.clear();
+    this.fastVoters = [];
     this.peerCommit.clear();
     this.advanceCommit();
     if (this.role !== "leader") return; // a chosen membership it just learned removed it (switchMembership)
@@ -236,6 +237,7 @@ export abstract class LeaderRole extends LearnerRole {
     batch.acks.add(from);
     if (!isQuorum(batch.voters, batch.acks)) return; // only the voters of these slots' membership count
     this.inflight.delete(msg.fromSlot);
+    this.fastVoters = [...batch.acks];
     for (let i = 0; i < batch.values.length; i++) this.learnChosen(batch.fromSlot + i, batch.values[i]!);
     this.advanceCommit();
     this.completeReads();
@@ -274,7 +276,7 @@ export abstract class LeaderRole extends LearnerRole {
           this.outResults.push({ kind: "changeRefused", requestId: change.requestId, refusal: next.refusal, message: next.message, leader: this.id });
         }
       }
-      if (values.length > 0) this.sendBatch(this.ownBallot!, values);
+      if (values.length > 0) this.sendBatch(this.ownBallot!, values, true);
     }
   }
 
@@ -299,15 +301,41 @@ export abstract class LeaderRole extends LearnerRole {
     }
   }
 
-  protected sendBatch(ballot: Ballot, values: Value[]): void {
+  /** Phase 2a [Chand Fig. 1 accept] for a fresh batch; `thrifty` lets a large one ask only a quorum to vote. */
+  protected sendBatch(ballot: Ballot, values: Value[], thrifty = false): void {
     const fromSlot = this.nextSlot;
     this.nextSlot += values.length;
     const m = this.membershipFor(fromSlot);
-    this.inflight.set(fromSlot, { fromSlot, values, acks: new Set(), voters: voterIds(m), members: [...memberIds(m)], sentAtTick: this.now });
+    const voters = voterIds(m);
+    const quiet = thrifty && values.length > (this.cfg.acceptedToAllUpTo ?? 0) ? this.quietVoters(voters) : [];
+    this.inflight.set(fromSlot, { fromSlot, values, acks: new Set(), voters, members: [...memberIds(m)], sentAtTick: this.now, quiet });
     // Every member of that membership votes or learns; the members of the newest known one learn too.
-    const msg: Message = { type: "accept", ballot, fromSlot, values, commitIndex: this.commitIndex };
+    const msg: Message = { type: "accept", ballot, fromSlot, values, commitIndex: this.commitIndex, ...(quiet.length > 0 ? { quiet } : {}) };
     for (const id of new Set([this.id, ...memberIds(m), ...this.peers])) this.send(id, msg);
     this.commitAnnounced = this.commitIndex;
+  }
+
+  /**
+   * Thrifty Phase 2a (Moraru et al., SOSP 2013, "thrifty" optimization): a
+   * quorum of votes is all a batch needs, and each vote costs its acceptor
+   * an fdatasync on a disk the nodes may share. The leader asks itself and
+   * the acceptors whose votes completed the last batch, then the most
+   * recently heard, until they form a quorum of `voters`; the rest take the
+   * values quietly. A quiet acceptor never voted, so losing what it took in
+   * a crash is as if the Accept had been lost. Returns the quiet voters
+   * (none when thrifty is off or no smaller quorum exists).
+   */
+  private quietVoters(voters: ReadonlySet<NodeId>): NodeId[] {
+    if ((this.cfg.thriftyFallbackTicks ?? 0) <= 0) return [];
+    const heard = (id: NodeId) => this.lastHeardTick.get(id) ?? -1;
+    const order = [this.id, ...this.fastVoters, ...[...voters].sort((a, b) => heard(b) - heard(a) || a - b)];
+    const asked = new Set<NodeId>();
+    for (const id of order) {
+      if (!voters.has(id)) continue;
+      asked.add(id);
+      if (isQuorum(voters, asked)) break;
+    }
+    return [...voters].filter((id) => !asked.has(id));
   }
 
   /**
@@ -400,11 +428,17 @@ export abstract class LeaderRole extends LearnerRole {
     for (const w of this.waiters.values()) if (w.forward !== null && due(w.forward)) this.forwardQueue.push(w.forward.command);
   }
 
-  /** Messages can be lost: an Accept still short of a majority goes again to the silent nodes (this one too, if its vote is missing). */
+  /**
+   * Messages can be lost: an Accept still short of a majority goes again to the silent nodes (this one too,
+   * if its vote is missing). A thrifty batch asks every acceptor to vote sooner, after thriftyFallbackTicks:
+   * one it asked may be slow or gone, and the ones it did not ask already hold the values.
+   */
   protected resendStaleAccepts(): void {
     for (const batch of this.inflight.values()) {
-      if (this.now - batch.sentAtTick < this.cfg.resendTicks) continue;
+      const after = batch.quiet.length > 0 ? this.cfg.thriftyFallbackTicks! : this.cfg.resendTicks;
+      if (this.now - batch.sentAtTick < after) continue;
       batch.sentAtTick = this.now;
+      batch.quiet = [];
       const msg: Message = {
         type: "accept",
         ballot: this.ownBallot!,

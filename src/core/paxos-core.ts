@@ -29,7 +29,7 @@ import { commandKey } from "./replicated-list.js";
 import type { Command, CoreConfig, CoreStatus, Message, NodeId, PersistRecord, Ready, Snapshot, Value } from "./types.js";
 import { MembershipRole } from "./membership-role.js";
 
-export { NOOP, waitsForDurability, type AcceptedVote } from "./core-state.js";
+export { NOOP, syncNeeded, waitsForDurability, type AcceptedVote } from "./core-state.js";
 
 export class PaxosCore extends MembershipRole {
   /** Builds a node from its config and replays its durable records (in write order). */

@@ -62,6 +62,8 @@ export type Message =
       readonly fromSlot: number;
       readonly values: readonly Value[];
       readonly commitIndex: number;
+      /** Thrifty Phase 2a: acceptors that take the values without voting (a quorum was asked without them). */
+      readonly quiet?: readonly NodeId[];
     }
   | { readonly type: "accepted"; readonly ballot: Ballot; readonly fromSlot: number; readonly count: number }
   | { readonly type: "nack"; readonly ballot: Ballot; readonly promised: Ballot }
@@ -242,6 +244,14 @@ export interface CoreConfig {
    * Commit they spare, which then rides on the next Accept anyway.
    */
   readonly acceptedToAllUpTo?: number;
+  /**
+   * Thrifty Phase 2a: an Accept of more than acceptedToAllUpTo values asks
+   * only a quorum to vote (the leader and the acceptors that answered the
+   * last batch first); the others take the values without voting, so they
+   * need no fdatasync for them. A batch not chosen within this many ticks
+   * asks every acceptor. Default 0: every acceptor always votes.
+   */
+  readonly thriftyFallbackTicks?: number;
   /** Most client commands waiting for a slot; beyond it proposals are refused. */
   readonly maxPending: number;
   /** Most chosen values in one CatchupReply. */

@@ -14,7 +14,7 @@ import { historyFromEvents, type RecordedEvent } from "../check/history.js";
 import { checkHistory } from "../check/linearizability.js";
 import { formatBallot } from "../core/ballot.js";
 import { bootstrapMembership, type Membership, type MembershipChange } from "../core/membership.js";
-import { PaxosCore, waitsForDurability } from "../core/paxos-core.js";
+import { PaxosCore, syncNeeded, waitsForDurability } from "../core/paxos-core.js";
 import { Rng } from "../core/rng.js";
 import type { ClientResult, Command, CoreConfig, Envelope, NodeId, PersistRecord } from "../core/types.js";
 import { EventQueue } from "./event-queue.js";
@@ -111,6 +111,9 @@ export interface SimResult {
     /** The most and fewest voters any applied membership had. */
     readonly maxVoters: number;
     readonly minVoters: number;
+    /** Thrifty Accepts sent (some acceptors asked not to vote), and batches that then asked every acceptor. */
+    readonly thriftyAccepts: number;
+    readonly thriftyFallbacks: number;
   };
 }
 
@@ -225,7 +228,10 @@ export class Simulation {
   private nextRequestId = 1;
   private nextPayload = 1;
   private probe: { requestedAt: number; client: number; done: boolean } | null = null;
-  private counts = { events: 0, messages: 0, crashes: 0, partitions: 0, changes: 0, leaderRemovals: 0, changesUnderFaults: 0, maxVoters: 0, minVoters: 0 };
+  private counts = { events: 0, messages: 0, crashes: 0, partitions: 0, changes: 0, leaderRemovals: 0, changesUnderFaults: 0, maxVoters: 0, minVoters: 0, thriftyAccepts: 0, thriftyFallbacks: 0 };
+  /** Batches (ballot and first slot) last sent as thrifty Accepts: a later Accept of one without `quiet` is a fallback. */
+  private readonly acceptedToAllUpTo: number;
+  private readonly thriftyBatches = new Set<string>();
   private readonly genesis: Membership;
   private readonly observer: SimObserver | undefined;
 
@@ -239,6 +245,10 @@ export class Simulation {
     this.recoveryBoundMs = opts.recoveryBoundMs ?? 10_000;
     this.plan = planFaults(this.rng, this.capacity, this.faultPhaseMs, opts.reconfigure ?? true);
     this.snapshotEvery = this.rng.intBetween(8, 120);
+    // Half the runs as the nodes run (small batches acknowledged to everyone); the other half with every
+    // batch a thrifty Accept, which the simulator's light load would otherwise rarely send. Drawn from a
+    // generator of its own, so that a seed's faults and timings stay what they were before this choice.
+    this.acceptedToAllUpTo = new Rng(opts.seed ^ 0x7a1f7).intBetween(0, 2) === 0 ? 0 : 2;
     this.cuts = noCuts(this.capacity);
     this.trace = new Trace(opts.traceKeep ?? 400, opts.echo ?? null);
     this.observer = opts.observer;
@@ -309,6 +319,8 @@ export class Simulation {
         changesUnderFaults: this.counts.changesUnderFaults,
         maxVoters: this.counts.maxVoters || this.n,
         minVoters: this.counts.minVoters || this.n,
+        thriftyAccepts: this.counts.thriftyAccepts,
+        thriftyFallbacks: this.counts.thriftyFallbacks,
       },
     };
   }
@@ -338,8 +350,9 @@ export class Simulation {
       seed: this.rng.nextU32(),
       maxBatch: 8,
       maxInflight: 3,
-      // As the nodes run (cluster-node.ts): followers learn small batches from each other's votes.
-      acceptedToAllUpTo: 2,
+      // Followers learn small batches from each other's votes (as cluster-node.ts: 2), or every batch is thrifty (0).
+      acceptedToAllUpTo: this.acceptedToAllUpTo,
+      thriftyFallbackTicks: 2,
       maxPending: 1000,
       catchupBatch: 16,
       maxSessions: 1000,
@@ -499,9 +512,9 @@ export class Simulation {
       const ready = core.ready();
       this.observer?.persisted(id, ready.persist);
       let releaseAt = Math.max(this.now, slot.syncDoneAt);
-      // As DurableLog: "chosen" records alone get no fdatasync; they become durable with the next write.
+      // As the runtime: records no vote waits on (syncNeeded) get no fdatasync; they become durable with the next write.
       let persist = ready.persist;
-      if (persist.length > 0 && persist.every((r) => r.type === "chosen")) {
+      if (persist.length > 0 && !syncNeeded(ready)) {
         slot.lazy.push(...persist);
         persist = [];
       } else if (persist.length > 0) {
@@ -515,13 +528,14 @@ export class Simulation {
       const others = ready.messages.filter((e) => !waitsForDurability(e.msg));
       const incarnation = slot.incarnation;
       const nothing: readonly PersistRecord[] = [];
+      const cast = votedRecords(ready.persist, votes);
       this.queue.push(this.now, { kind: "release", node: id, incarnation, messages: others, results: ready.results, votes: nothing, synced: nothing });
       if (this.opts.releaseBeforeSync) {
         // The injected bug: vote now, make durable later (a crash in between loses the records).
-        this.queue.push(this.now, { kind: "release", node: id, incarnation, messages: votes, results: [], votes: ready.persist, synced: nothing });
+        this.queue.push(this.now, { kind: "release", node: id, incarnation, messages: votes, results: [], votes: cast, synced: nothing });
         this.queue.push(releaseAt, { kind: "release", node: id, incarnation, messages: [], results: [], votes: nothing, synced: persist });
       } else {
-        this.queue.push(releaseAt, { kind: "release", node: id, incarnation, messages: votes, results: [], votes: ready.persist, synced: persist });
+        this.queue.push(releaseAt, { kind: "release", node: id, incarnation, messages: votes, results: [], votes: cast, synced: persist });
       }
     }
     const after = core.status();
@@ -593,6 +607,13 @@ export class Simulation {
   private send(env: Envelope): void {
     const net = this.plan.network;
     this.counts.messages++;
+    if (env.msg.type === "accept" && env.from !== env.to) {
+      const batch = `${formatBallot(env.msg.ballot)}@${env.msg.fromSlot}`;
+      if (env.msg.quiet !== undefined) {
+        this.counts.thriftyAccepts++;
+        this.thriftyBatches.add(batch);
+      } else if (this.thriftyBatches.delete(batch)) this.counts.thriftyFallbacks++;
+    }
     if (this.cuts[env.from]![env.to]) return this.observer?.sent(env, null, "partition");
     if (this.rng.intBetween(0, 10_000) < net.loss * 10_000) return this.observer?.sent(env, null, "loss");
     const copies = this.rng.intBetween(0, 10_000) < net.duplicate * 10_000 ? 2 : 1;
@@ -854,3 +875,17 @@ export class Simulation {
     return undefined;
   }
 }
+
+/**
+ * The accepted records of a Ready that are votes: those an Accepted of the
+ * same ballot and batch announces. A quiet acceptor of a thrifty Accept
+ * records the values but announces nothing, so it has not voted.
+ */
+function votedRecords(persist: readonly PersistRecord[], votes: readonly Envelope[]): PersistRecord[] {
+  return persist.filter(
+    (r) =>
+      r.type === "accepted" &&
+      votes.some((e) => e.msg.type === "accepted" && e.msg.fromSlot === r.fromSlot && formatBallot(e.msg.ballot) === formatBallot(r.ballot)),
+  );
+}
+

@@ -12,7 +12,7 @@ import { ListFile } from "./list-file.js";
 import { readSnapshot, writeSnapshot } from "./snapshot-file.js";
 
 export const LOG_FILE_NAME = "paxos.log";
-/** Longest a "chosen" record waits for a write to ride along with. */
+/** Longest a record that nothing waits on (see syncNeeded) waits for a write to ride along with. */
 export const LAZY_FLUSH_MS = 100;
 
 export interface OpenedLog {
@@ -25,7 +25,7 @@ export interface OpenedLog {
 }
 
 export class DurableLog {
-  /** "chosen" records waiting to ride along with the next write. */
+  /** Records nothing waits on, waiting to ride along with the next write. */
   private lazy: PersistRecord[] = [];
   private lazyTimer: NodeJS.Timeout | null = null;
   /** Completes when everything handed to the file so far is durable. */
@@ -79,12 +79,13 @@ export class DurableLog {
    * Writes and fdatasyncs the records; resolves once they are durable. A
    * snapshot record makes the snapshot durable and then replaces the log by
    * what it retains (log compaction); records around it keep their order.
+   * With `sync` false (no vote waits on them: syncNeeded) the records get no
+   * fdatasync of their own: chosen values only spare a restart some
+   * catch-up, a quiet acceptor's values were never voted for. They ride
+   * along with the next write, or go after LAZY_FLUSH_MS on their own.
    */
-  append(records: readonly PersistRecord[]): Promise<void> {
-    // "chosen" records only spare a restart some catch-up: no message waits
-    // for them, so they need no fdatasync of their own. They ride along with
-    // the next write, or go after LAZY_FLUSH_MS on their own.
-    if (records.every((r) => r.type === "chosen")) {
+  append(records: readonly PersistRecord[], sync = true): Promise<void> {
+    if (!sync && !records.some((r) => r.type === "snapshot")) {
       this.lazy.push(...records);
       this.lazyTimer ??= setTimeout(() => {
         this.lazyTimer = null;

@@ -34,6 +34,7 @@ const EVERY_TYPE: Message[] = [
     ],
     commitIndex: 16,
   },
+  { type: "accept", ballot: b(3, 1), fromSlot: 19, values: [command, command, command], commitIndex: 19, quiet: [2, 0] },
   { type: "preVote", ballot: b(5, 0), commitIndex: 12 },
   { type: "preVoteReply", ballot: b(5, 0), granted: true, promised: b(3, 1) },
   { type: "propose", commands: [command.command, { clientId: 1, commandId: 1, payload: 0 }], seq: 12 },

@@ -128,9 +128,11 @@ export const INJECTED_BUGS: readonly InjectedBug[] = [
     name: "a change proposed before the leader's own first slot is chosen (Ongaro's single-server bug)",
     // Without acceptedToAllUpTo: followers then learn only from the leader, so a change stays in
     // doubt longer after a leader falls, which is the window this bug needs (with it, the first seed
-    // to show the bug was 1278 instead of within 500). The rule under test does not involve it.
-    options: { createCore: (c, r) => new RaftWithoutOngaroFix({ ...c, acceptedToAllUpTo: 0 }, r) },
+    // to show the bug was 1278 instead of within 500). Without thrifty Accepts too: with acceptedToAllUpTo
+    // 0 every batch would be thrifty, and fewer votes per batch close the same window (none within 500
+    // seeds). The rule under test involves neither.
+    options: { createCore: (c, r) => new RaftWithoutOngaroFix({ ...c, acceptedToAllUpTo: 0, thriftyFallbackTicks: 0 }, r) },
     expected: /two values chosen|applied slot|no quorum of its membership|not linearizable/,
-    control: { createCore: (c, r) => new RaftSingleServerRule({ ...c, acceptedToAllUpTo: 0 }, r) },
+    control: { createCore: (c, r) => new RaftSingleServerRule({ ...c, acceptedToAllUpTo: 0, thriftyFallbackTicks: 0 }, r) },
   },
 ];

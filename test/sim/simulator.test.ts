@@ -55,5 +55,9 @@ describe("deterministic simulation", () => {
     const fiveShrankToThree = summary.results.filter((r) => r.nodes === 5 && r.stats.minVoters <= 3);
     expect(threeGrewToFive.length).toBeGreaterThan(10);
     expect(fiveShrankToThree.length).toBeGreaterThan(10);
+    // Thrifty Accepts went out, and batches whose asked acceptors fell silent asked everyone.
+    const thrifty = (k: "thriftyAccepts" | "thriftyFallbacks") => summary.results.reduce((s, r) => s + r.stats[k], 0);
+    expect(thrifty("thriftyAccepts")).toBeGreaterThan(600 * 10);
+    expect(thrifty("thriftyFallbacks")).toBeGreaterThan(600);
   }, 180_000);
 });

@@ -221,6 +221,12 @@ export interface Accept {
   values: Value[];
   /** Slots below commit_index are chosen (piggybacked commit point). */
   commitIndex: number;
+  /**
+   * Thrifty Phase 2a: the leader asked a quorum without these acceptors, so
+   * they accept the values (to learn them) but send no Accepted. Empty: every
+   * acceptor votes. A resend after silence leaves it empty.
+   */
+  quiet: number[];
 }
 
 /** Phase 2b: the acceptor accepted the batch that starts at from_slot. */
@@ -1632,7 +1638,7 @@ export const Promise: MessageFns<Promise> = {
 };
 
 function createBaseAccept(): Accept {
-  return { ballot: undefined, fromSlot: 0, values: [], commitIndex: 0 };
+  return { ballot: undefined, fromSlot: 0, values: [], commitIndex: 0, quiet: [] };
 }
 
 export const Accept: MessageFns<Accept> = {
@@ -1648,6 +1654,13 @@ export const Accept: MessageFns<Accept> = {
     }
     if (message.commitIndex !== 0) {
       writer.uint32(32).uint64(message.commitIndex);
+    }
+    if (message.quiet.length !== 0) {
+      writer.uint32(42).fork();
+      for (const v of message.quiet) {
+        writer.uint32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -1697,6 +1710,24 @@ export const Accept: MessageFns<Accept> = {
             message.commitIndex = longToNumber(reader.uint64());
             continue;
           }
+          case 5: {
+            if (tag === 40) {
+              message.quiet.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 42) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.quiet.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1723,6 +1754,7 @@ export const Accept: MessageFns<Accept> = {
         : isSet(object.commit_index)
         ? globalThis.Number(object.commit_index)
         : 0,
+      quiet: globalThis.Array.isArray(object?.quiet) ? object.quiet.map((e: any) => globalThis.Number(e)) : [],
     };
   },
 
@@ -1740,6 +1772,9 @@ export const Accept: MessageFns<Accept> = {
     if (message.commitIndex !== 0) {
       obj.commitIndex = Math.round(message.commitIndex);
     }
+    if (message.quiet?.length) {
+      obj.quiet = message.quiet.map((e) => Math.round(e));
+    }
     return obj;
   },
 
@@ -1754,6 +1789,7 @@ export const Accept: MessageFns<Accept> = {
     message.fromSlot = object.fromSlot ?? 0;
     message.values = object.values?.map((e) => Value.fromPartial(e)) || [];
     message.commitIndex = object.commitIndex ?? 0;
+    message.quiet = object.quiet?.map((e) => e) || [];
     return message;
   },
 };

@@ -1,0 +1,136 @@
+// Thrifty Phase 2a: a batch larger than acceptedToAllUpTo asks only a quorum
+// to vote; the other acceptors take the values quietly (no Accepted, so no
+// fdatasync of their own) and learn them chosen from the commit point. A
+// batch not chosen within thriftyFallbackTicks asks every acceptor.
+import { describe, expect, it } from "vitest";
+import { syncNeeded } from "../../src/core/paxos-core.js";
+import type { Envelope, PersistRecord } from "../../src/core/types.js";
+import { cmd, partition, TestCluster } from "./cluster-harness.js";
+
+const THRIFTY = { acceptedToAllUpTo: 2, thriftyFallbackTicks: 2, maxBatch: 64 };
+
+function proposeMany(cl: TestCluster, node: number, from: number, n: number): number[] {
+  const reqs: number[] = [];
+  for (let i = 0; i < n; i++) reqs.push(cl.propose(node, cmd(from + i, 1, from + i)));
+  return reqs;
+}
+
+function acceptsTo(envs: readonly Envelope[], to: number) {
+  return envs.flatMap((e) => (e.msg.type === "accept" && e.to === to ? [e.msg] : []));
+}
+
+function setUp(overrides = {}) {
+  const cl = new TestCluster(3, { ...THRIFTY, ...overrides });
+  const l = cl.electLeader();
+  cl.tickAll(3);
+  cl.deliverAll();
+  const [f1, f2] = cl.ids.filter((id) => id !== l) as [number, number];
+  return { cl, l, f1, f2 };
+}
+
+describe("thrifty Accepts", () => {
+  it("a large batch asks the leader and one follower to vote; the quiet one learns it all the same", () => {
+    const { cl, l, f1, f2 } = setUp();
+    const before = cl.trace.length;
+    const reqs = proposeMany(cl, l, 1, 5);
+    cl.deliverAll();
+    const accepts = cl.trace.slice(before).filter((e) => e.msg.type === "accept" && e.to !== l);
+    expect(accepts).toHaveLength(2); // both followers get the values
+    const quiet = accepts.map((e) => (e.msg.type === "accept" ? e.msg.quiet : undefined));
+    expect(quiet[0]).toHaveLength(1);
+    expect(quiet[1]).toEqual(quiet[0]);
+    const silent = quiet[0]![0]!;
+    expect([f1, f2]).toContain(silent);
+    const voters = cl.trace.slice(before).filter((e) => e.msg.type === "accepted").map((e) => e.from);
+    expect(new Set(voters)).toEqual(new Set([l, f1, f2].filter((id) => id !== silent)));
+    for (const r of reqs) expect(cl.result(r)).toMatchObject({ kind: "appended" });
+    cl.tickAll(2);
+    for (const id of cl.ids) expect(cl.list(id)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it("the quiet acceptor's Ready needs no fdatasync; a voter's does", () => {
+    const { cl, l, f1, f2 } = setUp();
+    proposeMany(cl, l, 1, 5);
+    const out = cl.flush(l).messages;
+    const [a1, a2] = [acceptsTo(out, f1)[0]!, acceptsTo(out, f2)[0]!];
+    const silent = a1.quiet![0]!;
+    for (const [id, accept] of [[f1, a1], [f2, a2]] as const) {
+      cl.core(id).step(l, accept);
+      const rd = cl.core(id).ready();
+      expect(rd.persist.map((r) => r.type)).toContain("accepted"); // both keep the values
+      const votes = rd.messages.filter((e) => e.msg.type === "accepted");
+      expect(votes).toHaveLength(id === silent ? 0 : 1);
+      expect(syncNeeded(rd)).toBe(id !== silent);
+    }
+  });
+
+  it("small batches (at most acceptedToAllUpTo values) still ask every acceptor", () => {
+    const { cl, l } = setUp();
+    const before = cl.trace.length;
+    proposeMany(cl, l, 1, 2);
+    cl.deliverAll();
+    const accepts = cl.trace.slice(before).filter((e) => e.msg.type === "accept");
+    expect(accepts.length).toBeGreaterThan(0);
+    for (const e of accepts) expect(e.msg.type === "accept" && e.msg.quiet).toBeFalsy();
+  });
+
+  it("is off with thriftyFallbackTicks 0", () => {
+    const { cl, l } = setUp({ thriftyFallbackTicks: 0 });
+    const before = cl.trace.length;
+    proposeMany(cl, l, 1, 5);
+    cl.deliverAll();
+    for (const e of cl.trace.slice(before)) if (e.msg.type === "accept") expect(e.msg.quiet).toBeUndefined();
+    expect(cl.trace.slice(before).filter((e) => e.msg.type === "accepted")).toHaveLength(3);
+  });
+
+  it("when the follower it asked is cut off, the batch asks everyone after thriftyFallbackTicks, and the next one asks the follower that answered", () => {
+    const { cl, l, f1, f2 } = setUp();
+    proposeMany(cl, l, 1, 5);
+    const out = cl.flush(l).messages;
+    const silent = acceptsTo(out, f1)[0]!.quiet![0]!;
+    const asked = silent === f1 ? f2 : f1;
+    // flush() put the Accepts on the wire; cut the asked follower off before they arrive.
+    cl.filter = partition([l, silent], [asked]);
+    cl.deliverAll();
+    expect(cl.core(l).commitIndex).toBe(cl.core(silent).commitIndex); // nothing new chosen: only the leader voted
+    const commitBefore = cl.core(l).commitIndex;
+    cl.tickAll(1);
+    cl.deliverAll();
+    expect(cl.core(l).commitIndex).toBe(commitBefore); // one tick: still waiting for the follower it asked
+    const before = cl.trace.length;
+    cl.tickAll(1);
+    cl.deliverAll();
+    const again = cl.trace.slice(before).filter((e) => e.msg.type === "accept" && e.to === silent);
+    expect(again).toHaveLength(1);
+    expect(again[0]!.msg.type === "accept" && again[0]!.msg.quiet).toBeFalsy(); // now everyone votes
+    expect(cl.core(l).commitIndex).toBe(commitBefore + 5);
+    // The next large batch asks the follower whose vote completed the last one.
+    const next = cl.trace.length;
+    proposeMany(cl, l, 10, 4);
+    cl.deliverAll();
+    const nextAccept = cl.trace.slice(next).find((e) => e.msg.type === "accept" && e.to === silent)!;
+    expect(nextAccept.msg.type === "accept" && nextAccept.msg.quiet).toEqual([asked]);
+    expect(cl.core(l).commitIndex).toBe(commitBefore + 9);
+  });
+
+  it("a quiet acceptor that loses what it took in a crash (never synced) catches up", () => {
+    const { cl, l, f1, f2 } = setUp();
+    proposeMany(cl, l, 1, 5);
+    const out = cl.flush(l).messages;
+    const silent = acceptsTo(out, f1)[0]!.quiet![0]!;
+    cl.deliverAll();
+    expect(cl.list(l)).toEqual([1, 2, 3, 4, 5]);
+    // The harness keeps every record; a node's runtime writes these without an fdatasync (syncNeeded),
+    // so a crash may lose them: take them away, and what they led to (the chosen record), by hand.
+    cl.crash(silent);
+    const lost = (r: PersistRecord) => (r.type === "accepted" && r.values.length === 5) || (r.type === "chosen" && r.fromSlot + r.values.length > 0);
+    expect(cl.durable[silent]!.filter((r) => r.type === "accepted" && lost(r))).toHaveLength(1);
+    const kept = cl.durable[silent]!.filter((r) => !lost(r));
+    cl.durable[silent]!.splice(0, cl.durable[silent]!.length, ...kept);
+    cl.restart(silent);
+    expect(cl.list(silent)).toEqual([]);
+    cl.tickAll(30);
+    cl.deliverAll();
+    for (const id of [l, f1, f2]) expect(cl.list(id)).toEqual([1, 2, 3, 4, 5]);
+  });
+});
