@@ -187,6 +187,8 @@ export abstract class CoreState {
   protected readonly lastHeardTick = new Map<NodeId, number>();
   /** The acceptors whose votes completed the last chosen batch, in arrival order: whom a thrifty Accept asks first. */
   protected fastVoters: readonly NodeId[] = [];
+  /** Thrifty batches that had to ask every acceptor (for the operator: a follower it asked was slow or gone). */
+  protected thriftyFallbackCount = 0;
   protected pendingReads: PendingRead[] = [];
   /** The nodes that promised this leader's ballot (Coverage). */
   protected readonly promisedBy = new Set<NodeId>();

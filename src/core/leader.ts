@@ -438,6 +438,7 @@ export abstract class LeaderRole extends LearnerRole {
       const after = batch.quiet.length > 0 ? this.cfg.thriftyFallbackTicks! : this.cfg.resendTicks;
       if (this.now - batch.sentAtTick < after) continue;
       batch.sentAtTick = this.now;
+      if (batch.quiet.length > 0) this.thriftyFallbackCount++;
       batch.quiet = [];
       const msg: Message = {
         type: "accept",

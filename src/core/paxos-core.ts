@@ -319,6 +319,11 @@ export class PaxosCore extends MembershipRole {
     };
   }
 
+  /** Thrifty Accepts this node, as leader, had to send again to every acceptor (since it started). */
+  get thriftyFallbacks(): number {
+    return this.thriftyFallbackCount;
+  }
+
   /** The first slot whose chosen value is still in the log (earlier ones are in the snapshot). */
   get firstLoggedSlot(): number {
     return this.logStart;

@@ -522,6 +522,7 @@ export class ClusterNode implements NodeService, PeerInbox {
       peerMessagesSent: () => sum((l) => l.sent),
       peerMessagesDropped: () => sum((l) => l.dropped),
       clientRequests: () => this.clientRequests,
+      thriftyFallbacks: () => this.core.thriftyFallbacks,
       certificateExpiry: () => ({
         peer: this.security.tls === null ? null : Date.parse(this.security.tls.leaf.validTo),
         client: this.clientTls === null ? null : Date.parse(this.clientTls.material.leaf.validTo),

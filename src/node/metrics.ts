@@ -12,6 +12,7 @@ export interface MetricSources {
   peerMessagesSent(): number;
   peerMessagesDropped(): number;
   clientRequests(): number;
+  thriftyFallbacks(): number;
   /** When this node's peer and client TLS certificates expire (ms since the epoch), null without TLS. */
   certificateExpiry(): { peer: number | null; client: number | null };
 }
@@ -85,6 +86,11 @@ export function nodeMetrics(src: MetricSources): Registry {
   total("paxos_peer_messages_sent_total", "protocol messages written to peer streams", src.peerMessagesSent);
   total("paxos_peer_messages_dropped_total", "protocol messages dropped because a peer link was full", src.peerMessagesDropped);
   total("paxos_client_requests_total", "appends and reads handed to the core", src.clientRequests);
+  total(
+    "paxos_thrifty_fallbacks_total",
+    "batches that asked a quorum to vote, heard nothing in time, and asked every acceptor (a slow or gone follower)",
+    src.thriftyFallbacks,
+  );
   gauge("paxos_commit_index", "slots known chosen and applied", () => src.status().commitIndex);
   gauge("paxos_list_length", "length of the replicated list", () => src.status().listLength);
   gauge("paxos_is_leader", "1 while this node leads", () => (src.status().role === "leader" ? 1 : 0));

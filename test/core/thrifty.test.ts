@@ -104,6 +104,7 @@ describe("thrifty Accepts", () => {
     expect(again).toHaveLength(1);
     expect(again[0]!.msg.type === "accept" && again[0]!.msg.quiet).toBeFalsy(); // now everyone votes
     expect(cl.core(l).commitIndex).toBe(commitBefore + 5);
+    expect(cl.core(l).thriftyFallbacks).toBe(1);
     // The next large batch asks the follower whose vote completed the last one.
     const next = cl.trace.length;
     proposeMany(cl, l, 10, 4);

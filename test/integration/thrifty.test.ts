@@ -16,12 +16,14 @@ afterAll(async () => {
   await cluster?.destroy();
 });
 
-async function fdatasyncs(i: number): Promise<number> {
+async function counter(i: number, name: string): Promise<number> {
   const r = await httpJson(cluster.url(i, "/metrics"));
-  const m = /^paxos_fdatasyncs_total (\d+)/m.exec(r.text);
-  if (m === null) throw new Error(`no paxos_fdatasyncs_total in node ${i}'s /metrics`);
+  const m = new RegExp(`^${name} (\\d+)`, "m").exec(r.text);
+  if (m === null) throw new Error(`no ${name} in node ${i}'s /metrics`);
   return Number(m[1]);
 }
+
+const fdatasyncs = (i: number) => counter(i, "paxos_fdatasyncs_total");
 
 /** `clients` clients spread over the nodes `via`, each appending `each` times one after another; every append must succeed. */
 async function load(via: readonly number[], clientBase: number, clients: number, each: number): Promise<void> {
@@ -52,8 +54,9 @@ describe("thrifty Accepts", () => {
     for (const i of [0, 1, 2]) expect((await cluster.state(i)).length).toBe(48 * 100);
   });
 
-  it("appends complete with either follower paused", async () => {
+  it("appends complete with either follower paused; pausing the one asked to vote makes the leader ask both", async () => {
     const leader = await cluster.waitForLeader();
+    const fallbacks = await counter(leader, "paxos_thrifty_fallbacks_total");
     let base = 10_000;
     for (const f of [0, 1, 2].filter((i) => i !== leader)) {
       expect(await cluster.pause(f, true)).toBe("T"); // evidence from the kernel, not from our own signal call
@@ -67,5 +70,7 @@ describe("thrifty Accepts", () => {
       }
       base += 1_000;
     }
+    // Whichever follower was asked to vote was paused at some point, and a batch it was asked about went to both.
+    expect(await counter(leader, "paxos_thrifty_fallbacks_total")).toBeGreaterThan(fallbacks);
   });
 });
