@@ -62,7 +62,10 @@ export function describeMessage(m: Message): string {
     case "promise":
       return `promise b=${formatBallot(m.ballot)} votes=${m.votes.length} commit=${m.commitIndex}`;
     case "accept":
-      return `accept b=${formatBallot(m.ballot)} ${range(m.fromSlot, m.values.length)}=${m.values.map(describeValue).join(",")} commit=${m.commitIndex}`;
+      return (
+        `accept b=${formatBallot(m.ballot)} ${range(m.fromSlot, m.values.length)}=${m.values.map(describeValue).join(",")} commit=${m.commitIndex}` +
+        (m.quiet === undefined ? "" : ` quiet=${m.quiet.map((id) => `n${id}`).join(",")}`)
+      );
     case "accepted":
       return `accepted b=${formatBallot(m.ballot)} ${range(m.fromSlot, m.count)}`;
     case "nack":
