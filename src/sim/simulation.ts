@@ -229,8 +229,8 @@ export class Simulation {
   private nextPayload = 1;
   private probe: { requestedAt: number; client: number; done: boolean } | null = null;
   private counts = { events: 0, messages: 0, crashes: 0, partitions: 0, changes: 0, leaderRemovals: 0, changesUnderFaults: 0, maxVoters: 0, minVoters: 0, thriftyAccepts: 0, thriftyFallbacks: 0 };
-  /** Batches (ballot and first slot) last sent as thrifty Accepts: a later Accept of one without `quiet` is a fallback. */
   private readonly acceptedToAllUpTo: number;
+  /** Batches (ballot and first slot) last sent as thrifty Accepts: a later Accept of one without `quiet` is a fallback. */
   private readonly thriftyBatches = new Set<string>();
   private readonly genesis: Membership;
   private readonly observer: SimObserver | undefined;
@@ -888,4 +888,3 @@ function votedRecords(persist: readonly PersistRecord[], votes: readonly Envelop
       votes.some((e) => e.msg.type === "accepted" && e.msg.fromSlot === r.fromSlot && formatBallot(e.msg.ballot) === formatBallot(r.ballot)),
   );
 }
-

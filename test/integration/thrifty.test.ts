@@ -42,15 +42,18 @@ describe("thrifty Accepts", () => {
     const leader = await cluster.waitForLeader();
     const followers = [0, 1, 2].filter((i) => i !== leader);
     const before = await Promise.all([0, 1, 2].map(fdatasyncs));
+    const fallbacksBefore = await counter(leader, "paxos_thrifty_fallbacks_total");
     await load([0, 1, 2], 1_000, 48, 100);
     const after = await Promise.all([0, 1, 2].map(fdatasyncs));
+    const fallbacks = (await counter(leader, "paxos_thrifty_fallbacks_total")) - fallbacksBefore;
     const d = after.map((a, i) => a - before[i]!);
     const followerSyncs = d[followers[0]!]! + d[followers[1]!]!;
     // The leader syncs about once per batch. With every follower voting on every batch the followers
     // together sync about twice that (measured here: 1.96-1.99x); thrifty, 1.37-1.39x (small batches
     // at the load's edges still ask everyone, and a quiet follower's lazy writes go out every 100 ms).
+    // A fallback (the asked follower slow, as on a loaded machine) may cost the other one a sync more.
     expect(d[leader], `fdatasyncs: ${d.join(" / ")}`).toBeGreaterThan(50);
-    expect(followerSyncs, `fdatasyncs: ${d.join(" / ")}`).toBeLessThan(1.7 * d[leader]!);
+    expect(followerSyncs, `fdatasyncs: ${d.join(" / ")}, fallbacks ${fallbacks}`).toBeLessThan(1.7 * d[leader]! + fallbacks);
     for (const i of [0, 1, 2]) expect((await cluster.state(i)).length).toBe(48 * 100);
   });
 

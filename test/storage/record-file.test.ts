@@ -7,7 +7,7 @@ import { crc32 } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GENESIS3 } from "../support/genesis.js";
 import type { PersistRecord } from "../../src/core/types.js";
-import { DurableLog, LOG_FILE_NAME } from "../../src/storage/durable-log.js";
+import { DurableLog, LAZY_FLUSH_MS, LOG_FILE_NAME } from "../../src/storage/durable-log.js";
 import { CorruptLogError, PREALLOCATED_BYTES, RecordFile } from "../../src/storage/record-file.js";
 
 let dir: string;
@@ -353,6 +353,24 @@ describe("DurableLog", () => {
     } finally {
       await again.log.close();
     }
+  });
+
+  it("records no vote waits on (sync false) get no fdatasync of their own: they ride with the next write, or go after LAZY_FLUSH_MS", async () => {
+    const opened = await DurableLog.open(dir, GENESIS3);
+    const quiet = samples[3]!; // an accepted batch, as a quiet acceptor of a thrifty Accept keeps it
+    await opened.log.append([quiet], false);
+    expect(opened.log.syncCount).toBe(0);
+    expect(opened.log.bytesWritten).toBe(0); // held, not yet written
+    await opened.log.append([samples[0]!]); // a vote's records: written after the held one, one fdatasync for both
+    expect(opened.log.syncCount).toBe(1);
+    await opened.log.append([samples[4]!], false);
+    expect(opened.log.syncCount).toBe(1);
+    await new Promise((r) => setTimeout(r, LAZY_FLUSH_MS + 100));
+    expect(opened.log.syncCount).toBe(2); // on its own after LAZY_FLUSH_MS
+    await opened.log.close();
+    const again = await DurableLog.open(dir, GENESIS3);
+    await again.log.close();
+    expect(again.records).toStrictEqual([quiet, samples[0]!, samples[4]!]);
   });
 
   it.each(samples.map((r, i) => [i, r.type, r] as const))("round-trips sample %i (%s) on its own", async (_i, _t, record) => {
