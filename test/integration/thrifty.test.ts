@@ -1,8 +1,9 @@
 // Thrifty Accepts between real processes: under load a batch asks the leader
 // and one follower to vote, so the followers make fewer fdatasyncs; and
-// with either follower paused (SIGSTOP, state "T" read from
-// the kernel) appends still complete: a batch that the paused follower was
-// asked to vote on asks the other one after thriftyFallbackTicks.
+// with either follower paused (SIGSTOP, state "T" read from the kernel)
+// appends still complete: a batch that the paused follower was asked to vote
+// on asks the other one after thriftyFallbackTicks, or a small batch (which
+// asks everyone) has already pointed the leader at the other.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProcessCluster, httpJson } from "../support/process-cluster.js";
 
@@ -57,7 +58,7 @@ describe("thrifty Accepts", () => {
     for (const i of [0, 1, 2]) expect((await cluster.state(i)).length).toBe(48 * 100);
   });
 
-  it("appends complete with either follower paused; pausing the one asked to vote makes the leader ask both", async () => {
+  it("appends complete with either follower paused", async () => {
     const leader = await cluster.waitForLeader();
     const fallbacks = await counter(leader, "paxos_thrifty_fallbacks_total");
     let base = 10_000;
@@ -73,7 +74,9 @@ describe("thrifty Accepts", () => {
       }
       base += 1_000;
     }
-    // Whichever follower was asked to vote was paused at some point, and a batch it was asked about went to both.
-    expect(await counter(leader, "paxos_thrifty_fallbacks_total")).toBeGreaterThan(fallbacks);
+    // Not required to rise: a first small batch (which asks everyone) can point the leader at the running
+    // follower before any thrifty batch asks the paused one (seen in CI). The fallback itself is checked in
+    // test/core/thrifty.test.ts; here the counter is exported and never goes back.
+    expect(await counter(leader, "paxos_thrifty_fallbacks_total")).toBeGreaterThanOrEqual(fallbacks);
   });
 });
