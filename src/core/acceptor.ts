@@ -83,13 +83,15 @@ export abstract class AcceptorRole extends CoreState {
       }
     }
     this.outPersist.push({ type: "accepted", ballot: msg.ballot, fromSlot: msg.fromSlot, values: msg.values });
-    if (msg.quiet !== undefined && msg.quiet.includes(this.id)) {
-      // Thrifty Phase 2a: the leader asked a quorum without this acceptor. It keeps the values (to learn
-      // them chosen from the commit point) and sends no vote, so no message waits for these records to be
-      // durable: the runtime writes them without an fdatasync of their own (syncNeeded).
-      if (from !== this.id) this.followLeader(msg.ballot, msg.commitIndex);
-      return;
-    }
+    // Thrifty Phase 2a: when the leader asked a quorum without this acceptor, it keeps the values (to learn
+    // them chosen from the commit point) and sends no vote, so no message waits for these records to be
+    // durable: the runtime writes them without an fdatasync of their own (syncNeeded).
+    if (msg.quiet === undefined || !msg.quiet.includes(this.id)) this.vote(from, msg);
+    if (from !== this.id) this.followLeader(msg.ballot, msg.commitIndex);
+  }
+
+  /** Phase 2b's answer to an Accept this acceptor took: its Accepted, to the leader (and to every member for a small batch). */
+  private vote(from: NodeId, msg: Extract<Message, { type: "accept" }>): void {
     const accepted: Message = { type: "accepted", ballot: msg.ballot, fromSlot: msg.fromSlot, count: msg.values.length };
     this.send(from, accepted);
     if (msg.values.length <= (this.cfg.acceptedToAllUpTo ?? 0)) {
@@ -100,6 +102,5 @@ export abstract class AcceptorRole extends CoreState {
       // for the other follower's vote or the leader's Commit (one hop less at low load).
       for (const id of memberIds(this.membershipFor(msg.fromSlot))) if (id !== from) this.send(id, accepted);
     }
-    if (from !== this.id) this.followLeader(msg.ballot, msg.commitIndex);
   }
 }

@@ -12,7 +12,7 @@
 
 import { historyFromEvents, type RecordedEvent } from "../check/history.js";
 import { checkHistory } from "../check/linearizability.js";
-import { formatBallot } from "../core/ballot.js";
+import { ballotEquals, formatBallot } from "../core/ballot.js";
 import { bootstrapMembership, type Membership, type MembershipChange } from "../core/membership.js";
 import { PaxosCore, syncNeeded, waitsForDurability } from "../core/paxos-core.js";
 import { Rng } from "../core/rng.js";
@@ -885,6 +885,6 @@ function votedRecords(persist: readonly PersistRecord[], votes: readonly Envelop
   return persist.filter(
     (r) =>
       r.type === "accepted" &&
-      votes.some((e) => e.msg.type === "accepted" && e.msg.fromSlot === r.fromSlot && formatBallot(e.msg.ballot) === formatBallot(r.ballot)),
+      votes.some((e) => e.msg.type === "accepted" && e.msg.fromSlot === r.fromSlot && ballotEquals(e.msg.ballot, r.ballot)),
   );
 }
