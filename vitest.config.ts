@@ -7,8 +7,10 @@ export default defineConfig({
     // clusters of processes took up to 17 s with both cores busy, so 30 s left too little room.
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // Integration suites start real clusters of OS processes on fixed ports:
-    // run test files one at a time so they never compete for ports or cores.
+    // Integration suites start real clusters of OS processes (on ports picked
+    // free at start, see src/config/free-ports.ts), fdatasync on one disk and
+    // bound their timings: run test files one at a time so they never compete
+    // for cores, the disk or a port picked free but not yet bound.
     fileParallelism: false,
   },
 });
