@@ -69,12 +69,21 @@ export interface BenchProgress {
   runDone(): void;
 }
 
-/** The workload, counting its requests for cfg.progress (one increment per request). */
-function tracked(cfg: BenchConfig, label: string, w: Workload): Workload {
-  if (cfg.progress === undefined) return w;
-  let n = 0;
-  cfg.progress.run(label, () => n);
-  return { name: w.name, request: (c, seq, payload) => (n++, w.request(c, seq, payload)) };
+/** Requests sent so far by the workloads of one progress entry (one run, or an interleaved pair). */
+interface RequestCount {
+  n: number;
+}
+
+/** Tells cfg.progress of a run (or an interleaved pair of them) and returns the count its workloads add to. */
+function trackRun(cfg: BenchConfig, label: string): RequestCount {
+  const count = { n: 0 };
+  cfg.progress?.run(label, () => count.n);
+  return count;
+}
+
+/** The workload, counting its requests (one increment per request). */
+function counted(w: Workload, count: RequestCount): Workload {
+  return { name: w.name, request: (c, seq, payload) => (count.n++, w.request(c, seq, payload)) };
 }
 
 export const DEFAULT_CONFIG: Omit<BenchConfig, "log"> = {
@@ -121,7 +130,7 @@ function delta(after: number | null, before: number | null, per: number): number
 
 let runCounter = 0;
 
-interface RunSpec {
+export interface RunSpec {
   system: SystemName;
   kind: "level" | "steady" | "long";
   /** Appends made (in segments) before anything is measured. */
@@ -132,87 +141,150 @@ interface RunSpec {
   segments: number;
 }
 
-async function measure(cfg: BenchConfig, spec: RunSpec): Promise<RunResult> {
-  const label = `${spec.system}-${spec.kind}-${spec.clients}c-${++runCounter}`;
-  const nodeArgs =
-    cfg.profileDir !== null && spec.system === "paxos" ? ["--cpu-prof", "--cpu-prof-dir", resolve(cfg.profileDir, label)] : undefined;
-  const cluster: BenchCluster = await startCluster(spec.system, { nodeArgs, etcdBin: cfg.etcdBin, keepData: cfg.keepData });
-  let driver: LoadDriver | null = null;
-  try {
-    const leader = await cluster.leaderIndex();
-    if (cfg.profileDir !== null && spec.system === "paxos") {
-      cfg.log(`  ${label}: leader is node ${leader} (pid ${cluster.pids[leader]}); profiles in ${resolve(cfg.profileDir, label)}`);
-    }
-    const origins = cfg.placement === "leader" ? [cluster.origins[leader]!] : cluster.origins;
-    const workload = tracked(cfg, label, spec.system === "paxos" ? paxosWorkload(spec.minimal) : etcdWorkload());
-    driver = new LoadDriver(origins, workload, spec.clients);
+/** `total` appends cut into `parts` segments; the last takes the remainder. */
+function split(total: number, parts: number): number[] {
+  const each = Math.floor(total / parts);
+  return Array.from({ length: parts }, (_, i) => (i === parts - 1 ? total - each * (parts - 1) : each));
+}
 
-    const results: LoadResult[] = [];
-    const segments: SegmentResult[] = [];
-    /** CPU microseconds per append, summed over the nodes (null when a node's CPU could not be read). */
-    const cpuUs = (after: (number | null)[], before: (number | null)[], per: number): number | null => {
-      const sum = (xs: (number | null)[]) => (xs.includes(null) ? null : (xs as number[]).reduce((a, c) => a + c, 0));
-      const a = sum(after);
-      const b = sum(before);
-      return a === null || b === null || per <= 0 ? null : ((a - b) * 1e6) / per;
-    };
-    // Warm-up (steady runs): the same load, in segments that show when the speed stops rising; not measured.
-    let warmed = 0;
-    const w = spec.warmup ?? 0;
-    const ws = Math.min(4, Math.max(1, w));
-    for (let s = 0; s < ws && w > 0; s++) {
-      const count = s === ws - 1 ? w - Math.floor(w / ws) * (ws - 1) : Math.floor(w / ws);
-      const c0 = cluster.cpuSeconds();
-      const r = await driver.run({ clients: spec.clients, total: count, clientIdBase: 1_000_000 + s * spec.clients, timeoutMs: cfg.timeoutMs });
-      segments.push({
-        startLength: warmed,
-        warmup: true,
+/** CPU seconds summed over a cluster's nodes, null when a node's CPU could not be read. */
+function cpuSum(xs: (number | null)[]): number | null {
+  return xs.includes(null) ? null : (xs as number[]).reduce((a, c) => a + c, 0);
+}
+
+/**
+ * One system's cluster under one load: started, warmed up, then measured
+ * segment by segment. The run's figures are sums over its own measured
+ * segments only, so that another system's segments can run in between
+ * (interleaved steady runs) without being counted.
+ */
+class RunSession {
+  private readonly results: LoadResult[] = [];
+  private readonly segments: SegmentResult[] = [];
+  private warmed = 0;
+  private done = 0;
+  private wallS = 0;
+  private genCpuUs = 0;
+  /** Per node: CPU seconds over the measured segments (null once a read failed). */
+  private readonly nodeCpuS: (number | null)[];
+  private fdatasyncs: number | null = 0;
+  private peerBytes: number | null = 0;
+  private lastCounters: ClusterCounters | null = null;
+  /** CPU seconds the other sessions' clusters used, idle, during this one's measured segments. */
+  private neighbourCpuS: number | null = 0;
+
+  private constructor(
+    private readonly cfg: BenchConfig,
+    private readonly spec: RunSpec,
+    readonly label: string,
+    readonly cluster: BenchCluster,
+    private readonly leader: number,
+    private readonly driver: LoadDriver,
+  ) {
+    this.nodeCpuS = cluster.pids.map(() => 0);
+  }
+
+  /** Starts the system's cluster and the load generator's pools; its requests count into `count`. */
+  static async open(cfg: BenchConfig, spec: RunSpec, count: RequestCount): Promise<RunSession> {
+    const label = `${spec.system}-${spec.kind}-${spec.clients}c-${++runCounter}`;
+    const nodeArgs =
+      cfg.profileDir !== null && spec.system === "paxos" ? ["--cpu-prof", "--cpu-prof-dir", resolve(cfg.profileDir, label)] : undefined;
+    const cluster: BenchCluster = await startCluster(spec.system, { nodeArgs, etcdBin: cfg.etcdBin, keepData: cfg.keepData });
+    try {
+      const leader = await cluster.leaderIndex();
+      if (cfg.profileDir !== null && spec.system === "paxos") {
+        cfg.log(`  ${label}: leader is node ${leader} (pid ${cluster.pids[leader]}); profiles in ${resolve(cfg.profileDir, label)}`);
+      }
+      const origins = cfg.placement === "leader" ? [cluster.origins[leader]!] : cluster.origins;
+      const workload = counted(spec.system === "paxos" ? paxosWorkload(spec.minimal) : etcdWorkload(), count);
+      return new RunSession(cfg, spec, label, cluster, leader, new LoadDriver(origins, workload, spec.clients));
+    } catch (e) {
+      await cluster.stop();
+      throw withLogs(e, cluster);
+    }
+  }
+
+  /** The warm-up's segment sizes: up to 4, that show when the speed stops rising. */
+  warmupSegments(): number[] {
+    const w = this.spec.warmup ?? 0;
+    return w > 0 ? split(w, Math.min(4, w)) : [];
+  }
+
+  measuredSegments(): number[] {
+    return split(this.spec.appends, Math.max(1, Math.min(this.spec.segments, this.spec.appends)));
+  }
+
+  /** Warm-up segment `s` (steady runs): the same load, not in the run's figures. */
+  async warmUp(s: number, count: number): Promise<void> {
+    const c0 = cpuSum(this.cluster.cpuSeconds());
+    const r = await this.driver.run({ clients: this.spec.clients, total: count, clientIdBase: 1_000_000 + s * this.spec.clients, timeoutMs: this.cfg.timeoutMs });
+    const c1 = cpuSum(this.cluster.cpuSeconds());
+    this.segments.push({
+      startLength: this.warmed,
+      warmup: true,
+      appends: r.ok,
+      opsPerS: r.ok / (r.elapsedMs / 1000),
+      p50Ms: summarize(r.latenciesMs).p50,
+      cpuUsPerAppend: c0 === null || c1 === null || r.ok <= 0 ? null : ((c1 - c0) * 1e6) / r.ok,
+      peerBytesPerAppend: null,
+      fdatasyncsPerAppend: null,
+      replyBytesMean: r.ok > 0 ? r.replyBytesTotal / r.ok : 0,
+    });
+    this.warmed += r.ok;
+    this.done = this.warmed;
+  }
+
+  /** Measured segment `s`; `neighbours`: the other sessions, idle meanwhile, whose CPU is noted. */
+  async measure(s: number, count: number, neighbours: readonly RunSession[] = []): Promise<void> {
+    const before = await this.cluster.scrape();
+    const cpu0 = this.cluster.cpuSeconds();
+    const idle0 = neighbours.map((n) => cpuSum(n.cluster.cpuSeconds()));
+    const gen0 = process.cpuUsage();
+    const wall0 = performance.now();
+    const r = await this.driver.run({ clients: this.spec.clients, total: count, clientIdBase: 1 + s * this.spec.clients, timeoutMs: this.cfg.timeoutMs });
+    const wallS = (performance.now() - wall0) / 1000;
+    const gen = process.cpuUsage(gen0);
+    const idle1 = neighbours.map((n) => cpuSum(n.cluster.cpuSeconds()));
+    const cpu1 = this.cluster.cpuSeconds();
+    const after = await this.cluster.scrape();
+    this.results.push(r);
+    this.wallS += wallS;
+    this.genCpuUs += gen.user + gen.system;
+    cpu1.forEach((c, i) => {
+      const b = cpu0[i] ?? null;
+      const acc = this.nodeCpuS[i] ?? null;
+      this.nodeCpuS[i] = c === null || b === null || acc === null ? null : acc + (c - b);
+    });
+    for (let i = 0; i < neighbours.length; i++) {
+      const a = idle0[i] ?? null;
+      const b = idle1[i] ?? null;
+      this.neighbourCpuS = a === null || b === null || this.neighbourCpuS === null ? null : this.neighbourCpuS + (b - a);
+    }
+    const addTo = (acc: number | null, a: number | null, b: number | null) => (acc === null || a === null || b === null ? null : acc + (a - b));
+    this.fdatasyncs = addTo(this.fdatasyncs, after.fdatasyncs, before.fdatasyncs);
+    this.peerBytes = addTo(this.peerBytes, after.peerBytes, before.peerBytes);
+    this.lastCounters = after;
+    if (this.measuredSegments().length > 1) {
+      const cb = cpuSum(cpu0);
+      const ca = cpuSum(cpu1);
+      this.segments.push({
+        startLength: this.done,
         appends: r.ok,
         opsPerS: r.ok / (r.elapsedMs / 1000),
         p50Ms: summarize(r.latenciesMs).p50,
-        cpuUsPerAppend: cpuUs(cluster.cpuSeconds(), c0, r.ok),
-        peerBytesPerAppend: null,
-        fdatasyncsPerAppend: null,
+        cpuUsPerAppend: ca === null || cb === null || r.ok <= 0 ? null : ((ca - cb) * 1e6) / r.ok,
+        peerBytesPerAppend: delta(after.peerBytes, before.peerBytes, r.ok),
+        fdatasyncsPerAppend: delta(after.fdatasyncs, before.fdatasyncs, r.ok),
         replyBytesMean: r.ok > 0 ? r.replyBytesTotal / r.ok : 0,
       });
-      warmed += r.ok;
     }
-    const first = await cluster.scrape();
-    const cpu0 = cluster.cpuSeconds();
-    const gen0 = process.cpuUsage();
-    const wall0 = performance.now();
-    let before: ClusterCounters = first;
-    let cpuBefore = cpu0;
-    let done = warmed;
-    const n = Math.max(1, Math.min(spec.segments, spec.appends));
-    for (let s = 0; s < n; s++) {
-      const count = s === n - 1 ? spec.appends - Math.floor(spec.appends / n) * (n - 1) : Math.floor(spec.appends / n);
-      const r = await driver.run({ clients: spec.clients, total: count, clientIdBase: 1 + s * spec.clients, timeoutMs: cfg.timeoutMs });
-      const after = await cluster.scrape();
-      const cpuAfter = cluster.cpuSeconds();
-      results.push(r);
-      if (n > 1) {
-        segments.push({
-          startLength: done,
-          appends: r.ok,
-          opsPerS: r.ok / (r.elapsedMs / 1000),
-          p50Ms: summarize(r.latenciesMs).p50,
-          cpuUsPerAppend: cpuUs(cpuAfter, cpuBefore, r.ok),
-          peerBytesPerAppend: delta(after.peerBytes, before.peerBytes, r.ok),
-          fdatasyncsPerAppend: delta(after.fdatasyncs, before.fdatasyncs, r.ok),
-          replyBytesMean: r.ok > 0 ? r.replyBytesTotal / r.ok : 0,
-        });
-      }
-      done += r.ok;
-      before = after;
-      cpuBefore = cpuAfter;
-    }
-    const last = before;
-    const mem = cluster.memory();
-    const cpu1 = cluster.cpuSeconds();
-    const gen = process.cpuUsage(gen0);
-    const wallS = (performance.now() - wall0) / 1000;
+    this.done += r.ok;
+  }
 
+  /** The run's figures, over its measured segments. */
+  result(): RunResult {
+    const { spec, cfg, results } = this;
+    const mem = this.cluster.memory();
     const ok = results.reduce((a, r) => a + r.ok, 0);
     const errors = results.reduce((a, r) => a + r.errors, 0);
     const elapsedMs = results.reduce((a, r) => a + r.elapsedMs, 0);
@@ -225,13 +297,17 @@ async function measure(cfg: BenchConfig, spec: RunSpec): Promise<RunResult> {
     const errorKinds: Record<string, number> = {};
     for (const r of results) for (const [k, v] of Object.entries(r.errorKinds)) errorKinds[k] = (errorKinds[k] ?? 0) + v;
     const replyTotal = results.reduce((a, r) => a + r.replyBytesTotal, 0);
-    const run: RunResult = {
+    const wallS = this.wallS;
+    const w = spec.warmup ?? 0;
+    if (errors > 0) cfg.log(`  ${this.label}: ${errors} errors: ${JSON.stringify(errorKinds)}`);
+    return {
       system: spec.system,
       kind: spec.kind,
       clients: spec.clients,
       placement: cfg.placement,
-      leader,
-      clientsOnLeader: cfg.placement === "leader" ? spec.clients : Array.from({ length: spec.clients }, (_, i) => i % cluster.size).filter((k) => k === leader).length,
+      leader: this.leader,
+      clientsOnLeader:
+        cfg.placement === "leader" ? spec.clients : Array.from({ length: spec.clients }, (_, i) => i % this.cluster.size).filter((k) => k === this.leader).length,
       reply: spec.minimal ? "minimal" : "full",
       appends: spec.appends,
       ok,
@@ -241,30 +317,122 @@ async function measure(cfg: BenchConfig, spec: RunSpec): Promise<RunResult> {
       opsPerS: elapsedMs > 0 ? ok / (elapsedMs / 1000) : 0,
       latencyMs: summarize(lat),
       peakRssMB: mem.map((m) => toMB(m.peakRssBytes)),
-      rssAfterMB: mem.map((m, i) => toMB(m.rssBytes ?? last.rssBytes[i] ?? null)),
-      peerBytesPerAppend: delta(last.peerBytes, first.peerBytes, ok),
-      fdatasyncsPerAppend: delta(last.fdatasyncs, first.fdatasyncs, ok),
-      cpuCores: cpu1.map((c, i) => (c === null || cpu0[i] === null || wallS <= 0 ? null : (c - cpu0[i]!) / wallS)),
-      loadGenCpuCores: wallS > 0 ? (gen.user + gen.system) / 1e6 / wallS : 0,
-      cpuUsPerAppend: cpu1.map((c, i) => (c === null || cpu0[i] === null || ok <= 0 ? null : ((c - cpu0[i]!) * 1e6) / ok)),
-      ...(w > 0 ? { warmupAppends: warmed } : {}),
+      rssAfterMB: mem.map((m, i) => toMB(m.rssBytes ?? this.lastCounters?.rssBytes[i] ?? null)),
+      peerBytesPerAppend: ok > 0 ? (this.peerBytes === null ? null : this.peerBytes / ok) : null,
+      fdatasyncsPerAppend: ok > 0 ? (this.fdatasyncs === null ? null : this.fdatasyncs / ok) : null,
+      cpuCores: this.nodeCpuS.map((c) => (c === null || wallS <= 0 ? null : c / wallS)),
+      loadGenCpuCores: wallS > 0 ? this.genCpuUs / 1e6 / wallS : 0,
+      cpuUsPerAppend: this.nodeCpuS.map((c) => (c === null || ok <= 0 ? null : (c * 1e6) / ok)),
+      ...(w > 0 ? { warmupAppends: this.warmed } : {}),
       replyBytes: {
         mean: ok > 0 ? replyTotal / ok : 0,
         max: Math.max(0, ...results.map((r) => r.replyBytesMax)),
         last: results[results.length - 1]?.replyBytesLast ?? 0,
       },
-      ...(segments.length > 0 ? { segments } : {}),
+      ...(this.segments.length > 0 ? { segments: this.segments } : {}),
+      ...(this.neighbourCpuS !== null && this.neighbourCpuS > 0 && wallS > 0 ? { idleNeighbourCores: this.neighbourCpuS / wallS } : {}),
     };
-    if (errors > 0) cfg.log(`  ${label}: ${errors} errors: ${JSON.stringify(errorKinds)}`);
-    return run;
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.driver.close();
+    } finally {
+      await this.cluster.stop();
+    }
+  }
+}
+
+/** A failed run's error, with the tail of its cluster's logs. */
+function withLogs(e: unknown, cluster: BenchCluster): unknown {
+  if (e instanceof Error) e.message += `\n${cluster.tailLogs()}`;
+  return e;
+}
+
+/** One run on a fresh cluster: warm-up (if any), then the measured segments. */
+async function measure(cfg: BenchConfig, spec: RunSpec): Promise<RunResult> {
+  const session = await RunSession.open(cfg, spec, trackRun(cfg, `${spec.system}-${spec.kind}-${spec.clients}c`));
+  try {
+    for (const [s, count] of session.warmupSegments().entries()) await session.warmUp(s, count);
+    for (const [s, count] of session.measuredSegments().entries()) await session.measure(s, count);
+    return session.result();
   } catch (e) {
-    if (e instanceof Error) e.message += `\n${cluster.tailLogs()}`;
-    throw e;
+    throw withLogs(e, session.cluster);
   } finally {
-    await driver?.close();
-    await cluster.stop();
+    await session.close();
     cfg.progress?.runDone();
   }
+}
+
+/** One step of an interleaved run: session `session` runs its warm-up or measured segment `s` of `count` appends. */
+export interface InterleavedStep {
+  readonly session: number;
+  readonly kind: "warm-up" | "measure";
+  readonly s: number;
+  readonly count: number;
+}
+
+/**
+ * The order of an interleaved run's segments, given each session's warm-up
+ * and measured segment sizes: all warm-up before any measuring, and in
+ * segment s the sessions take turns going first (A B, B A, A B, ...), so
+ * that none is always the one measured just after the other's load.
+ */
+export function interleavedSchedule(warm: readonly (readonly number[])[], measured: readonly (readonly number[])[]): InterleavedStep[] {
+  const steps: InterleavedStep[] = [];
+  const phase = (kind: InterleavedStep["kind"], sizes: readonly (readonly number[])[]) => {
+    for (let s = 0; s < Math.max(0, ...sizes.map((x) => x.length)); s++) {
+      const order = sizes.map((_, i) => i);
+      if (s % 2 === 1) order.reverse();
+      for (const session of order) if (s < sizes[session]!.length) steps.push({ session, kind, s, count: sizes[session]![s]! });
+    }
+  };
+  phase("warm-up", warm);
+  phase("measure", measured);
+  return steps;
+}
+
+/**
+ * Steady runs of several systems side by side: every cluster started and
+ * warmed up, then their measured segments alternate, so that a change in
+ * the machine's speed (this VM's moves by a third within an hour) falls on
+ * every system alike instead of on whichever ran later. While one is
+ * measured the others idle (their CPU meanwhile is reported).
+ */
+export async function measureInterleaved(cfg: BenchConfig, specs: readonly RunSpec[]): Promise<RunResult[]> {
+  const count = trackRun(cfg, `steady-${specs[0]!.clients}c ${specs.map((x) => x.system).join("+")} interleaved`);
+  const sessions: RunSession[] = [];
+  try {
+    for (const spec of specs) sessions.push(await RunSession.open(cfg, spec, count));
+    const schedule = interleavedSchedule(
+      sessions.map((x) => x.warmupSegments()),
+      sessions.map((x) => x.measuredSegments()),
+    );
+    for (const step of schedule) {
+      const x = sessions[step.session]!;
+      if (step.kind === "warm-up") await x.warmUp(step.s, step.count);
+      else await x.measure(step.s, step.count, sessions.filter((other) => other !== x));
+    }
+    return sessions.map((x) => x.result());
+  } catch (e) {
+    for (const x of sessions) withLogs(e, x.cluster);
+    throw e;
+  } finally {
+    for (const x of sessions) await x.close();
+    cfg.progress?.runDone();
+  }
+}
+
+/** What the report says of interleaved steady runs, with the idle clusters' CPU as measured. */
+function steadyInterleavedNote(steady: readonly RunResult[]): string {
+  const idle = steady
+    .filter((r) => r.idleNeighbourCores !== undefined)
+    .map((r) => `${r.clients} clients, while ${r.system} ran: ${r.idleNeighbourCores!.toFixed(3)}`)
+    .join("; ");
+  return (
+    "steady runs: both systems' clusters up side by side, warmed up, then their measured segments alternate " +
+    `(A B, B A, ...), so a change in the machine's speed falls on both; the idle one's CPU, in cores: ${idle || "n/a"}`
+  );
 }
 
 /** One client, `appends` full-reply appends through node 0, nodes tracing their steps: where the time goes. */
@@ -275,7 +443,7 @@ async function measureBreakdown(cfg: BenchConfig): Promise<Breakdown> {
   let driver: LoadDriver | null = null;
   try {
     const leader = await cluster.leaderIndex();
-    driver = new LoadDriver([cluster.origins[0]!], tracked(cfg, "breakdown", paxosWorkload(false)), 1);
+    driver = new LoadDriver([cluster.origins[0]!], counted(paxosWorkload(false), trackRun(cfg, "breakdown")), 1);
     const r = await driver.run({ clients: 1, total: cfg.breakdown, clientIdBase: 1, timeoutMs: cfg.timeoutMs });
     if (r.errors > 0) throw new Error(`${r.errors} of the breakdown's appends failed: ${JSON.stringify(r.errorKinds)}`);
     await driver.close();
@@ -320,9 +488,11 @@ export async function runBenchmark(cfg: BenchConfig): Promise<{ report: BenchRep
   }
 
   const levels: RunResult[] = [];
-  const sets = cfg.levels.length + cfg.steadyLevels.length + (cfg.longAppends > 0 ? 1 : 0);
+  // Steady runs of two systems are interleaved (measureInterleaved): one progress entry per level.
+  const interleave = systems.length > 1;
+  const sets = cfg.levels.length + (cfg.longAppends > 0 ? 1 : 0);
   cfg.progress?.plan(
-    sets * systems.length + (cfg.breakdown > 0 ? 1 : 0),
+    sets * systems.length + cfg.steadyLevels.length * (interleave ? 1 : systems.length) + (cfg.breakdown > 0 ? 1 : 0),
     systems.length * (cfg.levels.reduce((n, c) => n + appendsAt(cfg, c), 0) + cfg.steadyLevels.length * (cfg.steadyWarmup + cfg.steadyAppends) + cfg.longAppends) + cfg.breakdown,
   );
   const long: RunResult[] = [];
@@ -346,12 +516,14 @@ export async function runBenchmark(cfg: BenchConfig): Promise<{ report: BenchRep
   }
   const steady: RunResult[] = [];
   for (const clients of cfg.steadyLevels) {
-    for (const system of systems) {
-      const r = await measure(cfg, { system, kind: "steady", clients, appends: cfg.steadyAppends, minimal: true, segments: 4, warmup: cfg.steadyWarmup });
+    const specs = systems.map((system): RunSpec => ({ system, kind: "steady", clients, appends: cfg.steadyAppends, minimal: true, segments: 4, warmup: cfg.steadyWarmup }));
+    const runs = interleave ? await measureInterleaved(cfg, specs) : [await measure(cfg, specs[0]!)];
+    for (const r of runs) {
       steady.push(r);
       progress(r);
     }
   }
+  if (interleave) notes.push(steadyInterleavedNote(steady));
   if (cfg.longAppends > 0) {
     for (const system of systems) {
       const r = await measure(cfg, {

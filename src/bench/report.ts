@@ -47,6 +47,8 @@ export interface RunResult {
   replyBytes: { mean: number; max: number; last: number };
   /** Long run only: the run cut into segments, to show per-append costs as the list grows. */
   segments?: SegmentResult[];
+  /** Interleaved steady runs: the CPU the other system's idle cluster used during this run's measured segments, in cores. */
+  idleNeighbourCores?: number;
 }
 
 export interface SegmentResult {

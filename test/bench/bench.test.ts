@@ -20,6 +20,7 @@ import {
   type RunResult,
 } from "../../src/bench/report.js";
 import { parseLevels, runBench } from "../../src/cli/bench-command.js";
+import { DEFAULT_CONFIG, interleavedSchedule, measureInterleaved, type RunSpec } from "../../src/bench/bench.js";
 
 const out = mkdtempSync(join(tmpdir(), "paxos-bench-test-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
@@ -195,6 +196,47 @@ describe("bench: the --quick run on real clusters", () => {
     expect(rep.levels[0]!.replyBytes.last).toBeGreaterThan(100);
     expect(rep.long[0]!.segments!.length).toBeGreaterThan(1);
     expect(lines.join("\n")).toContain("ops/s");
+  });
+});
+
+describe("bench: interleaved steady runs", () => {
+  it("warms every cluster up first, then alternates who goes first in each measured segment", () => {
+    const steps = interleavedSchedule(
+      [
+        [5, 5],
+        [5, 5],
+      ],
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+    ).map((x) => `${x.kind[0]}${x.session}:${x.s}=${x.count}`);
+    expect(steps).toEqual(["w0:0=5", "w1:0=5", "w1:1=5", "w0:1=5", "m0:0=1", "m1:0=4", "m1:1=5", "m0:1=2", "m0:2=3", "m1:2=6"]);
+    // Unequal plans: a session with fewer segments is skipped once it has none left.
+    expect(interleavedSchedule([[], [7]], [[1], [2, 3]]).map((x) => `${x.kind[0]}${x.session}:${x.s}`)).toEqual(["w1:0", "m0:0", "m1:0", "m1:1"]);
+  });
+
+  // Two paxos clusters stand in for paxos and etcd (CI has no etcd): the interleaving is the system-independent part.
+  it("measures two real clusters side by side, each run's figures over its own segments only", { timeout: 120_000 }, async () => {
+    const lines: string[] = [];
+    const cfg = { ...DEFAULT_CONFIG, log: (l: string) => lines.push(l) };
+    const spec: RunSpec = { system: "paxos", kind: "steady", clients: 4, appends: 200, minimal: true, segments: 4, warmup: 100 };
+    const runs = await measureInterleaved(cfg, [spec, spec]);
+    expect(runs).toHaveLength(2);
+    for (const r of runs) {
+      expect(r.ok).toBe(200);
+      expect(r.errors).toBe(0);
+      expect(r.warmupAppends).toBe(100);
+      expect(r.segments!.filter((x) => !x.warmup).map((x) => x.appends)).toEqual([50, 50, 50, 50]);
+      // The other cluster was up and read while this one was measured: its idle CPU (heartbeats, ticks) is reported.
+      expect(r.idleNeighbourCores).toBeGreaterThan(0);
+      expect(r.idleNeighbourCores).toBeLessThan(0.5);
+      expect(r.fdatasyncsPerAppend).toBeGreaterThan(0);
+      for (const us of r.cpuUsPerAppend!) expect(us).toBeGreaterThan(0);
+      // Its time is that of its own measured segments, not the wall time of both runs together.
+      const own = r.segments!.filter((x) => !x.warmup).reduce((a, x) => a + x.appends / x.opsPerS, 0);
+      expect(r.elapsedS).toBeCloseTo(own, 6);
+    }
   });
 });
 
