@@ -170,8 +170,9 @@ class RunSession {
   private fdatasyncs: number | null = 0;
   private peerBytes: number | null = 0;
   private lastCounters: ClusterCounters | null = null;
-  /** CPU seconds the other sessions' clusters used, idle, during this one's measured segments. */
+  /** CPU seconds the other sessions' clusters used (paused, so none) during this one's measured segments. */
   private neighbourCpuS: number | null = 0;
+  private hadNeighbours = false;
 
   private constructor(
     private readonly cfg: BenchConfig,
@@ -255,6 +256,7 @@ class RunSession {
       const acc = this.nodeCpuS[i] ?? null;
       this.nodeCpuS[i] = c === null || b === null || acc === null ? null : acc + (c - b);
     });
+    if (neighbours.length > 0) this.hadNeighbours = true;
     for (let i = 0; i < neighbours.length; i++) {
       const a = idle0[i] ?? null;
       const b = idle1[i] ?? null;
@@ -330,7 +332,7 @@ class RunSession {
         last: results[results.length - 1]?.replyBytesLast ?? 0,
       },
       ...(this.segments.length > 0 ? { segments: this.segments } : {}),
-      ...(this.neighbourCpuS !== null && this.neighbourCpuS > 0 && wallS > 0 ? { idleNeighbourCores: this.neighbourCpuS / wallS } : {}),
+      ...(this.hadNeighbours && this.neighbourCpuS !== null && wallS > 0 ? { idleNeighbourCores: this.neighbourCpuS / wallS } : {}),
     };
   }
 
@@ -396,8 +398,8 @@ export function interleavedSchedule(warm: readonly (readonly number[])[], measur
  * Steady runs of several systems side by side: every cluster started and
  * warmed up, then their measured segments alternate, so that a change in
  * the machine's speed (this VM's moves by a third within an hour) falls on
- * every system alike instead of on whichever ran later. While one is
- * measured the others idle (their CPU meanwhile is reported).
+ * every system alike instead of on whichever ran later. While one runs
+ * the others' processes are stopped (their CPU meanwhile is reported).
  */
 export async function measureInterleaved(cfg: BenchConfig, specs: readonly RunSpec[]): Promise<RunResult[]> {
   const count = trackRun(cfg, `steady-${specs[0]!.clients}c ${specs.map((x) => x.system).join("+")} interleaved`);
@@ -408,8 +410,16 @@ export async function measureInterleaved(cfg: BenchConfig, specs: readonly RunSp
       sessions.map((x) => x.warmupSegments()),
       sessions.map((x) => x.measuredSegments()),
     );
+    // Only the session whose step it is runs; the others' clusters are stopped meanwhile (SIGSTOP), so
+    // they take no CPU from it (idle, a paxos cluster used ~0.08 cores and etcd's ~0.04).
+    let running = -1;
     for (const step of schedule) {
       const x = sessions[step.session]!;
+      if (running !== step.session) {
+        for (const other of sessions) if (other !== x) await other.cluster.pause();
+        await x.cluster.resume();
+        running = step.session;
+      }
       if (step.kind === "warm-up") await x.warmUp(step.s, step.count);
       else await x.measure(step.s, step.count, sessions.filter((other) => other !== x));
     }
@@ -431,7 +441,7 @@ function steadyInterleavedNote(steady: readonly RunResult[]): string {
     .join("; ");
   return (
     "steady runs: both systems' clusters up side by side, warmed up, then their measured segments alternate " +
-    `(A B, B A, ...), so a change in the machine's speed falls on both; the idle one's CPU, in cores: ${idle || "n/a"}`
+    `(A B, B A, ...), so a change in the machine's speed falls on both; the other's processes are stopped (SIGSTOP) meanwhile, their CPU in cores: ${idle || "n/a"}`
   );
 }
 

@@ -41,6 +41,10 @@ export interface BenchCluster {
   cpuSeconds(): (number | null)[];
   /** The last lines of each node's log, for error messages. */
   tailLogs(lines?: number): string;
+  /** SIGSTOPs every node and waits until /proc shows each stopped: it takes no CPU while another system is measured. */
+  pause(): Promise<void>;
+  /** SIGCONTs every node, waits until /proc shows each running, then until the members agree on a leader. */
+  resume(): Promise<void>;
   /** SIGTERM, then SIGKILL after a grace period; removes the data unless asked to keep it. */
   stop(): Promise<void>;
 }
@@ -134,6 +138,17 @@ export function procCpuSeconds(pid: number | undefined, clockTicks = 100): numbe
     const ut = Number(f[11]);
     const st = Number(f[12]);
     return Number.isFinite(ut) && Number.isFinite(st) ? (ut + st) / clockTicks : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The state letter of /proc/<pid>/stat ("T": stopped by a signal; "R", "S", "D": running or waiting), null when unreadable. */
+export function procState(pid: number | undefined): string | null {
+  if (pid === undefined) return null;
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return s.slice(s.lastIndexOf(")") + 2).split(" ")[0] ?? null;
   } catch {
     return null;
   }
@@ -236,7 +251,34 @@ abstract class ProcessGroup {
     });
   }
 
+  abstract leaderIndex(timeoutMs?: number): Promise<number>;
+
+  async pause(): Promise<void> {
+    for (const n of this.nodes) if (running(n.proc)) n.proc.kill("SIGSTOP");
+    await this.waitForStates((state) => state === "T", "stopped (SIGSTOP)");
+  }
+
+  async resume(): Promise<void> {
+    for (const n of this.nodes) if (running(n.proc)) n.proc.kill("SIGCONT");
+    await this.waitForStates((state) => state !== "T", "running again (SIGCONT)");
+    await this.leaderIndex();
+  }
+
+  /** Polls /proc until every node's state passes `ok` (a signal is delivered asynchronously). */
+  private async waitForStates(ok: (state: string) => boolean, what: string): Promise<void> {
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      this.checkAlive();
+      const states = this.nodes.map((n) => procState(n.proc.pid));
+      if (states.every((st) => st !== null && ok(st))) return;
+      if (Date.now() > deadline) throw new Error(`nodes not ${what} within 5 s: states ${states.join(", ")}`);
+      await sleep(5);
+    }
+  }
+
   async stop(): Promise<void> {
+    // A paused node would not act on SIGTERM until the grace period's SIGKILL.
+    for (const n of this.nodes) if (running(n.proc)) n.proc.kill("SIGCONT");
     // Profiles (--cpu-prof) are written on a clean exit: give it time.
     await Promise.all(this.nodes.map((n) => stopProcess(n.proc, 15_000)));
     if (!this.keepData) rmSync(this.dir, { recursive: true, force: true });
