@@ -128,30 +128,30 @@ export function procMemory(pid: number | undefined): NodeMemory {
   }
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (null when unreadable). */
-export function procCpuSeconds(pid: number | undefined, clockTicks = 100): number | null {
+/** The fields of /proc/<pid>/stat after the command name (which may hold spaces, in parentheses): [0] is the state. */
+function procStatFields(pid: number | undefined): string[] | null {
   if (pid === undefined) return null;
   try {
     const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the command name (which may contain spaces) in parentheses: utime and stime are the 12th and 13th.
-    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-    const ut = Number(f[11]);
-    const st = Number(f[12]);
-    return Number.isFinite(ut) && Number.isFinite(st) ? (ut + st) / clockTicks : null;
+    return s.slice(s.lastIndexOf(")") + 2).split(" ");
   } catch {
     return null;
   }
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (null when unreadable). */
+export function procCpuSeconds(pid: number | undefined, clockTicks = 100): number | null {
+  const f = procStatFields(pid);
+  if (f === null) return null;
+  // utime and stime: the 14th and 15th fields of the whole line.
+  const ut = Number(f[11]);
+  const st = Number(f[12]);
+  return Number.isFinite(ut) && Number.isFinite(st) ? (ut + st) / clockTicks : null;
+}
+
 /** The state letter of /proc/<pid>/stat ("T": stopped by a signal; "R", "S", "D": running or waiting), null when unreadable. */
-export function procState(pid: number | undefined): string | null {
-  if (pid === undefined) return null;
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return s.slice(s.lastIndexOf(")") + 2).split(" ")[0] ?? null;
-  } catch {
-    return null;
-  }
+function procState(pid: number | undefined): string | null {
+  return procStatFields(pid)?.[0] ?? null;
 }
 
 interface Started {
