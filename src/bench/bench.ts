@@ -152,6 +152,32 @@ function cpuSum(xs: (number | null)[]): number | null {
   return xs.includes(null) ? null : (xs as number[]).reduce((a, c) => a + c, 0);
 }
 
+/** A running total plus what a counter moved by; null once any reading failed. */
+function accumulate(total: number | null, after: number | null, before: number | null): number | null {
+  return total === null || after === null || before === null ? null : total + (after - before);
+}
+
+/** One row of a run's per-segment table; `counters` (scraped before and after) only for measured segments. */
+function segmentRow(
+  startLength: number,
+  r: LoadResult,
+  cpu: { before: (number | null)[]; after: (number | null)[] },
+  counters: { before: ClusterCounters; after: ClusterCounters } | null,
+): SegmentResult {
+  const cpuUs = delta(cpuSum(cpu.after), cpuSum(cpu.before), r.ok);
+  return {
+    startLength,
+    ...(counters === null ? { warmup: true } : {}),
+    appends: r.ok,
+    opsPerS: r.ok / (r.elapsedMs / 1000),
+    p50Ms: summarize(r.latenciesMs).p50,
+    cpuUsPerAppend: cpuUs === null ? null : cpuUs * 1e6,
+    peerBytesPerAppend: counters === null ? null : delta(counters.after.peerBytes, counters.before.peerBytes, r.ok),
+    fdatasyncsPerAppend: counters === null ? null : delta(counters.after.fdatasyncs, counters.before.fdatasyncs, r.ok),
+    replyBytesMean: r.ok > 0 ? r.replyBytesTotal / r.ok : 0,
+  };
+}
+
 /**
  * One system's cluster under one load: started, warmed up, then measured
  * segment by segment. The run's figures are sums over its own measured
@@ -217,25 +243,14 @@ class RunSession {
 
   /** Warm-up segment `s` (steady runs): the same load, not in the run's figures. */
   async warmUp(s: number, count: number): Promise<void> {
-    const c0 = cpuSum(this.cluster.cpuSeconds());
+    const before = this.cluster.cpuSeconds();
     const r = await this.driver.run({ clients: this.spec.clients, total: count, clientIdBase: 1_000_000 + s * this.spec.clients, timeoutMs: this.cfg.timeoutMs });
-    const c1 = cpuSum(this.cluster.cpuSeconds());
-    this.segments.push({
-      startLength: this.warmed,
-      warmup: true,
-      appends: r.ok,
-      opsPerS: r.ok / (r.elapsedMs / 1000),
-      p50Ms: summarize(r.latenciesMs).p50,
-      cpuUsPerAppend: c0 === null || c1 === null || r.ok <= 0 ? null : ((c1 - c0) * 1e6) / r.ok,
-      peerBytesPerAppend: null,
-      fdatasyncsPerAppend: null,
-      replyBytesMean: r.ok > 0 ? r.replyBytesTotal / r.ok : 0,
-    });
+    this.segments.push(segmentRow(this.warmed, r, { before, after: this.cluster.cpuSeconds() }, null));
     this.warmed += r.ok;
     this.done = this.warmed;
   }
 
-  /** Measured segment `s`; `neighbours`: the other sessions, idle meanwhile, whose CPU is noted. */
+  /** Measured segment `s`; `neighbours`: the other sessions, paused meanwhile, whose CPU is noted. */
   async measure(s: number, count: number, neighbours: readonly RunSession[] = []): Promise<void> {
     const before = await this.cluster.scrape();
     const cpu0 = this.cluster.cpuSeconds();
@@ -251,35 +266,13 @@ class RunSession {
     this.results.push(r);
     this.wallS += wallS;
     this.genCpuUs += gen.user + gen.system;
-    cpu1.forEach((c, i) => {
-      const b = cpu0[i] ?? null;
-      const acc = this.nodeCpuS[i] ?? null;
-      this.nodeCpuS[i] = c === null || b === null || acc === null ? null : acc + (c - b);
-    });
+    cpu1.forEach((c, i) => (this.nodeCpuS[i] = accumulate(this.nodeCpuS[i] ?? null, c, cpu0[i] ?? null)));
     if (neighbours.length > 0) this.hadNeighbours = true;
-    for (let i = 0; i < neighbours.length; i++) {
-      const a = idle0[i] ?? null;
-      const b = idle1[i] ?? null;
-      this.neighbourCpuS = a === null || b === null || this.neighbourCpuS === null ? null : this.neighbourCpuS + (b - a);
-    }
-    const addTo = (acc: number | null, a: number | null, b: number | null) => (acc === null || a === null || b === null ? null : acc + (a - b));
-    this.fdatasyncs = addTo(this.fdatasyncs, after.fdatasyncs, before.fdatasyncs);
-    this.peerBytes = addTo(this.peerBytes, after.peerBytes, before.peerBytes);
+    idle1.forEach((c, i) => (this.neighbourCpuS = accumulate(this.neighbourCpuS, c, idle0[i] ?? null)));
+    this.fdatasyncs = accumulate(this.fdatasyncs, after.fdatasyncs, before.fdatasyncs);
+    this.peerBytes = accumulate(this.peerBytes, after.peerBytes, before.peerBytes);
     this.lastCounters = after;
-    if (this.measuredSegments().length > 1) {
-      const cb = cpuSum(cpu0);
-      const ca = cpuSum(cpu1);
-      this.segments.push({
-        startLength: this.done,
-        appends: r.ok,
-        opsPerS: r.ok / (r.elapsedMs / 1000),
-        p50Ms: summarize(r.latenciesMs).p50,
-        cpuUsPerAppend: ca === null || cb === null || r.ok <= 0 ? null : ((ca - cb) * 1e6) / r.ok,
-        peerBytesPerAppend: delta(after.peerBytes, before.peerBytes, r.ok),
-        fdatasyncsPerAppend: delta(after.fdatasyncs, before.fdatasyncs, r.ok),
-        replyBytesMean: r.ok > 0 ? r.replyBytesTotal / r.ok : 0,
-      });
-    }
+    if (this.measuredSegments().length > 1) this.segments.push(segmentRow(this.done, r, { before: cpu0, after: cpu1 }, { before, after }));
     this.done += r.ok;
   }
 
@@ -320,8 +313,8 @@ class RunSession {
       latencyMs: summarize(lat),
       peakRssMB: mem.map((m) => toMB(m.peakRssBytes)),
       rssAfterMB: mem.map((m, i) => toMB(m.rssBytes ?? this.lastCounters?.rssBytes[i] ?? null)),
-      peerBytesPerAppend: ok > 0 ? (this.peerBytes === null ? null : this.peerBytes / ok) : null,
-      fdatasyncsPerAppend: ok > 0 ? (this.fdatasyncs === null ? null : this.fdatasyncs / ok) : null,
+      peerBytesPerAppend: delta(this.peerBytes, 0, ok),
+      fdatasyncsPerAppend: delta(this.fdatasyncs, 0, ok),
       cpuCores: this.nodeCpuS.map((c) => (c === null || wallS <= 0 ? null : c / wallS)),
       loadGenCpuCores: wallS > 0 ? this.genCpuUs / 1e6 / wallS : 0,
       cpuUsPerAppend: this.nodeCpuS.map((c) => (c === null || ok <= 0 ? null : (c * 1e6) / ok)),

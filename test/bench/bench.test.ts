@@ -245,7 +245,7 @@ describe("bench: interleaved steady runs", () => {
   });
 
   // Two paxos clusters stand in for paxos and etcd (CI has no etcd): the interleaving is the system-independent part.
-  it("measures two real clusters side by side, each run's figures over its own segments only", { timeout: 120_000 }, async () => {
+  it("measures two real clusters side by side, the other one paused during each run's segments", { timeout: 120_000 }, async () => {
     const lines: string[] = [];
     const cfg = { ...DEFAULT_CONFIG, log: (l: string) => lines.push(l) };
     const spec: RunSpec = { system: "paxos", kind: "steady", clients: 4, appends: 200, minimal: true, segments: 4, warmup: 100 };
@@ -261,9 +261,6 @@ describe("bench: interleaved steady runs", () => {
       expect(r.idleNeighbourCores).toBeLessThan(0.01);
       expect(r.fdatasyncsPerAppend).toBeGreaterThan(0);
       for (const us of r.cpuUsPerAppend!) expect(us).toBeGreaterThan(0);
-      // Its time is that of its own measured segments, not the wall time of both runs together.
-      const own = r.segments!.filter((x) => !x.warmup).reduce((a, x) => a + x.appends / x.opsPerS, 0);
-      expect(r.elapsedS).toBeCloseTo(own, 6);
     }
   });
 });
