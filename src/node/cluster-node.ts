@@ -167,7 +167,7 @@ export class ClusterNode implements NodeService, PeerInbox {
       await this.startServing();
     } catch (e) {
       await this.stop().catch(() => {});
-      throw e instanceof CorruptLogError ? e : new NodeStartError(`node ${this.self.id} cannot start: ${(e as Error).message}`);
+      throw e instanceof CorruptLogError ? e : new NodeStartError(`node ${this.self.id} cannot start: ${(e as Error).message}`, { cause: e });
     }
   }
 

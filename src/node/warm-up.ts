@@ -50,6 +50,11 @@ export interface WarmUpOptions {
    * may run on this machine and bind theirs while this node warms up.
    */
   readonly avoidPorts?: readonly number[];
+  /**
+   * Picks a round's 9 ports (default: freePorts in SCRATCH_PORTS). A test passes one that hands out
+   * a port it holds, to show a round whose port was taken is run again on others.
+   */
+  readonly pickPorts?: (count: number, avoid: ReadonlySet<number>) => Promise<number[]>;
 }
 
 export interface WarmUpReport {
@@ -61,6 +66,8 @@ export interface WarmUpReport {
   readonly dir: string;
   /** The ports the rounds' nodes listened on (HTTP, gRPC, peer of each node, 9 per round). */
   readonly ports: readonly number[];
+  /** Rounds started again on other ports because one of theirs was taken between the pick and the bind. */
+  readonly portRetries: number;
 }
 
 /**
@@ -73,7 +80,30 @@ export interface WarmUpReport {
  */
 export const SCRATCH_PORTS = { low: 10_000, high: CLUSTER_PORTS.low - 1 } as const;
 
-export const DEFAULT_WARM_UP: Required<WarmUpOptions> = { rounds: 4, appends: 3000, clients: 16, budgetMs: 8000, avoidPorts: [] };
+export const DEFAULT_WARM_UP: Required<WarmUpOptions> = {
+  rounds: 4,
+  appends: 3000,
+  clients: 16,
+  budgetMs: 8000,
+  avoidPorts: [],
+  pickPorts: (count, avoid) => freePorts(count, SCRATCH_PORTS, avoid),
+};
+
+/**
+ * A port checked free can still be taken before the scratch node binds it: the three nodes of a
+ * cluster started together on one machine warm up at the same moment, each picking 9 ports a
+ * round from the same range (CI saw node 0's round fail with EADDRINUSE). Such a round is run
+ * again on other ports, this many times in all, before the warm-up gives up.
+ */
+const MAX_PORT_RETRIES = 5;
+
+/** True if `e`, or an error it wraps, is a listen that found its port taken. */
+function isPortTaken(e: unknown): boolean {
+  for (let err = e; err instanceof Error; err = err.cause) {
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE" || /EADDRINUSE/.test(err.message)) return true;
+  }
+  return false;
+}
 
 /**
  * Scratch clusters elect within 80-160 ms, not the real 300-600 (heartbeats every 20 ms, not 50):
@@ -92,22 +122,31 @@ export async function warmUp(options: WarmUpOptions = {}): Promise<WarmUpReport>
   process.once("exit", removeDir);
   let appends = 0;
   let rounds = 0;
+  let portRetries = 0;
   const ports: number[] = [];
+  const avoid = new Set(o.avoidPorts);
   try {
     while (rounds < o.rounds && Date.now() < deadline) {
       const roundsLeft = o.rounds - rounds;
       const roundDeadline = Date.now() + (deadline - Date.now()) / roundsLeft;
       const want = Math.ceil((o.appends - appends) / roundsLeft);
-      const roundPorts = await freePorts(9, SCRATCH_PORTS, new Set([...o.avoidPorts, ...ports]));
+      const roundPorts = await o.pickPorts(9, avoid);
+      for (const p of roundPorts) avoid.add(p); // a later round, or a retry, takes others
+      try {
+        appends += await scratchRound(join(dir, `round-${rounds}-${portRetries}`), roundPorts, want, o.clients, roundDeadline);
+      } catch (e) {
+        if (!isPortTaken(e) || portRetries >= MAX_PORT_RETRIES) throw e;
+        portRetries++;
+        continue;
+      }
       ports.push(...roundPorts);
-      appends += await scratchRound(join(dir, `round-${rounds}`), roundPorts, want, o.clients, roundDeadline);
       rounds++;
     }
   } finally {
     process.removeListener("exit", removeDir);
     removeDir();
   }
-  return { ms: Math.round(performance.now() - started), rounds, appends, dir, ports };
+  return { ms: Math.round(performance.now() - started), rounds, appends, dir, ports, portRetries };
 }
 
 /** One scratch cluster: start it, send it `appends` appends (until `deadline`), stop it; returns the appends made. */
