@@ -10,8 +10,10 @@ import { join, resolve } from "node:path";
 import { etcdVersion, PaxosCluster, startCluster, type BenchCluster, type ClusterCounters, type SystemName } from "./clusters.js";
 import { formatBreakdown, lineUpSteps, type Breakdown, type NodeTrace } from "./breakdown.js";
 import { etcdWorkload, LoadDriver, paxosWorkload, summarize, warmLoadGenerator, type LoadResult, type Placement, type Workload } from "./load.js";
+import { DEFAULT_WARM_UP } from "../node/warm-up.js";
 import {
   MB,
+  coldWarmUpNote,
   computeRatios,
   evaluateGoals,
   formatReport,
@@ -294,6 +296,7 @@ class RunSession {
     const replyTotal = results.reduce((a, r) => a + r.replyBytesTotal, 0);
     const wallS = this.wallS;
     const w = spec.warmup ?? 0;
+    const warmUps = this.cluster.warmUps();
     if (errors > 0) cfg.log(`  ${this.label}: ${errors} errors: ${JSON.stringify(errorKinds)}`);
     return {
       system: spec.system,
@@ -326,6 +329,7 @@ class RunSession {
       },
       ...(this.segments.length > 0 ? { segments: this.segments } : {}),
       ...(this.hadNeighbours && this.neighbourCpuS !== null && wallS > 0 ? { idleNeighbourCores: this.neighbourCpuS / wallS } : {}),
+      ...(warmUps.some((x) => x !== null) ? { nodeWarmUps: warmUps } : {}),
     };
   }
 
@@ -512,6 +516,8 @@ export async function runBenchmark(cfg: BenchConfig): Promise<{ report: BenchRep
       progress(r);
     }
   }
+  const warmUpNote = coldWarmUpNote(levels, DEFAULT_WARM_UP.appends);
+  if (warmUpNote !== null) notes.push(warmUpNote);
   let breakdown: Breakdown | undefined;
   if (cfg.breakdown > 0) {
     breakdown = await measureBreakdown(cfg);

@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { request } from "undici";
 import { freePorts } from "../config/free-ports.js";
+import { WARM_UP_FAILED_MSG, WARMED_UP_MSG } from "../node/warm-up.js";
 
 export type SystemName = "paxos" | "etcd";
 
@@ -20,6 +21,16 @@ export interface ClusterCounters {
   /** process_resident_memory_bytes per node, as the node reports it. */
   rssBytes: (number | null)[];
 }
+
+/**
+ * What a paxos node's own warm-up before serving did (src/node/warm-up.ts), from its log: the
+ * scratch appends it made in how many rounds and milliseconds, or why it failed (then it served
+ * cold). null: no such line (etcd, or a node run with --no-warm-up).
+ */
+export type NodeWarmUp =
+  | { readonly appends: number; readonly rounds: number; readonly ms: number; readonly portRetries: number }
+  | { readonly failed: string }
+  | null;
 
 export interface NodeMemory {
   /** VmRSS: resident now. */
@@ -41,6 +52,8 @@ export interface BenchCluster {
   cpuSeconds(): (number | null)[];
   /** The last lines of each node's log, for error messages. */
   tailLogs(lines?: number): string;
+  /** Per node, what its warm-up before serving did (paxos; etcd has none). */
+  warmUps(): NodeWarmUp[];
   /** SIGSTOPs every node and waits until /proc shows each stopped: it takes no CPU while another system is measured. */
   pause(): Promise<void>;
   /** SIGCONTs every node, waits until /proc shows each running, then until the members agree on a leader. */
@@ -384,7 +397,41 @@ export class PaxosCluster extends ProcessGroup implements BenchCluster {
   scrape(): Promise<ClusterCounters> {
     return this.scrapeCounters("paxos_fdatasyncs_total", "paxos_peer_bytes_sent_total");
   }
+
+  warmUps(): NodeWarmUp[] {
+    return this.extraLogs.map((path) => {
+      let text: string;
+      try {
+        text = readFileSync(path, "utf8");
+      } catch {
+        return null;
+      }
+      for (const line of text.split("\n")) {
+        if (!line.includes("warm")) continue;
+        const entry = parseJsonObject(line);
+        if (entry?.msg === WARMED_UP_MSG) {
+          return { appends: num(entry.appends), rounds: num(entry.rounds), ms: num(entry.ms), portRetries: num(entry.portRetries) };
+        }
+        if (entry?.msg === WARM_UP_FAILED_MSG) {
+          const err = entry.err as { message?: unknown } | undefined;
+          return { failed: typeof err?.message === "string" ? err.message : "unknown error" };
+        }
+      }
+      return null;
+    });
+  }
 }
+
+function parseJsonObject(line: string): Record<string, unknown> | null {
+  try {
+    const v: unknown = JSON.parse(line);
+    return typeof v === "object" && v !== null ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+const num = (v: unknown): number => (typeof v === "number" ? v : 0);
 
 export interface EtcdClusterOptions {
   size?: number;
@@ -477,6 +524,11 @@ export class EtcdCluster extends ProcessGroup implements BenchCluster {
 
   scrape(): Promise<ClusterCounters> {
     return this.scrapeCounters("etcd_disk_wal_fsync_duration_seconds_count", "etcd_network_peer_sent_bytes_total");
+  }
+
+  /** etcd compiles nothing at run time, so it has no warm-up. */
+  warmUps(): NodeWarmUp[] {
+    return this.ports.map(() => null);
   }
 }
 

@@ -2,7 +2,7 @@
 // paxos/etcd ratios per level and the issue's goals. Pure functions only.
 
 import type { LatencySummary } from "./load.js";
-import type { SystemName } from "./clusters.js";
+import type { NodeWarmUp, SystemName } from "./clusters.js";
 import { formatBreakdown, type Breakdown } from "./breakdown.js";
 
 export interface RunResult {
@@ -49,6 +49,8 @@ export interface RunResult {
   segments?: SegmentResult[];
   /** Interleaved steady runs: the CPU the other system's idle cluster used during this run's measured segments, in cores. */
   idleNeighbourCores?: number;
+  /** paxos: what each node's own warm-up before serving did (a cut or failed one leaves that node slower at first). */
+  nodeWarmUps?: NodeWarmUp[];
 }
 
 export interface SegmentResult {
@@ -285,4 +287,29 @@ export function formatReport(rep: BenchReport): string {
   parts.push("", "goals:", formatGoals(rep.goals));
   if (m.notes.length > 0) parts.push("", ...m.notes.map((n) => `note: ${n}`));
   return parts.join("\n");
+}
+
+/**
+ * One note line on the paxos nodes' own warm-ups before the cold levels: scratch appends per node,
+ * and whether one was cut short by its time budget or failed (that node then began slower).
+ * null when no paxos level recorded any.
+ */
+export function coldWarmUpNote(levels: readonly RunResult[], askedAppends: number): string | null {
+  const parts: string[] = [];
+  for (const r of levels) {
+    if (r.system !== "paxos" || r.kind !== "level" || r.nodeWarmUps === undefined) continue;
+    const ran = r.nodeWarmUps.filter((w): w is Extract<NodeWarmUp, { ms: number }> => w !== null && "ms" in w);
+    const failed = r.nodeWarmUps.filter((w): w is Extract<NodeWarmUp, { failed: string }> => w !== null && "failed" in w);
+    const perNode = r.nodeWarmUps.map((w) => (w === null ? "none" : "failed" in w ? "failed" : String(w.appends))).join(" / ");
+    const secs = ran.map((w) => w.ms / 1000);
+    const span = secs.length === 0 ? "" : ` in ${Math.min(...secs).toFixed(1)}-${Math.max(...secs).toFixed(1)} s`;
+    const flags: string[] = [];
+    if (ran.some((w) => w.appends < askedAppends)) flags.push("cut short by its time budget");
+    const retries = ran.reduce((n, w) => n + w.portRetries, 0);
+    if (retries > 0) flags.push(`${retries} round(s) rerun on other ports`);
+    if (failed.length > 0) flags.push(`failed, served cold: ${failed[0]!.failed}`);
+    parts.push(`${r.clients} client${r.clients === 1 ? "" : "s"}: ${perNode}${span}${flags.length > 0 ? ` (${flags.join("; ")})` : ""}`);
+  }
+  if (parts.length === 0) return null;
+  return `paxos nodes' own warm-up before serving, scratch appends per node (of ${askedAppends}): ${parts.join("; ")}`;
 }

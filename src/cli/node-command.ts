@@ -4,7 +4,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { dirname } from "node:path";
 import { setFlagsFromString } from "node:v8";
-import { warmUp } from "../node/warm-up.js";
+import { WARM_UP_FAILED_MSG, WARMED_UP_MSG, warmUp } from "../node/warm-up.js";
 import { pino } from "pino";
 import { ConfigError, findSelf, loadClusterConfig, memberAddress, memberNodeAddress, parseNodeLine, type NodeAddress } from "../config/cluster-config.js";
 import { bootstrapMembership, type Membership } from "../core/membership.js";
@@ -266,10 +266,10 @@ export async function runNode(configPath: string | undefined, o: NodeCommandOpti
       const r = await warmUp({ avoidPorts: portsOfKnownMembers(identity) });
       logger.info(
         { ms: r.ms, rounds: r.rounds, appends: r.appends, scratchDir: r.dir, scratchPorts: r.ports, portRetries: r.portRetries },
-        "warmed up on scratch clusters in this process (--no-warm-up skips it)",
+        WARMED_UP_MSG,
       );
     } catch (e) {
-      logger.warn({ err: e }, "warm-up failed; serving cold");
+      logger.warn({ err: e }, WARM_UP_FAILED_MSG);
     }
   }
   if (stopping) return;

@@ -80,6 +80,10 @@ export interface WarmUpReport {
  */
 export const SCRATCH_PORTS = { low: 10_000, high: CLUSTER_PORTS.low - 1 } as const;
 
+/** The node's log messages after its warm-up (the bench reads them back from the log). */
+export const WARMED_UP_MSG = "warmed up on scratch clusters in this process (--no-warm-up skips it)";
+export const WARM_UP_FAILED_MSG = "warm-up failed; serving cold";
+
 export const DEFAULT_WARM_UP: Required<WarmUpOptions> = {
   rounds: 4,
   appends: 3000,

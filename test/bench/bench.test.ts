@@ -11,6 +11,7 @@ import { EtcdCluster, etcdVersion, PaxosCluster, sumMetric } from "../../src/ben
 import { LoadDriver, summarize, paxosWorkload, etcdWorkload } from "../../src/bench/load.js";
 import {
   alignTable,
+  coldWarmUpNote,
   computeRatios,
   evaluateGoals,
   formatRatios,
@@ -143,6 +144,20 @@ describe("bench: pure parts", () => {
     expect(formatBreakdown(b)).toContain("median total 4.000 ms");
   });
 
+  it("notes the paxos nodes' warm-ups before the cold levels: cut short, rerun on other ports, or failed", () => {
+    const full = { appends: 3000, rounds: 4, ms: 7400, portRetries: 0 };
+    const levels = [
+      run({ clients: 1, nodeWarmUps: [full, full, { ...full, ms: 7700 }] }),
+      run({ system: "etcd", clients: 1 }),
+      run({ clients: 32, nodeWarmUps: [{ ...full, appends: 1156, ms: 8071 }, { ...full, portRetries: 1 }, { failed: "node 0 cannot start: listen EADDRINUSE" }] }),
+    ];
+    expect(coldWarmUpNote(levels, 3000)).toBe(
+      "paxos nodes' own warm-up before serving, scratch appends per node (of 3000): 1 client: 3000 / 3000 / 3000 in 7.4-7.7 s; " +
+        "32 clients: 1156 / 3000 / failed in 7.4-8.1 s (cut short by its time budget; 1 round(s) rerun on other ports; failed, served cold: node 0 cannot start: listen EADDRINUSE)",
+    );
+    expect(coldWarmUpNote([run({ system: "etcd" })], 3000)).toBeNull();
+  });
+
   it("aligns the table: every line equally wide, numbers right-aligned", () => {
     const t = alignTable(["name", "n"], [["a", "1"], ["bbbb", "1000"]]);
     expect(t.split("\n")).toEqual(["name     n", "----  ----", "a        1", "bbbb  1000"]);
@@ -192,6 +207,13 @@ describe("bench: the --quick run on real clusters", () => {
       expect(r.cpuCores).toHaveLength(3);
       expect(r.cpuCores.reduce<number>((a, c) => a + (c ?? 0), 0)).toBeGreaterThan(0);
     }
+    // Each cold level's nodes warmed up before serving, as their logs say, and the report notes it.
+    for (const l of rep.levels) {
+      expect(l.nodeWarmUps).toHaveLength(3);
+      for (const w of l.nodeWarmUps!) expect(w).toMatchObject({ appends: expect.any(Number), rounds: expect.any(Number), portRetries: 0 });
+      for (const w of l.nodeWarmUps!) expect((w as { appends: number }).appends).toBeGreaterThan(0);
+    }
+    expect(rep.meta.notes.find((n) => n.startsWith("paxos nodes' own warm-up"))).toMatch(/1 client: \d+ \/ \d+ \/ \d+ in .*; 4 clients: /);
     // Full replies grow with the list: the last reply holds all 100 values.
     expect(rep.levels[0]!.replyBytes.last).toBeGreaterThan(100);
     expect(rep.long[0]!.segments!.length).toBeGreaterThan(1);
