@@ -401,6 +401,7 @@ export function interleavedSchedule(warm: readonly (readonly number[])[], measur
 export async function measureInterleaved(cfg: BenchConfig, specs: readonly RunSpec[]): Promise<RunResult[]> {
   const count = trackRun(cfg, `steady-${specs[0]!.clients}c ${specs.map((x) => x.system).join("+")} interleaved`);
   const sessions: RunSession[] = [];
+  let threw = false;
   try {
     for (const spec of specs) sessions.push(await RunSession.open(cfg, spec, count));
     const schedule = interleavedSchedule(
@@ -422,11 +423,15 @@ export async function measureInterleaved(cfg: BenchConfig, specs: readonly RunSp
     }
     return sessions.map((x) => x.result());
   } catch (e) {
+    threw = true;
     for (const x of sessions) withLogs(e, x.cluster);
     throw e;
   } finally {
-    for (const x of sessions) await x.close();
+    // Every session is closed even if one's close fails; a close failure is reported only if nothing failed before it.
+    const closed = await Promise.allSettled(sessions.map((x) => x.close()));
     cfg.progress?.runDone();
+    const failed = closed.find((c): c is PromiseRejectedResult => c.status === "rejected");
+    if (failed !== undefined && !threw) throw failed.reason;
   }
 }
 
