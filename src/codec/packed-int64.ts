@@ -39,30 +39,51 @@ export function encodeListChunk(items: readonly number[], start: number, end: nu
   return encodeFields([CHUNK_START, start], [[CHUNK_ITEMS, items, start, end]]);
 }
 
-/** An optional leading varint field, then packed fields, as the generated encoder writes them. */
+/**
+ * An optional leading varint field, then packed fields, as the generated
+ * encoder writes them. The loops over the numbers are in packedSize and
+ * writePacked, small functions V8 optimizes once: this one runs once per
+ * compaction, and when it held them (in a forEach closure) each new kind of
+ * input deoptimized it and its recompiling took 30-45 ms of a node's CPU,
+ * several times over a fresh node's first 40,000 appends (docs/performance.md).
+ */
 function encodeFields(head: readonly [field: number, value: number] | null, runs: readonly PackedRun[]): Uint8Array {
-  const sizes: number[] = [];
-  let total = 0;
-  if (head !== null && head[1] !== 0) total += 1 + int64Size(head[1]); // proto3: a zero scalar is not written
-  for (const [, values, from, to] of runs) {
-    let payload = 0;
-    for (let i = from; i < to; i++) payload += int64Size(values[i]!);
-    sizes.push(payload);
-    if (to > from) total += 1 + int64Size(payload) + payload; // proto3: an empty repeated field is not written
+  const headValue = head === null ? 0 : head[1];
+  const sizes = new Array<number>(runs.length);
+  let total = headValue !== 0 ? 1 + int64Size(headValue) : 0; // proto3: a zero scalar is not written
+  for (let r = 0; r < runs.length; r++) {
+    const run = runs[r]!;
+    const payload = packedSize(run[1], run[2], run[3]);
+    sizes[r] = payload;
+    if (run[3] > run[2]) total += 1 + int64Size(payload) + payload; // proto3: an empty repeated field is not written
   }
   const out = new Uint8Array(total);
   let pos = 0;
-  if (head !== null && head[1] !== 0) {
-    out[pos++] = (head[0] << 3) | VARINT;
-    pos = writeInt64(out, pos, head[1]);
+  if (headValue !== 0) {
+    out[pos++] = (head![0] << 3) | VARINT;
+    pos = writeInt64(out, pos, headValue);
   }
-  runs.forEach(([field, values, from, to], r) => {
-    if (to <= from) return;
-    out[pos++] = (field << 3) | LENGTH_DELIMITED;
+  for (let r = 0; r < runs.length; r++) {
+    const run = runs[r]!;
+    if (run[3] <= run[2]) continue;
+    out[pos++] = (run[0] << 3) | LENGTH_DELIMITED;
     pos = writeInt64(out, pos, sizes[r]!);
-    for (let i = from; i < to; i++) pos = writeInt64(out, pos, values[i]!);
-  });
+    pos = writePacked(out, pos, run[1], run[2], run[3]);
+  }
   return out;
+}
+
+/** Bytes of values[from, to) as int64 varints. */
+function packedSize(values: readonly number[], from: number, to: number): number {
+  let size = 0;
+  for (let i = from; i < to; i++) size += int64Size(values[i]!);
+  return size;
+}
+
+/** Writes values[from, to) as int64 varints at `pos`; returns the position after them. */
+function writePacked(out: Uint8Array, pos: number, values: readonly number[], from: number, to: number): number {
+  for (let i = from; i < to; i++) pos = writeInt64(out, pos, values[i]!);
+  return pos;
 }
 
 /** Bytes of `n` as an int64 varint: negative numbers take ten (two's complement, as protobuf writes them). */
