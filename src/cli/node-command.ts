@@ -265,7 +265,7 @@ export async function runNode(configPath: string | undefined, o: NodeCommandOpti
     try {
       const r = await warmUp({ avoidPorts: portsOfKnownMembers(identity) });
       logger.info(
-        { ms: r.ms, rounds: r.rounds, appends: r.appends, scratchDir: r.dir, scratchPorts: r.ports, portRetries: r.portRetries },
+        { ms: r.ms, rounds: r.rounds, appends: r.appends, scratchDir: r.dir, scratchPorts: r.ports, portRetries: r.portRetries, snapshotRounds: r.snapshotRounds },
         WARMED_UP_MSG,
       );
     } catch (e) {

@@ -24,7 +24,7 @@
 // reaches the real one (other ports, other data, another cluster id), and a
 // warm-up that fails only logs.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -34,6 +34,7 @@ import { parseNodeLine } from "../config/cluster-config.js";
 import { CLUSTER_PORTS, freePorts } from "../config/free-ports.js";
 import { bootstrapMembership } from "../core/membership.js";
 import { APPEND_PATH } from "../gateway/http-gateway.js";
+import { SNAPSHOT_FILE_NAME } from "../storage/snapshot-file.js";
 import { ClusterNode, DEFAULT_TIMING, type Timing } from "./cluster-node.js";
 
 export interface WarmUpOptions {
@@ -68,6 +69,8 @@ export interface WarmUpReport {
   readonly ports: readonly number[];
   /** Rounds started again on other ports because one of theirs was taken between the pick and the bind. */
   readonly portRetries: number;
+  /** Rounds whose three scratch nodes each wrote a snapshot (compacted), as SCRATCH_SNAPSHOT_EVERY is there for. */
+  readonly snapshotRounds: number;
 }
 
 /**
@@ -115,6 +118,27 @@ function isPortTaken(e: unknown): boolean {
  */
 const SCRATCH_TIMING: Timing = { ...DEFAULT_TIMING, heartbeatTicks: 2, electionTicksMin: 8, electionTicksMax: 16 };
 
+/**
+ * A scratch node folds its log into a snapshot this often, not every 10,000
+ * slots: compaction (the snapshot's encoding, list.bin's chunks, the
+ * learner's compaction branch) then runs, and is optimized, before the node
+ * serves. Left cold, the serving node's first compactions deoptimized it and
+ * the code around it, and V8 recompiled for its first ~60,000 appends
+ * (docs/performance.md).
+ */
+const SCRATCH_SNAPSHOT_EVERY = 250;
+
+/**
+ * Half the scratch clients use ids and payloads beyond V8's small integers
+ * (31 bits) and negative payloads, as real clients may (Jepsen's ids are
+ * large): code optimized for small integers alone deoptimizes when the first
+ * such number arrives.
+ */
+const BIG_CLIENT_ID = 2 ** 40;
+function scratchPayload(seq: number): number {
+  return seq % 2 === 0 ? 2 ** 33 + seq : -(2 ** 32) - seq;
+}
+
 /** Runs the scratch clusters and removes them again; throws only if one could not be started. */
 export async function warmUp(options: WarmUpOptions = {}): Promise<WarmUpReport> {
   const o = { ...DEFAULT_WARM_UP, ...options };
@@ -127,6 +151,7 @@ export async function warmUp(options: WarmUpOptions = {}): Promise<WarmUpReport>
   let appends = 0;
   let rounds = 0;
   let portRetries = 0;
+  let snapshotRounds = 0;
   const ports: number[] = [];
   const avoid = new Set(o.avoidPorts);
   try {
@@ -137,7 +162,9 @@ export async function warmUp(options: WarmUpOptions = {}): Promise<WarmUpReport>
       const roundPorts = await o.pickPorts(9, avoid);
       for (const p of roundPorts) avoid.add(p); // a later round, or a retry, takes others
       try {
-        appends += await scratchRound(join(dir, `round-${rounds}-${portRetries}`), roundPorts, want, o.clients, roundDeadline);
+        const round = await scratchRound(join(dir, `round-${rounds}-${portRetries}`), roundPorts, want, o.clients, roundDeadline);
+        appends += round.appends;
+        if (round.snapshotted) snapshotRounds++;
       } catch (e) {
         if (!isPortTaken(e) || portRetries >= MAX_PORT_RETRIES) throw e;
         portRetries++;
@@ -150,15 +177,19 @@ export async function warmUp(options: WarmUpOptions = {}): Promise<WarmUpReport>
     process.removeListener("exit", removeDir);
     removeDir();
   }
-  return { ms: Math.round(performance.now() - started), rounds, appends, dir, ports, portRetries };
+  return { ms: Math.round(performance.now() - started), rounds, appends, dir, ports, portRetries, snapshotRounds };
 }
 
-/** One scratch cluster: start it, send it `appends` appends (until `deadline`), stop it; returns the appends made. */
-async function scratchRound(dir: string, ports: readonly number[], appends: number, clients: number, deadline: number): Promise<number> {
+/**
+ * One scratch cluster: start it, send it `appends` appends (until `deadline`), stop it; returns the
+ * appends made, and whether each of its nodes wrote a snapshot (its snapshot.bin exists).
+ */
+async function scratchRound(dir: string, ports: readonly number[], appends: number, clients: number, deadline: number): Promise<{ appends: number; snapshotted: boolean }> {
   const silent: Logger = pino({ level: "silent" });
   const nodes: ClusterNode[] = [];
   const agent = new Agent({ connections: clients, keepAliveTimeout: 10_000 });
   let done = 0;
+  let snapshotted = false;
   try {
     const lines = [0, 1, 2].map((i) => `127.0.0.1:${ports[3 * i]}:${ports[3 * i + 1]}:${ports[3 * i + 2]}`);
     const genesis = bootstrapMembership(lines);
@@ -173,6 +204,7 @@ async function scratchRound(dir: string, ports: readonly number[], appends: numb
           logger: silent,
           bindHost: "127.0.0.1",
           timing: SCRATCH_TIMING,
+          snapshotEvery: SCRATCH_SNAPSHOT_EVERY,
         }),
       );
     }
@@ -181,17 +213,19 @@ async function scratchRound(dir: string, ports: readonly number[], appends: numb
       const origin = `http://127.0.0.1:${ports[3 * (c % 3)]}`;
       // Full and minimal replies both, as clients ask for them.
       const headers = c % 2 === 0 ? { "content-type": "application/json" } : { "content-type": "application/json", prefer: "return=minimal" };
+      const big = c % 4 >= 2; // numbers past V8's small integers, as some clients send (see scratchNumbers)
       for (let seq = 1; done < appends && Date.now() < deadline; seq++) {
-        const body = `{"client_id":${c + 1},"command_id":${seq},"payload":${seq}}`;
+        const body = `{"client_id":${big ? BIG_CLIENT_ID + c : c + 1},"command_id":${seq},"payload":${big ? scratchPayload(seq) : seq}}`;
         const res = await request(`${origin}${APPEND_PATH}`, { method: "POST", headers, body, dispatcher: agent });
         await res.body.arrayBuffer();
         done++;
       }
     };
     await Promise.all(Array.from({ length: clients }, (_, c) => client(c)));
+    snapshotted = [0, 1, 2].every((i) => existsSync(join(dir, `node-${i}`, SNAPSHOT_FILE_NAME)));
   } finally {
     await agent.close().catch(() => {});
     await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
   }
-  return done;
+  return { appends: done, snapshotted };
 }

@@ -23,6 +23,7 @@ interface WarmUpLog {
   appends: number;
   scratchDir: string;
   scratchPorts: number[];
+  snapshotRounds: number;
 }
 
 /** Node i's "warmed up" log entry; fails, with the logs' tails, if it has none. */
@@ -40,6 +41,10 @@ describe("a node's warm-up before it serves", () => {
       expect(entry.rounds).toBeGreaterThan(1);
       expect(entry.appends).toBeGreaterThan(100);
       expect(entry.ms).toBeGreaterThan(0);
+      // Its scratch nodes compacted (each wrote snapshot.bin), so the serving node's first
+      // compaction runs code already optimized (warm-up.ts, SCRATCH_SNAPSHOT_EVERY).
+      expect(entry.snapshotRounds).toBeGreaterThanOrEqual(1);
+      expect(entry.snapshotRounds).toBeLessThanOrEqual(entry.rounds);
     }
   });
 
