@@ -48,7 +48,7 @@ export function encodeListChunk(items: readonly number[], start: number, end: nu
  * several times over a fresh node's first 40,000 appends (docs/performance.md).
  */
 function encodeFields(head: readonly [field: number, value: number] | null, runs: readonly PackedRun[]): Uint8Array {
-  const headValue = head === null ? 0 : head[1];
+  const [headField, headValue] = head ?? [0, 0];
   const sizes = new Array<number>(runs.length);
   let total = headValue !== 0 ? 1 + int64Size(headValue) : 0; // proto3: a zero scalar is not written
   for (let r = 0; r < runs.length; r++) {
@@ -60,7 +60,7 @@ function encodeFields(head: readonly [field: number, value: number] | null, runs
   const out = new Uint8Array(total);
   let pos = 0;
   if (headValue !== 0) {
-    out[pos++] = (head![0] << 3) | VARINT;
+    out[pos++] = (headField << 3) | VARINT;
     pos = writeInt64(out, pos, headValue);
   }
   for (let r = 0; r < runs.length; r++) {
