@@ -88,6 +88,8 @@ export interface MembershipInFlight {
 export interface PendingCommand {
   readonly key: string;
   readonly command: Command;
+  /** The node whose client sent it: this leader, or the follower that forwarded it (a thrifty Accept asks it first). */
+  readonly via: NodeId;
 }
 
 /** Client requests waiting for one command to be applied. */

@@ -169,7 +169,7 @@ export class PaxosCore extends MembershipRole {
       this.outResults.push({ kind: "rejected", requestId, reason: "overloaded", outcome: "not_applied", leader: this.id });
       return;
     }
-    this.pending.push({ key, command });
+    this.pending.push({ key, command, via: this.id });
     this.attach(requestId, key, { requestIds: [], proposed: false, forward: null });
   }
 

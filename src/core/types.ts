@@ -245,11 +245,12 @@ export interface CoreConfig {
    */
   readonly acceptedToAllUpTo?: number;
   /**
-   * Thrifty Phase 2a: an Accept of more than acceptedToAllUpTo values asks
-   * only a quorum to vote (the leader and the acceptors that answered the
-   * last batch first); the others take the values without voting, so they
-   * need no fdatasync for them. A batch not chosen within this many ticks
-   * asks every acceptor. Default 0: every acceptor always votes.
+   * Thrifty Phase 2a: a client batch's Accept asks only a quorum to vote
+   * (the leader, the followers that forwarded its commands, then the
+   * acceptors that answered the last batch first); the others take the
+   * values without voting, so they need no fdatasync for them. A batch not
+   * chosen within this many ticks asks every acceptor. Default 0: every
+   * acceptor always votes.
    */
   readonly thriftyFallbackTicks?: number;
   /** Most client commands waiting for a slot; beyond it proposals are refused. */
