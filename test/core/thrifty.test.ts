@@ -1,5 +1,5 @@
 // Thrifty Phase 2a: a client batch asks only a quorum to vote (the leader,
-// the followers that forwarded its commands, then the fastest); the other
+// for a small batch the followers that forwarded it, then the fastest); the other
 // acceptors take the values quietly (no Accepted, so no fdatasync of their
 // own) and learn them chosen. A batch not chosen within thriftyFallbackTicks
 // asks every acceptor.
@@ -80,6 +80,21 @@ describe("thrifty Accepts", () => {
     }
     cl.tickAll(2);
     for (const id of cl.ids) expect(cl.list(id)).toEqual([1, 2]);
+  });
+
+  it("a large batch asks the follower whose vote completed the last one, even when the other forwarded it", () => {
+    const { cl, l, f1 } = setUp();
+    proposeMany(cl, l, 1, 5);
+    const first = cl.flush(l).messages;
+    const silent = acceptsTo(first, f1)[0]!.quiet![0]!;
+    cl.deliverAll();
+    const before = cl.trace.length;
+    const reqs = proposeMany(cl, silent, 10, 5); // forwarded by the follower that was quiet
+    cl.deliverAll();
+    const accepts = cl.trace.slice(before).filter((e) => e.msg.type === "accept" && e.to !== l);
+    expect(accepts.length).toBeGreaterThan(0);
+    for (const e of accepts) expect(e.msg.type === "accept" && e.msg.quiet).toEqual([silent]);
+    for (const r of reqs) expect(cl.result(r)).toMatchObject({ kind: "appended" });
   });
 
   it("is off with thriftyFallbackTicks 0", () => {
