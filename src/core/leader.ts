@@ -276,8 +276,10 @@ export abstract class LeaderRole extends LearnerRole {
           this.outResults.push({ kind: "changeRefused", requestId: change.requestId, refusal: next.refusal, message: next.message, leader: this.id });
         }
       }
-      // A small batch asks the followers that forwarded it first (quietVoters); a large one, the fastest.
-      const via = values.length <= (this.cfg.acceptedToAllUpTo ?? 0) ? [...new Set(batch.map((p) => p.via))] : [];
+      // A small batch sent into an idle pipeline (low load) asks the followers that forwarded it first
+      // (quietVoters); any other, the fastest: under load the forwarder may be the slow one.
+      const idle = this.inflight.size === 0 && values.length <= (this.cfg.acceptedToAllUpTo ?? 0);
+      const via = idle ? [...new Set(batch.map((p) => p.via))] : [];
       if (values.length > 0) this.sendBatch(this.ownBallot!, values, via);
     }
   }
@@ -327,12 +329,13 @@ export abstract class LeaderRole extends LearnerRole {
    * fdatasyncs at once took 0.55-0.65 ms each where one takes 0.3). The
    * leader asks itself, then `via`: for a small batch (at most
    * acceptedToAllUpTo values, so every voter tells every member of its
-   * vote) the followers that forwarded its commands, each of which answers
-   * its client once it learns the batch chosen from its own vote and the
-   * leader's, so asking it costs no wait. Then the acceptors whose votes
-   * completed the last batch (what a large batch asks: the fastest under
-   * load), then the most recently heard, until they form a quorum of
-   * `voters`; the rest take the values quietly. A quiet acceptor never voted, so losing what it took in
+   * vote) sent with no other in flight, the followers that forwarded its
+   * commands, each of which answers its client once it learns the batch
+   * chosen from its own vote and the leader's, so asking it costs no wait.
+   * Then the acceptors whose votes completed the last batch (the fastest
+   * under load, when asking the forwarder first cost 7-10% of the
+   * throughput at 32 clients), then the most recently heard, until they
+   * form a quorum of `voters`; the rest take the values quietly. A quiet acceptor never voted, so losing what it took in
    * a crash is as if the Accept had been lost. Returns the quiet voters
    * (none when thrifty is off or no smaller quorum exists).
    */

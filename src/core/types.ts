@@ -246,9 +246,9 @@ export interface CoreConfig {
   readonly acceptedToAllUpTo?: number;
   /**
    * Thrifty Phase 2a: a client batch's Accept asks only a quorum to vote
-   * (the leader; for a batch of at most acceptedToAllUpTo values, the
-   * followers that forwarded its commands; then the acceptors that answered
-   * the last batch first); the others take the
+   * (the leader; for a batch of at most acceptedToAllUpTo values sent with
+   * no other in flight, the followers that forwarded its commands; then
+   * the acceptors that answered the last batch first); the others take the
    * values without voting, so they need no fdatasync for them. A batch not
    * chosen within this many ticks asks every acceptor. Default 0: every
    * acceptor always votes.

@@ -1,5 +1,6 @@
 // Thrifty Phase 2a: a client batch asks only a quorum to vote (the leader,
-// for a small batch the followers that forwarded it, then the fastest); the other
+// for a small batch into an idle pipeline the followers that forwarded it,
+// then the fastest); the other
 // acceptors take the values quietly (no Accepted, so no fdatasync of their
 // own) and learn them chosen. A batch not chosen within thriftyFallbackTicks
 // asks every acceptor.
