@@ -1,9 +1,8 @@
 // Thrifty Phase 2a: a client batch asks only a quorum to vote (the leader,
 // for a small batch into an idle pipeline the followers that forwarded it,
-// then the fastest); the other
-// acceptors take the values quietly (no Accepted, so no fdatasync of their
-// own) and learn them chosen. A batch not chosen within thriftyFallbackTicks
-// asks every acceptor.
+// then the fastest); the other acceptors take the values quietly (no
+// Accepted, so no fdatasync of their own) and learn them chosen. A batch not
+// chosen within thriftyFallbackTicks asks every acceptor.
 import { describe, expect, it } from "vitest";
 import { syncNeeded } from "../../src/core/paxos-core.js";
 import type { Envelope, PersistRecord } from "../../src/core/types.js";
