@@ -55,7 +55,8 @@ describe("persist before vote, in real processes", () => {
   it("sends no Accepted before the fdatasync of what it votes for", async () => {
     const leader = await cluster.waitForLeader();
     const follower = (leader + 1) % 3;
-    // One request at a time: every Accept carries one value, so every member sends its vote to every member.
+    // One request at a time: every Accept carries one value; the leader and the follower the requests go
+    // through vote on it (thrifty: the third node takes it quietly), each telling every member.
     for (let k = 1; k <= 60; k++) {
       for (const via of [leader, follower]) {
         const r = await cluster.append(via, 7000 + via, k, k);
@@ -66,8 +67,8 @@ describe("persist before vote, in real processes", () => {
     for (let i = 0; i < 3; i++) {
       const { steps } = JSON.parse(readFileSync(traceFile(i), "utf8")) as { steps: TracedStep[] };
       const { votes, early } = checkVotes(steps);
-      // Every node voted on (nearly) all 120 appends: the leader broadcasts its own vote on small batches.
-      expect(votes, `node ${i}`).toBeGreaterThanOrEqual(100);
+      // The leader and that follower voted on (nearly) all 120 appends; the third only after a fallback.
+      if (i === leader || i === follower) expect(votes, `node ${i}`).toBeGreaterThanOrEqual(100);
       expect(early, `node ${i}`).toEqual([]);
     }
   }, 60_000);
