@@ -88,7 +88,7 @@ export interface MembershipInFlight {
 export interface PendingCommand {
   readonly key: string;
   readonly command: Command;
-  /** The node whose client sent it: this leader, or the follower that forwarded it (a thrifty Accept asks it first). */
+  /** The node whose client sent it: this leader, or the follower that forwarded it (a small batch into an idle pipeline asks it first). */
   readonly via: NodeId;
 }
 
