@@ -88,7 +88,7 @@ export interface MembershipInFlight {
 export interface PendingCommand {
   readonly key: string;
   readonly command: Command;
-  /** The node whose client sent it: this leader, or the follower that forwarded it (a small batch into an idle pipeline asks it first). */
+  /** The node whose client sent it: this leader, or the follower that forwarded it (a small batch at low load asks it first). */
   readonly via: NodeId;
 }
 
@@ -189,6 +189,8 @@ export abstract class CoreState {
   protected readonly lastHeardTick = new Map<NodeId, number>();
   /** The acceptors whose votes completed the last chosen batch, in arrival order: whom a thrifty Accept asks first. */
   protected fastVoters: readonly NodeId[] = [];
+  /** Whether this leader's last client batch was small (at most acceptedToAllUpTo values): low load, for quietVoters. */
+  protected lastBatchSmall = false;
   /** Thrifty batches that had to ask every acceptor (for the operator: a follower it asked was slow or gone). */
   protected thriftyFallbackCount = 0;
   protected pendingReads: PendingRead[] = [];

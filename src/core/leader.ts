@@ -5,10 +5,13 @@
 import { ballotEquals, compareBallots } from "./ballot.js";
 import { memberIds, nextMembership, voterIds, type Membership } from "./membership.js";
 import { isQuorum } from "./quorum.js";
-import { NOOP, type AcceptedVote, type MembershipInFlight, type PendingRead, type Waiter } from "./core-state.js";
+import { NOOP, type AcceptedVote, type MembershipInFlight, type PendingCommand, type PendingRead, type Waiter } from "./core-state.js";
 import { commandKey } from "./replicated-list.js";
 import type { Ballot, Command, Message, NodeId, Value } from "./types.js";
 import { LearnerRole } from "./learner.js";
+
+/** Whom a fresh batch asks to vote: every acceptor, or a quorum with these nodes first (thrifty). */
+type BatchAsks = "everyone" | { readonly thriftyFirst: readonly NodeId[] };
 
 /** Campaigns, leads, and serves reads. */
 export abstract class LeaderRole extends LearnerRole {
@@ -175,6 +178,7 @@ export abstract class LeaderRole extends LearnerRole {
     this.ackedSeq.clear();
     this.lastHeardTick.clear();
     this.fastVoters = [];
+    this.lastBatchSmall = false;
     this.peerCommit.clear();
     this.advanceCommit();
     if (this.role !== "leader") return; // a chosen membership it just learned removed it (switchMembership)
@@ -199,11 +203,11 @@ export abstract class LeaderRole extends LearnerRole {
     for (const v of recovered) {
       batch.push(v);
       if (batch.length === this.cfg.maxBatch || v.kind === "membership") {
-        this.sendBatch(ballot, batch);
+        this.sendBatch(ballot, batch, "everyone");
         batch = [];
       }
     }
-    if (batch.length > 0) this.sendBatch(ballot, batch);
+    if (batch.length > 0) this.sendBatch(ballot, batch, "everyone");
     this.firstOwnSlot = this.nextSlot;
     // A recovered command is on its way like a proposed one: a request for it waits for
     // it (and is never told "not_applied" while that slot may still be chosen).
@@ -276,12 +280,25 @@ export abstract class LeaderRole extends LearnerRole {
           this.outResults.push({ kind: "changeRefused", requestId: change.requestId, refusal: next.refusal, message: next.message, leader: this.id });
         }
       }
-      // A small batch sent into an idle pipeline (low load) asks the followers that forwarded it first
-      // (quietVoters); any other, the fastest: under load the forwarder may be the slow one.
-      const idle = this.inflight.size === 0 && values.length <= (this.cfg.acceptedToAllUpTo ?? 0);
-      const via = idle ? [...new Set(batch.map((p) => p.via))] : [];
-      if (values.length > 0) this.sendBatch(this.ownBallot!, values, via);
+      if (values.length > 0) this.sendBatch(this.ownBallot!, values, this.clientBatchAsks(batch, values.length));
     }
+  }
+
+  /**
+   * Whom a client batch asks to vote (see quietVoters). A large one: a
+   * quorum, the fastest first. A small one (at most acceptedToAllUpTo
+   * values) after another small one, with no other in flight, is low load:
+   * a quorum, the followers that forwarded it first. A small one under load
+   * (the gap of a busy cycle) asks everyone, so that its first two votes
+   * choose it: asking one follower there cost 7-9% of the throughput at 32
+   * clients (docs/performance.md).
+   */
+  private clientBatchAsks(batch: readonly PendingCommand[], size: number): BatchAsks {
+    const small = size <= (this.cfg.acceptedToAllUpTo ?? 0);
+    const lowLoad = small && this.lastBatchSmall && this.inflight.size === 0;
+    this.lastBatchSmall = small;
+    if (!small) return { thriftyFirst: [] };
+    return lowLoad ? { thriftyFirst: [...new Set(batch.map((p) => p.via))] } : "everyone";
   }
 
   /** Whether a new batch may go out now: within the window, not above an unchosen change [Stall], with its quorum promised [Coverage]. */
@@ -306,15 +323,16 @@ export abstract class LeaderRole extends LearnerRole {
   }
 
   /**
-   * Phase 2a [Chand Fig. 1 accept] for a fresh batch. With `thriftyVia` (a
-   * client batch: the nodes to ask first) it may ask only a quorum to vote.
+   * Phase 2a [Chand Fig. 1 accept] for a fresh batch. A recovered batch asks
+   * every acceptor to vote; a client batch may ask only a quorum, the nodes
+   * in `thriftyFirst` first (quietVoters).
    */
-  protected sendBatch(ballot: Ballot, values: Value[], thriftyVia: readonly NodeId[] | null = null): void {
+  protected sendBatch(ballot: Ballot, values: Value[], asks: BatchAsks): void {
     const fromSlot = this.nextSlot;
     this.nextSlot += values.length;
     const m = this.membershipFor(fromSlot);
     const voters = voterIds(m);
-    const quiet = thriftyVia === null ? [] : this.quietVoters(voters, thriftyVia);
+    const quiet = asks === "everyone" ? [] : this.quietVoters(voters, asks.thriftyFirst);
     this.inflight.set(fromSlot, { fromSlot, values, acks: new Set(), voters, members: [...memberIds(m)], sentAtTick: this.now, quiet });
     // Every member of that membership votes or learns; the members of the newest known one learn too.
     const msg: Message = { type: "accept", ballot, fromSlot, values, commitIndex: this.commitIndex, ...(quiet.length > 0 ? { quiet } : {}) };
@@ -327,9 +345,9 @@ export abstract class LeaderRole extends LearnerRole {
    * quorum of votes is all a batch needs, and each vote costs its acceptor
    * an fdatasync on a disk the nodes may share (with one client, three
    * fdatasyncs at once took 0.36-0.65 ms each where one alone takes
-   * 0.2-0.3). The leader asks itself, then `via`: for a small batch (at
-   * most acceptedToAllUpTo values, so every voter tells every member of its
-   * vote) sent with no other in flight, the followers that forwarded its
+   * 0.2-0.3). The leader asks itself, then `first`: for a small batch at
+   * low load (clientBatchAsks; at most acceptedToAllUpTo values, so every
+   * voter tells every member of its vote), the followers that forwarded its
    * commands, each of which answers its client once it learns the batch
    * chosen from its own vote and the leader's, so asking it costs no wait.
    * Then the acceptors whose votes completed the last batch (the fastest
@@ -340,10 +358,10 @@ export abstract class LeaderRole extends LearnerRole {
    * Accept had been lost. Returns the quiet voters (none when thrifty is
    * off or no smaller quorum exists).
    */
-  private quietVoters(voters: ReadonlySet<NodeId>, via: readonly NodeId[]): NodeId[] {
+  private quietVoters(voters: ReadonlySet<NodeId>, first: readonly NodeId[]): NodeId[] {
     if ((this.cfg.thriftyFallbackTicks ?? 0) <= 0) return [];
     const heard = (id: NodeId) => this.lastHeardTick.get(id) ?? -1;
-    const order = [this.id, ...via, ...this.fastVoters, ...[...voters].sort((a, b) => heard(b) - heard(a) || a - b)];
+    const order = [this.id, ...first, ...this.fastVoters, ...[...voters].sort((a, b) => heard(b) - heard(a) || a - b)];
     const asked = new Set<NodeId>();
     for (const id of order) {
       if (!voters.has(id)) continue;

@@ -246,12 +246,13 @@ export interface CoreConfig {
   readonly acceptedToAllUpTo?: number;
   /**
    * Thrifty Phase 2a: a client batch's Accept asks only a quorum to vote
-   * (the leader; for a batch of at most acceptedToAllUpTo values sent with
-   * no other in flight, the followers that forwarded its commands; then
-   * the acceptors that answered the last batch first); the others take the
-   * values without voting, so they need no fdatasync for them. A batch not
-   * chosen within this many ticks asks every acceptor. Default 0: every
-   * acceptor always votes.
+   * (the leader, then the acceptors that answered the last batch); the
+   * others take the values without voting, so they need no fdatasync for
+   * them. A batch of at most acceptedToAllUpTo values is thrifty only at low
+   * load (after another such batch, none in flight), and then asks the
+   * followers that forwarded its commands first; under load it asks every
+   * acceptor. A batch not chosen within this many ticks asks every acceptor.
+   * Default 0: every acceptor always votes.
    */
   readonly thriftyFallbackTicks?: number;
   /** Most client commands waiting for a slot; beyond it proposals are refused. */

@@ -1,12 +1,12 @@
 // Thrifty Phase 2a: a client batch asks only a quorum to vote (the leader,
-// for a small batch into an idle pipeline the followers that forwarded it,
-// then the fastest); the other acceptors take the values quietly (no
-// Accepted, so no fdatasync of their own) and learn them chosen. A batch not
-// chosen within thriftyFallbackTicks asks every acceptor.
+// for a small batch at low load the followers that forwarded it, then the
+// fastest); the other acceptors take the values quietly (no Accepted, so no
+// fdatasync of their own) and learn them chosen. A small batch under load
+// asks everyone; a batch not chosen within thriftyFallbackTicks too.
 import { describe, expect, it } from "vitest";
 import { syncNeeded } from "../../src/core/paxos-core.js";
 import type { Envelope, PersistRecord } from "../../src/core/types.js";
-import { cmd, partition, TestCluster } from "./cluster-harness.js";
+import { cmd, holdTypes, partition, TestCluster } from "./cluster-harness.js";
 
 const THRIFTY = { acceptedToAllUpTo: 2, thriftyFallbackTicks: 2, maxBatch: 64 };
 
@@ -65,8 +65,11 @@ describe("thrifty Accepts", () => {
     }
   });
 
-  it("a small batch asks the follower that forwarded it, which learns it from its vote and the leader's", () => {
+  it("a small batch after another small one asks the follower that forwarded it, which learns it from its vote and the leader's", () => {
     const { cl, l, f1, f2 } = setUp();
+    const first = cl.propose(l, cmd(100, 1, 0));
+    cl.deliverAll(); // the first small batch (nothing small before it) asks everyone: see the next test
+    expect(cl.result(first)).toMatchObject({ kind: "appended", index: 0 });
     // f2's client first, then f1's: each time the other follower is the quiet one, whichever voted first before.
     for (const [via, other, n] of [[f2, f1, 1], [f1, f2, 2]] as const) {
       const before = cl.trace.length;
@@ -76,10 +79,40 @@ describe("thrifty Accepts", () => {
       expect(accepts.map((e) => (e.msg.type === "accept" ? e.msg.quiet : undefined))).toEqual([[other], [other]]);
       const voters = cl.trace.slice(before).filter((e) => e.msg.type === "accepted").map((e) => e.from);
       expect(new Set(voters)).toEqual(new Set([l, via]));
-      expect(cl.result(req)).toMatchObject({ kind: "appended", index: n - 1 });
+      expect(cl.result(req)).toMatchObject({ kind: "appended", index: n });
     }
     cl.tickAll(2);
-    for (const id of cl.ids) expect(cl.list(id)).toEqual([1, 2]);
+    for (const id of cl.ids) expect(cl.list(id)).toEqual([0, 1, 2]);
+  });
+
+  it("a small batch under load asks everyone: after a large one, or with another in flight", () => {
+    const { cl, l, f1, f2 } = setUp();
+    proposeMany(cl, l, 1, 5);
+    const silent = acceptsTo(cl.flush(l).messages, f1)[0]!.quiet![0]!;
+    cl.deliverAll();
+    const votersSince = (at: number) => new Set(cl.trace.slice(at).filter((e) => e.msg.type === "accepted").map((e) => e.from));
+    // After a large batch, into an idle pipeline: a small one forwarded by the follower that was quiet.
+    let before = cl.trace.length;
+    const afterLarge = cl.propose(silent, cmd(20, 1, 20));
+    cl.deliverAll();
+    for (const f of [f1, f2]) expect(acceptsTo(cl.trace.slice(before), f)[0]!.quiet).toBeUndefined();
+    expect(votersSince(before)).toEqual(new Set([l, f1, f2]));
+    expect(cl.result(afterLarge)).toMatchObject({ kind: "appended", index: 5 });
+    // After that small one, but with another small one in flight (its Accepts held).
+    const held = holdTypes("accept");
+    before = cl.trace.length;
+    const inFlight = cl.propose(l, cmd(21, 1, 21));
+    cl.deliverAll(held);
+    const second = cl.propose(silent, cmd(22, 1, 22));
+    cl.deliverAll(held);
+    const accepts = cl.held.filter((e) => e.msg.type === "accept" && e.msg.fromSlot === 7 && e.to !== l);
+    expect(accepts).toHaveLength(2); // the second batch went out with the first still in flight
+    for (const e of accepts) expect(e.msg.type === "accept" && e.msg.quiet).toBeUndefined();
+    cl.releaseHeld();
+    cl.deliverAll();
+    expect(cl.result(inFlight)).toMatchObject({ kind: "appended", index: 6 });
+    expect(cl.result(second)).toMatchObject({ kind: "appended", index: 7 });
+    expect(votersSince(before)).toEqual(new Set([l, f1, f2]));
   });
 
   it("a large batch asks the follower whose vote completed the last one, even when the other forwarded it", () => {
