@@ -570,16 +570,19 @@ export class ClusterNode implements NodeService, PeerInbox {
    * Peer links follow the membership: a link to each new member; a link to
    * a removed one lives RETIRE_LINK_MS more, so the leader's last Commit,
    * which tells it of its removal, goes out. A newcomer's link (above the
-   * membership's ids) stays until its own change arrives.
+   * membership's ids) stays until its own change arrives. A removed node
+   * keeps its links to the members for as long as it runs: a member that
+   * has not learned the removal chosen may need its chosen values to catch
+   * up or be elected (the core's one courtesy), and the links carry nothing
+   * else (streams open on the first send).
    */
   private reconcileLinks(m: Membership): void {
     for (const x of m.members) {
       if (x.id === this.self.id || this.links.has(x.id)) continue;
       this.links.set(x.id, this.newLink(memberNodeAddress(x.id, x.address)));
     }
-    const selfRemoved = findMember(m, this.self.id) === undefined;
     for (const id of this.links.keys()) {
-      const gone = selfRemoved || (findMember(m, id) === undefined && id < m.nextId);
+      const gone = findMember(m, id) === undefined && id < m.nextId;
       if (!gone || this.retiring.has(id)) continue;
       const timer = setTimeout(() => {
         this.retiring.delete(id);
