@@ -290,8 +290,8 @@ export abstract class LeaderRole extends LearnerRole {
    * values) after another small one, with no other in flight, is low load:
    * a quorum, the followers that forwarded it first. A small one under load
    * (the gap of a busy cycle) asks everyone, so that its first two votes
-   * choose it: asking one follower there cost 7-9% of the throughput at 32
-   * clients (docs/performance.md).
+   * choose it: asking one follower there lost every steady comparison with
+   * etcd in eight alternated bench runs (docs/performance.md).
    */
   private clientBatchAsks(batch: readonly PendingCommand[], size: number): BatchAsks {
     const small = size <= (this.cfg.acceptedToAllUpTo ?? 0);
