@@ -189,7 +189,7 @@ export abstract class CoreState {
   protected readonly lastHeardTick = new Map<NodeId, number>();
   /** The acceptors whose votes completed the last chosen batch, in arrival order: whom a thrifty Accept asks first. */
   protected fastVoters: readonly NodeId[] = [];
-  /** Whether this leader's last client batch was small (at most acceptedToAllUpTo values): low load, for quietVoters. */
+  /** Whether this leader's last client batch was small (at most acceptedToAllUpTo values): low load, for clientBatchAsks. */
   protected lastBatchSmall = false;
   /** Thrifty batches that had to ask every acceptor (for the operator: a follower it asked was slow or gone). */
   protected thriftyFallbackCount = 0;
