@@ -265,7 +265,16 @@ export async function runNode(configPath: string | undefined, o: NodeCommandOpti
     try {
       const r = await warmUp({ avoidPorts: portsOfKnownMembers(identity) });
       logger.info(
-        { ms: r.ms, rounds: r.rounds, appends: r.appends, scratchDir: r.dir, scratchPorts: r.ports, portRetries: r.portRetries, snapshotRounds: r.snapshotRounds },
+        {
+          ms: r.ms,
+          rounds: r.rounds,
+          appends: r.appends,
+          scratchDir: r.dir,
+          scratchPorts: r.ports,
+          portRetries: r.portRetries,
+          snapshotRounds: r.snapshotRounds,
+          orphanedScratchDirsRemoved: r.orphansRemoved,
+        },
         WARMED_UP_MSG,
       );
     } catch (e) {

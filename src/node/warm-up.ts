@@ -24,7 +24,7 @@
 // reaches the real one (other ports, other data, another cluster id), and a
 // warm-up that fails only logs.
 
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -34,6 +34,7 @@ import { parseNodeLine } from "../config/cluster-config.js";
 import { CLUSTER_PORTS, freePorts } from "../config/free-ports.js";
 import { bootstrapMembership } from "../core/membership.js";
 import { APPEND_PATH } from "../gateway/http-gateway.js";
+import { processAlive } from "../storage/dir-lock.js";
 import { SNAPSHOT_FILE_NAME } from "../storage/snapshot-file.js";
 import { ClusterNode, DEFAULT_TIMING, type Timing } from "./cluster-node.js";
 
@@ -71,6 +72,43 @@ export interface WarmUpReport {
   readonly portRetries: number;
   /** Rounds whose three scratch nodes each wrote a snapshot (compacted), as SCRATCH_SNAPSHOT_EVERY is there for. */
   readonly snapshotRounds: number;
+  /** Scratch directories of earlier warm-ups whose process had died (SIGKILL), removed first. */
+  readonly orphansRemoved: readonly string[];
+}
+
+/**
+ * A scratch directory is named after the process that made it:
+ * `paxos-warm-up-<pid>-XXXXXX` in the OS temp dir. A node killed with
+ * SIGKILL during its warm-up (Jepsen's kill nemesis does this, its restarts
+ * land in the warm-up) runs no exit handler, so its directory stays behind;
+ * the next warm-up on the machine removes every such directory whose process
+ * no longer exists. Pids are this PID namespace's: nodes in other PID
+ * namespaces (containers) must not share this temp dir (set TMPDIR apart).
+ */
+export const SCRATCH_DIR_PREFIX = "paxos-warm-up-";
+const SCRATCH_DIR_NAME = /^paxos-warm-up-(\d+)-[A-Za-z0-9]{6}$/;
+
+/** Removes the scratch directories in `parent` whose warm-up process is gone; returns their paths. */
+export function removeOrphanedScratchDirs(parent: string = tmpdir()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const pid = Number(SCRATCH_DIR_NAME.exec(name)?.[1] ?? NaN);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || processAlive(pid)) continue;
+    const path = join(parent, name);
+    try {
+      rmSync(path, { recursive: true, force: true });
+      removed.push(path);
+    } catch {
+      // another node's warm-up removing it at the same moment, or not ours to remove: leave it
+    }
+  }
+  return removed;
 }
 
 /**
@@ -133,7 +171,8 @@ export async function warmUp(options: WarmUpOptions = {}): Promise<WarmUpReport>
   const o = { ...DEFAULT_WARM_UP, ...options };
   const started = performance.now();
   const deadline = Date.now() + o.budgetMs;
-  const dir = mkdtempSync(join(tmpdir(), "paxos-warm-up-"));
+  const orphansRemoved = removeOrphanedScratchDirs();
+  const dir = mkdtempSync(join(tmpdir(), `${SCRATCH_DIR_PREFIX}${process.pid}-`));
   // A node stopped (SIGTERM) during its warm-up exits from the signal handler: leave no scratch data behind.
   const removeDir = () => rmSync(dir, { recursive: true, force: true });
   process.once("exit", removeDir);
@@ -166,7 +205,7 @@ export async function warmUp(options: WarmUpOptions = {}): Promise<WarmUpReport>
     process.removeListener("exit", removeDir);
     removeDir();
   }
-  return { ms: Math.round(performance.now() - started), rounds, appends, dir, ports, portRetries, snapshotRounds };
+  return { ms: Math.round(performance.now() - started), rounds, appends, dir, ports, portRetries, snapshotRounds, orphansRemoved };
 }
 
 /**

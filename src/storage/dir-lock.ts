@@ -10,7 +10,8 @@ export const LOCK_FILE_NAME = "LOCK";
 
 export class DataDirLockedError extends Error {}
 
-function alive(pid: number): boolean {
+/** Whether process `pid` exists in this PID namespace (signal 0 sends nothing; EPERM: it exists, another user's). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -33,7 +34,7 @@ export class DataDirLock {
         if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
       }
       const owner = Number(readFileSync(path, "utf8").trim());
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) {
         throw new DataDirLockedError(`data directory ${dir} is in use by process ${owner} (${path})`);
       }
       rmSync(path, { force: true }); // stale: its owner is gone

@@ -94,6 +94,8 @@ export class ProcessCluster {
     private readonly https: ClusterHttps | undefined,
     /** Whether nodes warm up before serving (src/node/warm-up.ts); off by default: tests want a fast start, and one test checks the warm-up. */
     private readonly warmUp: boolean,
+    /** Extra environment variables of every node process (e.g. TMPDIR). */
+    private readonly env: Readonly<Record<string, string>>,
   ) {
     // The nodes' certificate names "localhost" (the config's host), though we dial 127.0.0.1.
     this.dispatcher = https === undefined ? undefined : new Agent({ connect: { ...https, servername: "localhost" } });
@@ -103,9 +105,13 @@ export class ProcessCluster {
   }
 
   /** Starts `size` nodes; `extraArgs` go to every `paxos node` command line; `opts.https` when they serve HTTPS. */
-  static async start(size = 3, extraArgs: readonly string[] = [], opts: { https?: ClusterHttps; warmUp?: boolean } = {}): Promise<ProcessCluster> {
+  static async start(
+    size = 3,
+    extraArgs: readonly string[] = [],
+    opts: { https?: ClusterHttps; warmUp?: boolean; env?: Record<string, string> } = {},
+  ): Promise<ProcessCluster> {
     const ports = await freePorts(3 * size);
-    const c = new ProcessCluster(ports.slice(0, size), ports.slice(size, 2 * size), ports.slice(2 * size), extraArgs, opts.https, opts.warmUp ?? false);
+    const c = new ProcessCluster(ports.slice(0, size), ports.slice(size, 2 * size), ports.slice(2 * size), extraArgs, opts.https, opts.warmUp ?? false, opts.env ?? {});
     for (let i = 0; i < size; i++) c.startNode(i);
     await c.waitForLeader();
     return c;
@@ -154,7 +160,7 @@ export class ProcessCluster {
     const child = spawn(
       process.execPath,
       [PAXOS_BIN, "node", ...who, "--data-dir", this.dataDir(i), "--log-level", "info", ...(this.warmUp ? [] : ["--no-warm-up"]), ...(this.nodeArgs.get(i) ?? this.extraArgs)],
-      { stdio: ["ignore", "pipe", "pipe"] },
+      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...this.env } },
     );
     const lines = this.logs.get(i) ?? [];
     this.logs.set(i, lines);
@@ -163,11 +169,11 @@ export class ProcessCluster {
     this.procs.set(i, child);
   }
 
-  /** Calls `f` with node i's exit code when its process ends. */
-  onExit(i: number, f: (code: number | null) => void): void {
+  /** Calls `f` with node i's exit code, and the signal that ended it if one did, when its process ends. */
+  onExit(i: number, f: (code: number | null, signal: NodeJS.Signals | null) => void): void {
     const p = this.procs.get(i);
     if (p === undefined) throw new Error(`node ${i} was never started`);
-    p.once("exit", (code) => f(code));
+    p.once("exit", (code, signal) => f(code, signal));
   }
 
   /** From its next start on, node i runs with these arguments instead of the cluster's. */
