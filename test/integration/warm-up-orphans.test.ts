@@ -32,16 +32,6 @@ function scratchDirs(): string[] {
   return readdirSync(tmp).filter((n) => n.startsWith(SCRATCH_DIR_PREFIX));
 }
 
-async function waitFor<T>(what: string, f: () => T | undefined, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${cluster.tailLogs(20)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe("a warm-up cut short by SIGKILL", () => {
   it("leaves its scratch directory, and the next warm-up removes it, keeping those of live processes", async () => {
     // The first start warmed up and removed its own directory.
@@ -51,7 +41,9 @@ describe("a warm-up cut short by SIGKILL", () => {
     await cluster.kill(0);
     cluster.startNode(0);
     const pid = cluster.pid(0);
-    const orphan = await waitFor("the warm-up's scratch directory", () => scratchDirs().find((n) => n.startsWith(`${SCRATCH_DIR_PREFIX}${pid}-`)));
+    const ownDir = () => scratchDirs().find((n) => n.startsWith(`${SCRATCH_DIR_PREFIX}${pid}-`));
+    await cluster.waitUntil(async () => ownDir() !== undefined, 15_000, "the warm-up's scratch directory");
+    const orphan = ownDir()!;
     const exited = new Promise<NodeJS.Signals | null>((resolve) => cluster.onExit(0, (_code, signal) => resolve(signal)));
     process.kill(pid, "SIGKILL");
     const signal = await exited;
